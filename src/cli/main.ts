@@ -1,0 +1,150 @@
+// The command line. The only module that exits the process. Exit codes: 0 ok, 1 runtime
+// failure, 2 usage error, 3 backfill lost records, 78 invalid config (EX_CONFIG).
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../core/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import { jsonSchema } from '../config/schema.js';
+import { Pipeline } from '../core/pipeline.js';
+import { CheckpointStore } from '../core/checkpoint-store.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { nullLogger } from '../telemetry/logger.js';
+import { Daemon } from './daemon.js';
+
+export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function defaultConfig(): string {
+  return process.env.SHIPLOG_CONFIG || '/etc/shiplog/shiplog.yaml';
+}
+
+function fail(e: unknown): never {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`shiplog: invalid config\n${e.message}\n`);
+    process.exit(EXIT.CONFIG);
+  }
+  process.stderr.write(`shiplog: ${(e as Error).message}\n`);
+  process.exit(EXIT.RUNTIME);
+}
+
+async function run(configFile: string): Promise<void> {
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon(loadConfigFile(configFile), { configFile });
+    await daemon.start();
+  } catch (e) {
+    fail(e);
+  }
+  let signals = 0;
+  const shutdown = (sig: string): void => {
+    if (++signals > 1) {
+      daemon.log.warn('second signal: exiting now; unacknowledged records will be read again', {
+        signal: sig,
+      });
+      process.exit(EXIT.RUNTIME);
+    }
+    daemon.log.info('signal received', { signal: sig });
+    daemon.stop().then(
+      () => process.exit(EXIT.OK),
+      (e: Error) => {
+        daemon.log.error('shutdown failed', { error: e.message });
+        process.exit(EXIT.RUNTIME);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => void daemon.reload());
+  process.on('uncaughtException', (e) => {
+    daemon.log.error('uncaught exception; stopping', { error: e.message, stack: e.stack });
+    void daemon.stop().finally(() => process.exit(EXIT.RUNTIME));
+  });
+  process.on('unhandledRejection', (e) => {
+    daemon.log.error('unhandled rejection', { error: e instanceof Error ? e.message : String(e) });
+  });
+}
+
+function validate(configFile: string, quiet: boolean): void {
+  try {
+    const config = loadConfigFile(configFile);
+    // Build the whole graph (factories validate what schemas cannot) without starting it.
+    new Pipeline(config, {
+      log: nullLogger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      checkpoints: new CheckpointStore('/nonexistent/checkpoints.json', nullLogger),
+    });
+    if (!quiet) {
+      const p = config.pipeline;
+      process.stdout.write(
+        `${configFile}: ok (${p.inputs.length} input(s), ${p.filters.length} filter(s), ${p.outputs.length} output(s))\n`,
+      );
+    }
+    process.exit(EXIT.OK);
+  } catch (e) {
+    fail(e);
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('shiplog')
+    .description(
+      'Node-resident log collector: tail files, pod logs and the journal; ship to Loki, Elasticsearch, S3, stdout.',
+    )
+    .version(version(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('run')
+    .description('Run the daemon.')
+    .option(
+      '-c, --config <file>',
+      'config file (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
+    )
+    .action(async (o: { config?: string }) => run(o.config ?? defaultConfig()));
+
+  program
+    .command('validate')
+    .description(
+      'Parse the config and build the pipeline without starting it; exit 0, or 78 if invalid.',
+    )
+    .option(
+      '-c, --config <file>',
+      'config file (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
+    )
+    .option('-q, --quiet', 'print nothing when valid')
+    .action((o: { config?: string; quiet?: boolean }) =>
+      validate(o.config ?? defaultConfig(), o.quiet ?? false),
+    );
+
+  program
+    .command('schema')
+    .description('Print the JSON Schema of the config (for editor completion).')
+    .action(() => {
+      process.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        process.exit(EXIT.OK);
+      process.exit(EXIT.USAGE);
+    }
+    fail(e);
+  }
+}

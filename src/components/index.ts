@@ -1,0 +1,20 @@
+// Every component type shiplog knows, by kind. Add a component: create its folder, export its
+// definition from its index.ts, list it here (one line, kept sorted within its kind).
+
+import type { AnyDef } from '../core/component.js';
+
+// inputs
+import demoInput from './inputs/demo/index.js';
+import stdinInput from './inputs/stdin/index.js';
+// filters
+// outputs
+import stdoutOutput from './outputs/stdout/index.js';
+
+export const allComponents: AnyDef[] = [
+  // inputs
+  demoInput,
+  stdinInput,
+  // filters
+  // outputs
+  stdoutOutput,
+] as AnyDef[];

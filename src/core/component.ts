@@ -1,0 +1,140 @@
+// The component contract. Every input, filter and output is created by a factory from its
+// validated config and a context (runtime wiring: logger, metrics, data_dir, acks), then goes
+// through start → stop. `stop()` is idempotent, safe without `start()`, and flushes.
+
+import type { z } from 'zod';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { SourceTracker } from './acks.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+import type { DeadLetterWriter } from './dead-letter.js';
+import type { InputBatch, LogRecord, OutputBatch } from './record.js';
+
+export type Kind = 'input' | 'filter' | 'output';
+
+export interface Lifecycle {
+  start(): Promise<void>;
+  /** Idempotent; safe without start(); flushes what the component holds. */
+  stop(): Promise<void>;
+  /** Optional readiness detail for /readyz: undefined or ok=true means healthy. */
+  health?(): { ok: boolean; reason?: string };
+}
+
+export interface Input extends Lifecycle {
+  /** Inputs that can finish (files in backfill mode, stdin): resolves when everything was read. */
+  drained?(): Promise<void>;
+}
+
+export interface Filter extends Lifecycle {
+  /**
+   * Synchronous transform over a batch of records that share one tag. Return the records to pass
+   * on (the same array, mutated, or a new one without the dropped records).
+   */
+  process(records: LogRecord[], tag: string): LogRecord[];
+  /** Backpressure from a filter (throttle with action: block): a promise while it wants inputs to wait. */
+  pressure?(): Promise<void> | undefined;
+}
+
+export interface Output extends Lifecycle {
+  /** Take a batch. Must not throw and must not mutate the records (they are shared by fan-out). */
+  write(batch: OutputBatch): void;
+}
+
+export interface BaseContext {
+  /** Component id (unique in the pipeline). */
+  id: string;
+  type: string;
+  log: Logger;
+  metrics: Metrics;
+  /** service.data_dir, created at start-up. */
+  dataDir: string;
+  /** Aborted when the component is being stopped. */
+  signal: AbortSignal;
+}
+
+export interface InputContext extends BaseContext {
+  /** The routing tag configured for this input (may be a template for inputs that support one). */
+  tag: string;
+  /**
+   * Hand a batch to the pipeline. Returns a promise when outputs are full: the input must wait for
+   * it before reading more (that is the backpressure). Records of one batch share its tag.
+   */
+  emit(batch: InputBatch): Promise<void> | undefined;
+  /**
+   * A checkpoint tracker for one source (a file identity, a journald stream). `key` is unique within
+   * the input; the committed position is persisted under `<input id>/<key>`.
+   */
+  source(key: string): SourceTracker;
+  /** Forget a source's checkpoint (its file is gone and fully drained). */
+  forget(key: string): void;
+  /** Keys of checkpoints this input saved in earlier runs. */
+  savedSources(): string[];
+  checkpoints: CheckpointStore;
+  /** True in `shiplog backfill`: read to the end, then finish. */
+  oneShot: boolean;
+}
+
+export interface FilterContext extends BaseContext {
+  deadLetter: DeadLetterWriter;
+}
+
+export interface OutputContext extends BaseContext {
+  deadLetter: DeadLetterWriter;
+}
+
+export interface ComponentDef<S extends z.ZodObject = z.ZodObject> {
+  kind: Kind;
+  type: string;
+  /** One line for the docs and `shiplog schema`. */
+  description: string;
+  /** Component-specific options (the common keys are added by the registry). Strictness is added too. */
+  options: S;
+}
+
+export interface InputDef<S extends z.ZodObject = z.ZodObject> extends ComponentDef<S> {
+  kind: 'input';
+  create(config: z.output<S> & CommonInput, ctx: InputContext): Input;
+}
+export interface FilterDef<S extends z.ZodObject = z.ZodObject> extends ComponentDef<S> {
+  kind: 'filter';
+  create(config: z.output<S> & CommonFilter, ctx: FilterContext): Filter;
+}
+export interface OutputDef<S extends z.ZodObject = z.ZodObject> extends ComponentDef<S> {
+  kind: 'output';
+  create(config: z.output<S> & CommonOutput, ctx: OutputContext): Output;
+}
+
+export type AnyDef = InputDef | FilterDef | OutputDef;
+
+export interface CommonInput {
+  type: string;
+  id: string;
+  tag: string;
+}
+export interface CommonFilter {
+  type: string;
+  id: string;
+  match: string | string[];
+}
+export interface RetryConfig {
+  initial: number;
+  max: number;
+  max_elapsed?: number;
+}
+export interface CommonOutput {
+  type: string;
+  id: string;
+  match: string | string[];
+  buffer: { max_bytes?: number; when_full: 'block' | 'drop_newest' };
+  retry: RetryConfig;
+}
+
+export function defineInput<S extends z.ZodObject>(def: InputDef<S>): InputDef<S> {
+  return def;
+}
+export function defineFilter<S extends z.ZodObject>(def: FilterDef<S>): FilterDef<S> {
+  return def;
+}
+export function defineOutput<S extends z.ZodObject>(def: OutputDef<S>): OutputDef<S> {
+  return def;
+}

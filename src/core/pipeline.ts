@@ -1,0 +1,328 @@
+// The pipeline: inputs → router (tag/match) → filters (sync, per batch) → fan-out → outputs.
+// Every output has a byte budget; a batch counts against it until that output acknowledges it.
+// When a budget (or service.memory_limit) is exhausted, emit() hands the input a promise and the
+// input stops reading until there is room: files and the journal are the buffer.
+
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { SourceTracker } from './acks.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+import type { Filter, Input, Output, Lifecycle } from './component.js';
+import { createDeadLetterWriter } from './dead-letter.js';
+import { compileMatch, type TagMatcher } from './glob.js';
+import type { InputBatch, LogRecord } from './record.js';
+import { getDef } from './registry.js';
+import type { ShiplogConfig } from '../config/schema.js';
+
+interface OutputSlot {
+  id: string;
+  output: Output;
+  match: TagMatcher;
+  limit: number;
+  bytes: number;
+  dropWhenFull: boolean;
+}
+
+interface FilterSlot {
+  id: string;
+  filter: Filter;
+  match: TagMatcher;
+}
+
+interface Route {
+  filters: FilterSlot[];
+  outputs: OutputSlot[];
+}
+
+interface Waiter {
+  outputs: OutputSlot[];
+  resolve: () => void;
+}
+
+export interface PipelineDeps {
+  log: Logger;
+  metrics: Metrics;
+  checkpoints: CheckpointStore;
+  /** `shiplog backfill`: inputs read to the end and finish. */
+  oneShot?: boolean;
+}
+
+export class Pipeline {
+  private inputs: Array<{ id: string; input: Input; abort: AbortController }> = [];
+  private filters: FilterSlot[] = [];
+  private outputs: OutputSlot[] = [];
+  private routes = new Map<string, Route>();
+  private waiters: Waiter[] = [];
+  private globalBytes = 0;
+  private readonly memoryLimit: number;
+  private readonly outputAbort = new AbortController();
+  private state: 'built' | 'started' | 'stopping' | 'stopped' = 'built';
+  private stopPromise: Promise<void> | undefined;
+  /** Records dropped because no output matched their tag. */
+  unrouted = 0;
+
+  constructor(
+    readonly config: ShiplogConfig,
+    private readonly deps: PipelineDeps,
+  ) {
+    this.memoryLimit = config.service.memory_limit;
+    const { log, metrics } = deps;
+    const dataDir = config.service.data_dir;
+    const outCount = Math.max(1, config.pipeline.outputs.length);
+
+    for (const oc of config.pipeline.outputs) {
+      const def = getDef('output', oc.type);
+      const clog = log.child({ component: oc.id, type: oc.type });
+      const output = def.create(oc as never, {
+        id: oc.id,
+        type: oc.type,
+        log: clog,
+        metrics,
+        dataDir,
+        signal: this.outputAbort.signal,
+        deadLetter: createDeadLetterWriter(dataDir, oc.id, clog, metrics),
+      });
+      this.outputs.push({
+        id: oc.id,
+        output,
+        match: compileMatch(oc.match),
+        limit: oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount),
+        bytes: 0,
+        dropWhenFull: oc.buffer.when_full === 'drop_newest',
+      });
+    }
+    for (const fc of config.pipeline.filters) {
+      const def = getDef('filter', fc.type);
+      const clog = log.child({ component: fc.id, type: fc.type });
+      const filter = def.create(fc as never, {
+        id: fc.id,
+        type: fc.type,
+        log: clog,
+        metrics,
+        dataDir,
+        signal: this.outputAbort.signal,
+        deadLetter: createDeadLetterWriter(dataDir, fc.id, clog, metrics),
+      });
+      this.filters.push({ id: fc.id, filter, match: compileMatch(fc.match) });
+    }
+    for (const ic of config.pipeline.inputs) {
+      const def = getDef('input', ic.type);
+      const abort = new AbortController();
+      const id = ic.id;
+      const prefix = `${id}/`;
+      const store = deps.checkpoints;
+      const input = def.create(ic as never, {
+        id,
+        type: ic.type,
+        tag: ic.tag,
+        log: log.child({ component: id, type: ic.type }),
+        metrics,
+        dataDir,
+        signal: abort.signal,
+        checkpoints: store,
+        oneShot: deps.oneShot ?? false,
+        emit: (batch) => this.emit(id, batch),
+        source: (key) => new SourceTracker(prefix + key, store, store.get(prefix + key)),
+        forget: (key) => store.delete(prefix + key),
+        savedSources: () =>
+          [...store.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
+      });
+      this.inputs.push({ id, input, abort });
+    }
+    this.updateBufferGauges();
+  }
+
+  get started(): boolean {
+    return this.state === 'started';
+  }
+
+  /** Components that report themselves unhealthy, for /readyz. */
+  problems(): string[] {
+    const out: string[] = [];
+    if (this.state !== 'started') out.push(`pipeline ${this.state}`);
+    if (!this.deps.checkpoints.healthy)
+      out.push(`checkpoint writes failing: ${this.deps.checkpoints.lastError ?? ''}`);
+    const all: Array<[string, Lifecycle]> = [
+      ...this.inputs.map((i): [string, Lifecycle] => [i.id, i.input]),
+      ...this.filters.map((f): [string, Lifecycle] => [f.id, f.filter]),
+      ...this.outputs.map((o): [string, Lifecycle] => [o.id, o.output]),
+    ];
+    for (const [id, c] of all) {
+      const h = c.health?.();
+      if (h && !h.ok) out.push(`${id}: ${h.reason ?? 'unhealthy'}`);
+    }
+    return out;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'built') return;
+    // Outputs first so nothing is emitted into a component that is not ready.
+    for (const o of this.outputs) await o.output.start();
+    for (const f of this.filters) await f.filter.start();
+    for (const i of this.inputs) await i.input.start();
+    this.state = 'started';
+  }
+
+  /** Resolves when every input that can finish has finished (backfill, stdin). */
+  async drained(): Promise<void> {
+    await Promise.all(this.inputs.map((i) => i.input.drained?.()));
+  }
+
+  /** Resolves once nothing is buffered in any output. */
+  async idle(): Promise<void> {
+    while (this.outputs.some((o) => o.bytes > 0)) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /**
+   * Stop reading, deliver what is buffered until `deadline`, then abort. Idempotent.
+   * Inputs stop first, then filters, then outputs flush.
+   */
+  stop(deadline: number): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.state = 'stopping';
+      for (const i of this.inputs) i.abort.abort(new Error('stopping'));
+      // Unblock inputs waiting for buffer room so they can observe the abort.
+      for (const w of this.waiters.splice(0)) w.resolve();
+      await Promise.all(this.inputs.map((i) => safeStop(i.id, i.input, this.deps.log)));
+      await Promise.all(this.filters.map((f) => safeStop(f.id, f.filter, this.deps.log)));
+      await Promise.all(
+        this.outputs.map(async (o) => {
+          const t = setTimeout(
+            () => this.outputAbort.abort(new Error('shutdown timeout')),
+            Math.max(0, deadline - Date.now()),
+          );
+          try {
+            await safeStop(o.id, o.output, this.deps.log);
+          } finally {
+            clearTimeout(t);
+          }
+        }),
+      );
+      this.state = 'stopped';
+    })();
+    return this.stopPromise;
+  }
+
+  private route(tag: string): Route {
+    let r = this.routes.get(tag);
+    if (!r) {
+      r = {
+        filters: this.filters.filter((f) => f.match(tag)),
+        outputs: this.outputs.filter((o) => o.match(tag)),
+      };
+      if (this.routes.size > 50_000) this.routes.clear();
+      this.routes.set(tag, r);
+    }
+    return r;
+  }
+
+  private emit(inputId: string, batch: InputBatch): Promise<void> | undefined {
+    const { metrics } = this.deps;
+    const token = batch.token;
+    const inCount = batch.records.length;
+    metrics.inputRecords.inc({ component: inputId }, inCount);
+    const route = this.route(batch.tag);
+    let records: LogRecord[] = batch.records;
+    for (const f of route.filters) {
+      if (records.length === 0) break;
+      try {
+        records = f.filter.process(records, batch.tag);
+      } catch (e) {
+        // A filter bug must not lose records: pass the batch on unfiltered and say so.
+        this.deps.log.error('filter threw; batch passed on unfiltered', {
+          component: f.id,
+          error: (e as Error).message,
+        });
+        metrics.filterRecords.inc({ component: f.id, result: 'error' }, records.length);
+      }
+    }
+    const bytes =
+      records.length === inCount
+        ? batch.bytes
+        : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
+    const targets: OutputSlot[] = [];
+    if (records.length > 0) {
+      if (route.outputs.length === 0) {
+        this.unrouted += records.length;
+        metrics.droppedRecords.inc({ component: inputId, reason: 'no_route' }, records.length);
+      }
+      for (const o of route.outputs) {
+        if (o.dropWhenFull && o.bytes >= o.limit) {
+          metrics.droppedRecords.inc({ component: o.id, reason: 'buffer_full' }, records.length);
+          metrics.outputRecords.inc({ component: o.id, result: 'dropped' }, records.length);
+          continue;
+        }
+        targets.push(o);
+      }
+    }
+    if (targets.length > 0) {
+      this.globalBytes += bytes;
+      const shared = { left: targets.length };
+      for (const o of targets) {
+        token?.retain();
+        o.bytes += bytes;
+        let acked = false;
+        o.output.write({
+          tag: batch.tag,
+          records,
+          bytes,
+          ack: () => {
+            if (acked) return;
+            acked = true;
+            o.bytes -= bytes;
+            if (--shared.left === 0) this.globalBytes -= bytes;
+            token?.release();
+            this.wake();
+          },
+        });
+      }
+      this.updateBufferGauges();
+    }
+    token?.release();
+
+    // Backpressure: wait while any output this tag feeds, or the global budget, is full.
+    let pressure: Promise<void> | undefined;
+    for (const f of route.filters) {
+      const p = f.filter.pressure?.();
+      if (p) pressure = pressure ? Promise.all([pressure, p]).then(() => undefined) : p;
+    }
+    const blocking = route.outputs.filter((o) => !o.dropWhenFull);
+    if (
+      this.state !== 'stopping' &&
+      (this.globalBytes >= this.memoryLimit || blocking.some((o) => o.bytes >= o.limit))
+    ) {
+      const room = new Promise<void>((resolve) =>
+        this.waiters.push({ outputs: blocking, resolve }),
+      );
+      return pressure ? Promise.all([pressure, room]).then(() => undefined) : room;
+    }
+    return pressure;
+  }
+
+  private lastGaugeUpdate = 0;
+  private wake(): void {
+    const now = Date.now();
+    if (now - this.lastGaugeUpdate > 250) this.updateBufferGauges(now);
+    if (this.waiters.length === 0) return;
+    if (this.globalBytes >= this.memoryLimit) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.outputs.some((o) => o.bytes >= o.limit)) still.push(w);
+      else w.resolve();
+    }
+    this.waiters = still;
+  }
+
+  private updateBufferGauges(now = Date.now()): void {
+    this.lastGaugeUpdate = now;
+    for (const o of this.outputs) this.deps.metrics.bufferBytes.set({ component: o.id }, o.bytes);
+  }
+}
+
+async function safeStop(id: string, c: Lifecycle, log: Logger): Promise<void> {
+  try {
+    await c.stop();
+  } catch (e) {
+    log.error('component failed to stop cleanly', { component: id, error: (e as Error).message });
+  }
+}

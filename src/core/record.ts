@@ -1,0 +1,120 @@
+// The event model. Records move in batches; a batch carries one tag (routing is per batch,
+// never per record) and the acknowledgement token of the source position it came from.
+
+import type { AckToken } from './acks.js';
+
+export type Fields = Record<string, unknown>;
+
+export interface LogRecord {
+  /** The record body: `message` for raw lines, merged JSON after parse_json, metadata objects. */
+  fields: Fields;
+  /** Event time: milliseconds since the epoch (integer). */
+  timeMs: number;
+  /** Sub-millisecond part of the event time in nanoseconds (0..999_999), for full ns precision. */
+  timeNs: number;
+  /**
+   * JSON text equal to `JSON.stringify(fields)`, kept when a record was parsed from a JSON line and
+   * not modified since: outputs reuse it instead of re-serialising. Anything that mutates `fields`
+   * must clear it (see `touch`).
+   */
+  raw?: string;
+  /** Output labels promoted by the `label` filter (Loki stream labels). */
+  labels?: Record<string, string>;
+  /** Stable identity of the record's source position (file identity + offset, journald cursor): for deterministic ids. */
+  sourceId?: string;
+}
+
+export interface Batch {
+  tag: string;
+  records: LogRecord[];
+  /** Approximate bytes this batch holds in memory; used for buffer accounting. */
+  bytes: number;
+}
+
+/** A batch as one output receives it: its share of a routed batch, acknowledged once. */
+export interface OutputBatch extends Batch {
+  /**
+   * Call exactly once when every record of this batch is delivered or dead-lettered. Until then
+   * the batch counts against the output's buffer and the source's checkpoint cannot pass it.
+   */
+  ack(): void;
+}
+
+export interface InputBatch extends Batch {
+  /** The source position this batch ends at; committed once every output acknowledged it. */
+  token?: AckToken;
+}
+
+export function newRecord(fields: Fields, timeMs: number = Date.now(), timeNs = 0): LogRecord {
+  return { fields, timeMs, timeNs };
+}
+
+/** Mark a record as modified: the cached raw JSON no longer matches its fields. */
+export function touch(record: LogRecord): void {
+  if (record.raw !== undefined) record.raw = undefined;
+}
+
+/** Serialise a record's fields, reusing the original text when the record is unchanged. */
+export function recordJson(record: LogRecord): string {
+  return record.raw ?? JSON.stringify(record.fields);
+}
+
+/** Read `a.b.c` from a record's fields. */
+export function getPath(fields: Fields, path: string | readonly string[]): unknown {
+  if (typeof path === 'string') {
+    if (path.indexOf('.') === -1) return fields[path];
+    path = path.split('.');
+  }
+  let cur: unknown = fields;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Fields)[key];
+  }
+  return cur;
+}
+
+/** Set `a.b.c`, creating intermediate objects. */
+export function setPath(fields: Fields, path: string | readonly string[], value: unknown): void {
+  const parts = typeof path === 'string' ? path.split('.') : path;
+  let cur: Fields = fields;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = cur[parts[i]];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+      const created: Fields = {};
+      cur[parts[i]] = created;
+      cur = created;
+    } else {
+      cur = next as Fields;
+    }
+  }
+  cur[parts[parts.length - 1]] = value;
+}
+
+/** Delete `a.b.c`; returns whether something was removed. */
+export function deletePath(fields: Fields, path: string | readonly string[]): boolean {
+  const parts = typeof path === 'string' ? path.split('.') : path;
+  let cur: unknown = fields;
+  for (let i = 0; i < parts.length - 1; i++) {
+    if (cur === null || typeof cur !== 'object') return false;
+    cur = (cur as Fields)[parts[i]];
+  }
+  if (cur === null || typeof cur !== 'object') return false;
+  const last = parts[parts.length - 1];
+  if (!(last in (cur as Fields))) return false;
+  delete (cur as Fields)[last];
+  return true;
+}
+
+/** A rough, cheap estimate of a record's in-memory size, for buffer accounting. */
+export function estimateBytes(record: LogRecord): number {
+  if (record.raw !== undefined) return record.raw.length + 64;
+  const msg = record.fields.message;
+  return (typeof msg === 'string' ? msg.length : 128) + 64 * Object.keys(record.fields).length;
+}
+
+export function stringifyValue(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
+}

@@ -1,0 +1,276 @@
+// Shared output machinery: batches records by bytes and max wait into chunks, sends up to
+// `workers` chunks concurrently, classifies each result (ok / retry after a delay / permanent,
+// per record when the backend says so), retries with the shared backoff, dead-letters what is
+// rejected, and acknowledges each input batch once all of its records are settled.
+// Outputs classify; they do not loop.
+
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { RetryConfig } from './component.js';
+import type { DeadLetter, DeadLetterWriter } from './dead-letter.js';
+import { estimateBytes, type LogRecord, type OutputBatch } from './record.js';
+import { RetryTimeoutError, RetryableError, withRetry } from './retry.js';
+
+/** What one send attempt achieved. `{}` means every record was delivered. */
+export interface SendResult {
+  /** Records (indexes into the attempted chunk) rejected permanently, with the reason. */
+  rejected?: Array<{ index: number; reason: string }>;
+  /** Records to send again. `indexes: 'all'` retries the whole chunk (minus rejected ones). */
+  retry?: { indexes: number[] | 'all'; reason: string; delayMs?: number };
+  /** Status for output_requests_total (HTTP code or an error class). */
+  status?: string;
+}
+
+export const Result = {
+  ok(status = 'ok'): SendResult {
+    return { status };
+  },
+  retry(reason: string, delayMs?: number, status = 'retry'): SendResult {
+    return { retry: { indexes: 'all', reason, delayMs }, status };
+  },
+  permanent(reason: string, count: number, status = 'permanent'): SendResult {
+    return { rejected: Array.from({ length: count }, (_, index) => ({ index, reason })), status };
+  },
+};
+
+export interface Chunk {
+  records: LogRecord[];
+  /** Tag of each record, by index (records of one input batch share a tag). */
+  tagAt(i: number): string;
+}
+
+export interface SenderOptions {
+  id: string;
+  log: Logger;
+  metrics: Metrics;
+  deadLetter: DeadLetterWriter;
+  retry: RetryConfig;
+  /** Flush a chunk when it reaches this many (estimated) bytes. */
+  maxBytes: number;
+  /** ... or when its oldest record waited this long. */
+  maxWaitMs: number;
+  /** Chunks in flight at once. */
+  workers: number;
+  /** Estimated encoded size of a record (defaults to estimateBytes). */
+  measure?: (record: LogRecord) => number;
+  /** The output's context signal: aborted at the shutdown deadline (retries stop, records stay uncommitted). */
+  signal: AbortSignal;
+  /** One attempt. Throwing is treated as a retryable failure of the whole chunk. */
+  send(chunk: Chunk, signal: AbortSignal): Promise<SendResult>;
+}
+
+interface Owner {
+  batch: OutputBatch;
+  remaining: number;
+}
+
+class PendingChunk implements Chunk {
+  records: LogRecord[] = [];
+  parts: Array<{ owner: Owner; count: number }> = [];
+  bytes = 0;
+  tagAt(i: number): string {
+    let idx = i;
+    for (const p of this.parts) {
+      if (idx < p.count) return p.owner.batch.tag;
+      idx -= p.count;
+    }
+    return '';
+  }
+}
+
+export class Sender {
+  private current = new PendingChunk();
+  private timer: NodeJS.Timeout | undefined;
+  private ready: PendingChunk[] = [];
+  private active = 0;
+  private idleWaiters: Array<() => void> = [];
+  private readonly signal: AbortSignal;
+  private readonly measure: (r: LogRecord) => number;
+  private stopped = false;
+
+  constructor(private readonly o: SenderOptions) {
+    this.measure = o.measure ?? estimateBytes;
+    this.signal = o.signal;
+    this.signal.addEventListener('abort', () => this.notifyIdle(true), { once: true });
+  }
+
+  write(batch: OutputBatch): void {
+    if (batch.records.length === 0) {
+      batch.ack();
+      return;
+    }
+    const owner: Owner = { batch, remaining: 0 };
+    const recs = batch.records;
+    let start = 0;
+    for (let i = 0; i < recs.length; i++) {
+      const size = this.measure(recs[i]);
+      if (
+        this.current.bytes + size > this.o.maxBytes &&
+        this.current.records.length + (i - start) > 0
+      ) {
+        this.appendSlice(owner, recs, start, i);
+        start = i;
+        this.cut();
+      }
+      this.current.bytes += size;
+    }
+    this.appendSlice(owner, recs, start, recs.length);
+    if (this.current.bytes >= this.o.maxBytes) this.cut();
+    else if (!this.timer && this.current.records.length > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.cut();
+      }, this.o.maxWaitMs);
+    }
+  }
+
+  /**
+   * Send what is buffered now and wait for everything in flight. The pipeline aborts the context
+   * signal at the shutdown deadline: retries stop and unsent records stay uncommitted.
+   */
+  async stop(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.cut();
+    }
+    if (this.idleNow() || this.signal.aborted) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (!this.idleNow()) {
+      this.o.log.warn(
+        'shutdown deadline: unsent records stay uncommitted and are read again on restart',
+        {
+          in_flight: this.active,
+          queued: this.ready.reduce((n, c) => n + c.records.length, 0),
+        },
+      );
+    }
+  }
+
+  /** Chunks waiting or in flight. */
+  get pending(): number {
+    return this.active + this.ready.length;
+  }
+
+  private idleNow(): boolean {
+    return this.active === 0 && this.ready.length === 0;
+  }
+
+  private notifyIdle(force = false): void {
+    if (!force && !this.idleNow()) return;
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+
+  private appendSlice(owner: Owner, recs: LogRecord[], from: number, to: number): void {
+    const n = to - from;
+    if (n <= 0) return;
+    owner.remaining++;
+    const cur = this.current;
+    if (from === 0 && to === recs.length && cur.records.length === 0) cur.records = recs.slice();
+    else for (let i = from; i < to; i++) cur.records.push(recs[i]);
+    cur.parts.push({ owner, count: n });
+  }
+
+  private cut(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.current.records.length === 0) return;
+    this.ready.push(this.current);
+    this.current = new PendingChunk();
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.signal.aborted && this.active < this.o.workers && this.ready.length > 0) {
+      const chunk = this.ready.shift()!;
+      this.active++;
+      void this.run(chunk).finally(() => {
+        this.active--;
+        this.pump();
+        this.notifyIdle();
+      });
+    }
+  }
+
+  private async run(chunk: PendingChunk): Promise<void> {
+    const { id, metrics, log } = this.o;
+    // `live` maps positions in the current attempt to positions in the chunk.
+    let live: number[] | undefined;
+    let attemptRecords = chunk.records;
+    const dead: DeadLetter[] = [];
+    const attemptChunk: Chunk = {
+      records: attemptRecords,
+      tagAt: (i) => chunk.tagAt(live ? live[i] : i),
+    };
+    try {
+      await withRetry(
+        async () => {
+          attemptChunk.records = attemptRecords;
+          const started = performance.now();
+          let res: SendResult;
+          try {
+            res = await this.o.send(attemptChunk, this.signal);
+          } catch (e) {
+            if (this.signal.aborted) throw e;
+            res = Result.retry((e as Error).message, undefined, errorStatus(e));
+          }
+          metrics.outputLatency.observe({ component: id }, (performance.now() - started) / 1000);
+          metrics.outputRequests.inc({
+            component: id,
+            status: res.status ?? (res.retry ? 'retry' : 'ok'),
+          });
+          const n = attemptRecords.length;
+          const rejected = new Set<number>();
+          for (const r of res.rejected ?? []) {
+            if (r.index < 0 || r.index >= n || rejected.has(r.index)) continue;
+            rejected.add(r.index);
+            const ci = live ? live[r.index] : r.index;
+            dead.push({ record: chunk.records[ci], reason: r.reason, tag: chunk.tagAt(ci) });
+          }
+          let retryIdx: number[] = [];
+          if (res.retry) {
+            const cand = res.retry.indexes === 'all' ? [...Array(n).keys()] : res.retry.indexes;
+            retryIdx = cand.filter((i) => i >= 0 && i < n && !rejected.has(i));
+          }
+          const sent = n - rejected.size - retryIdx.length;
+          if (sent > 0) metrics.outputRecords.inc({ component: id, result: 'sent' }, sent);
+          if (retryIdx.length === 0) return;
+          metrics.outputRecords.inc({ component: id, result: 'retried' }, retryIdx.length);
+          const nextLive = retryIdx.map((i) => (live ? live[i] : i));
+          live = nextLive;
+          attemptRecords = nextLive.map((ci) => chunk.records[ci]);
+          throw new RetryableError(res.retry!.reason, res.retry!.delayMs);
+        },
+        {
+          retry: this.o.retry,
+          signal: this.signal,
+          onRetry: (err, attempt, delay) =>
+            log.warn('send failed; retrying', {
+              reason: err.message,
+              attempt,
+              delay_ms: delay,
+              records: attemptRecords.length,
+            }),
+        },
+      );
+    } catch (e) {
+      if (this.signal.aborted) return; // not acknowledged: re-read after restart
+      const reason =
+        e instanceof RetryTimeoutError ? e.message : `unexpected: ${(e as Error).message}`;
+      const idx = live ?? [...chunk.records.keys()];
+      for (const ci of idx) dead.push({ record: chunk.records[ci], reason, tag: chunk.tagAt(ci) });
+    }
+    if (dead.length > 0) await this.o.deadLetter.write(dead);
+    for (const p of chunk.parts) {
+      if (--p.owner.remaining === 0) p.owner.batch.ack();
+    }
+  }
+}
+
+function errorStatus(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? code.toLowerCase() : 'error';
+}

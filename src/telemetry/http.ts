@@ -1,0 +1,70 @@
+// Telemetry server: GET /metrics (Prometheus text), /healthz (liveness), /readyz (ready once
+// inputs and outputs started and checkpoints are being written). Binds loopback by default.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Metrics } from './metrics.js';
+
+export interface HealthSource {
+  /** Empty when ready; otherwise the reasons, one per line in the /readyz body. */
+  problems(): string[];
+}
+
+export class TelemetryServer {
+  private server: Server | undefined;
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly health: () => HealthSource | undefined,
+  ) {}
+
+  async listen(listen: string): Promise<AddressInfo> {
+    const i = listen.lastIndexOf(':');
+    const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
+    const port = Number(listen.slice(i + 1));
+    const server = createServer((req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD' }).end();
+        return;
+      }
+      if (url === '/metrics') {
+        this.metrics.registry
+          .metrics()
+          .then((body) =>
+            res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(body),
+          )
+          .catch((e: Error) => res.writeHead(500).end(e.message));
+      } else if (url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      } else if (url === '/readyz') {
+        const src = this.health();
+        const problems = src ? src.problems() : ['starting'];
+        if (problems.length === 0)
+          res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+        else res.writeHead(503, { 'content-type': 'text/plain' }).end(problems.join('\n') + '\n');
+      } else {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('not found: try /metrics, /healthz, /readyz\n');
+      }
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}
