@@ -16,6 +16,11 @@ for (const def of allComponents) {
   byKind[def.kind].set(def.type, def);
 }
 
+/** Add a component type at run time (tests register capture outputs this way). */
+export function register(def: AnyDef): void {
+  byKind[def.kind].set(def.type, def);
+}
+
 export function getDef(kind: 'input', type: string): InputDef;
 export function getDef(kind: 'filter', type: string): FilterDef;
 export function getDef(kind: 'output', type: string): OutputDef;
