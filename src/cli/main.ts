@@ -38,10 +38,12 @@ async function run(configFile: string): Promise<void> {
   let daemon: Daemon;
   try {
     daemon = new Daemon(loadConfigFile(configFile), { configFile });
-    await daemon.start();
   } catch (e) {
     fail(e);
   }
+  // Handlers go in before start-up: a signal that arrives while starting must not take the
+  // default action (SIGHUP would kill the process).
+  const startup: { p?: Promise<void> } = {};
   let signals = 0;
   const shutdown = (sig: string): void => {
     if (++signals > 1) {
@@ -51,7 +53,10 @@ async function run(configFile: string): Promise<void> {
       process.exit(EXIT.RUNTIME);
     }
     daemon.log.info('signal received', { signal: sig });
-    daemon.stop().then(
+    void (async () => {
+      await startup.p?.catch(() => undefined);
+      await daemon.stop();
+    })().then(
       () => process.exit(EXIT.OK),
       (e: Error) => {
         daemon.log.error('shutdown failed', { error: e.message });
@@ -61,7 +66,12 @@ async function run(configFile: string): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => void daemon.reload());
+  process.on('SIGHUP', () => {
+    void (async () => {
+      await startup.p;
+      if (signals === 0) await daemon.reload();
+    })();
+  });
   process.on('uncaughtException', (e) => {
     daemon.log.error('uncaught exception; stopping', { error: e.message, stack: e.stack });
     void daemon.stop().finally(() => process.exit(EXIT.RUNTIME));
@@ -69,6 +79,12 @@ async function run(configFile: string): Promise<void> {
   process.on('unhandledRejection', (e) => {
     daemon.log.error('unhandled rejection', { error: e instanceof Error ? e.message : String(e) });
   });
+  startup.p = daemon.start();
+  try {
+    await startup.p;
+  } catch (e) {
+    fail(e);
+  }
 }
 
 function validate(configFile: string, quiet: boolean): void {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { stringify } from 'yaml';
 import { CheckpointStore } from '../../src/core/checkpoint-store.js';
-import { defineOutput, type Output } from '../../src/core/component.js';
+import { defineInput, defineOutput, type Input, type Output } from '../../src/core/component.js';
 import { Pipeline } from '../../src/core/pipeline.js';
 import type { LogRecord, OutputBatch } from '../../src/core/record.js';
 import { register } from '../../src/core/registry.js';
@@ -142,3 +142,47 @@ export async function startPipeline(
     },
   };
 }
+
+export interface SourceControl {
+  /** Emit a batch of `n` records ending at `position`; returns the ack token's batch promise. */
+  emit(n: number, position: number): Promise<void> | undefined;
+  committed(): unknown;
+}
+
+const sources = new Map<string, SourceControl>();
+
+export function source(id: string): SourceControl {
+  const s = sources.get(id);
+  if (!s) throw new Error(`no test_source input ${id}`);
+  return s;
+}
+
+// A test input driven by the test: emits batches tied to checkpoint positions of one source.
+register(
+  defineInput({
+    kind: 'input',
+    type: 'test_source',
+    description: 'Test input: emits batches on demand with checkpoint positions.',
+    options: z.object({ key: z.string().default('s') }),
+    create(config, ctx): Input {
+      const key = config.key;
+      const tracker = ctx.source(key);
+      let seq = 0;
+      sources.set(ctx.id, {
+        emit(n, position) {
+          const records: LogRecord[] = [];
+          for (let i = 0; i < n; i++)
+            records.push({ fields: { message: `line ${seq++}` }, timeMs: Date.now(), timeNs: 0 });
+          return ctx.emit({
+            tag: ctx.tag,
+            records,
+            bytes: n * 100,
+            token: tracker.track(position),
+          });
+        },
+        committed: () => tracker.committed,
+      });
+      return { async start() {}, async stop() {} };
+    },
+  }),
+);

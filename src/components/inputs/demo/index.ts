@@ -42,10 +42,10 @@ export default defineInput({
           const fields = gen.record(ts);
           if (config.format === 'line') {
             const line = JSON.stringify(fields);
-            bytes += line.length + 64;
+            bytes += line.length + 200;
             records[i] = { fields: { message: line }, timeMs: now, timeNs: 0 };
           } else {
-            bytes += 300;
+            bytes += 800; // measured: ~1 KB of heap per structured record (fields, nested context)
             records[i] = { fields, timeMs: now, timeNs: 0 };
           }
         }

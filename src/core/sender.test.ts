@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../../test/helpers/harness.js';
+import { nullLogger } from '../telemetry/logger.js';
+import { Metrics } from '../telemetry/metrics.js';
+import { createDeadLetterWriter } from './dead-letter.js';
+import type { LogRecord, OutputBatch } from './record.js';
+import { Result, Sender, type Chunk, type SendResult } from './sender.js';
+
+function batch(n: number, tag = 't', start = 0): OutputBatch & { acked: number } {
+  const records: LogRecord[] = [];
+  for (let i = 0; i < n; i++)
+    records.push({ fields: { message: `m${start + i}` }, timeMs: 1, timeNs: 0 });
+  const b = { tag, records, bytes: n * 100, acked: 0, ack: () => void b.acked++ };
+  return b;
+}
+
+function sender(
+  send: (c: Chunk) => Promise<SendResult>,
+  extra: Partial<ConstructorParameters<typeof Sender>[0]> = {},
+) {
+  const dir = tempDir();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const ac = new AbortController();
+  const s = new Sender({
+    id: 'out',
+    log: nullLogger,
+    metrics,
+    deadLetter: createDeadLetterWriter(dir, 'out', nullLogger, metrics),
+    retry: { initial: 5, max: 20 },
+    maxBytes: 1000,
+    maxWaitMs: 20,
+    workers: 1,
+    signal: ac.signal,
+    measure: () => 100,
+    send: (c) => send(c),
+    ...extra,
+  });
+  return { s, dir, metrics, ac };
+}
+
+const msgs = (c: Chunk) => c.records.map((r) => r.fields.message as string);
+
+describe('Sender', () => {
+  it('batches by bytes and by wait, and acks each input batch once all its records are sent', async () => {
+    const chunks: string[][] = [];
+    const { s } = sender(async (c) => {
+      chunks.push(msgs(c));
+      return Result.ok();
+    });
+    const a = batch(15);
+    s.write(a); // 1500 bytes at 100 each → a chunk of 10 now, 5 wait
+    const b = batch(2, 't', 100);
+    s.write(b);
+    await s.stop();
+    expect(chunks.map((c) => c.length)).toEqual([10, 7]);
+    expect(a.acked).toBe(1);
+    expect(b.acked).toBe(1);
+  });
+
+  it('retries only the records the backend asks to retry and dead-letters rejected ones', async () => {
+    const attempts: string[][] = [];
+    const { s, dir, metrics } = sender(async (c) => {
+      attempts.push(msgs(c));
+      if (attempts.length === 1)
+        return {
+          rejected: [{ index: 1, reason: 'mapper_parsing_exception: bad' }],
+          retry: { indexes: [3, 5], reason: 'item 429' },
+        };
+      if (attempts.length === 2) return { retry: { indexes: [1], reason: 'item 429 again' } };
+      return Result.ok();
+    });
+    const b = batch(6);
+    s.write(b);
+    await s.stop();
+    expect(attempts).toEqual([['m0', 'm1', 'm2', 'm3', 'm4', 'm5'], ['m3', 'm5'], ['m5']]);
+    expect(b.acked).toBe(1);
+    const dl = readFileSync(`${dir}/dead_letter/out.ndjson`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; record: { message: string } });
+    expect(dl).toHaveLength(1);
+    expect(dl[0].record.message).toBe('m1');
+    expect(dl[0].reason).toContain('mapper_parsing_exception');
+    const sent = (await metrics.outputRecords.get()).values.find(
+      (v) => v.labels.result === 'sent',
+    )?.value;
+    expect(sent).toBe(5);
+  });
+
+  it('dead-letters after retry.max_elapsed and still acknowledges', async () => {
+    const { s, dir } = sender(async () => Result.retry('503', 10), {
+      retry: { initial: 5, max: 10, max_elapsed: 100 },
+    });
+    const b = batch(3);
+    s.write(b);
+    await s.stop();
+    expect(b.acked).toBe(1);
+    const lines = readFileSync(`${dir}/dead_letter/out.ndjson`, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toContain('max_elapsed');
+  });
+
+  it('treats a thrown send as retryable, and leaves records unacknowledged when aborted', async () => {
+    let calls = 0;
+    const { s, ac } = sender(async () => {
+      calls++;
+      throw new Error('ECONNREFUSED');
+    });
+    const b = batch(2);
+    s.write(b);
+    await new Promise((r) => setTimeout(r, 120));
+    ac.abort(new Error('shutdown deadline'));
+    await s.stop();
+    expect(calls).toBeGreaterThan(1);
+    expect(b.acked).toBe(0);
+  });
+
+  it('splits one input batch across chunks and acks it only after all parts', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let n = 0;
+    const { s } = sender(
+      async () => {
+        if (n++ === 0) await gate;
+        return Result.ok();
+      },
+      { workers: 2 },
+    );
+    const b = batch(20); // two chunks of 10
+    s.write(b);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(b.acked).toBe(0); // second chunk done, first still in flight
+    release();
+    await s.stop();
+    expect(b.acked).toBe(1);
+  });
+});
