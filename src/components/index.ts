@@ -8,6 +8,7 @@ import demoInput from './inputs/demo/index.js';
 import stdinInput from './inputs/stdin/index.js';
 // filters
 // outputs
+import elasticsearchOutput from './outputs/elasticsearch/index.js';
 import stdoutOutput from './outputs/stdout/index.js';
 
 export const allComponents: AnyDef[] = [
@@ -16,5 +17,6 @@ export const allComponents: AnyDef[] = [
   stdinInput,
   // filters
   // outputs
+  elasticsearchOutput,
   stdoutOutput,
 ] as AnyDef[];

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import type { LogRecord } from '../../../core/record.js';
+import {
+  autoId,
+  compileId,
+  compileIndex,
+  createBulkEncoder,
+  dataStreamIndex,
+  rfc3339,
+} from './encode.js';
+
+const rec = (fields: Record<string, unknown>, timeMs: number, extra: Partial<LogRecord> = {}) =>
+  ({ fields, timeMs, timeNs: 0, ...extra }) as LogRecord;
+
+describe('compileIndex', () => {
+  it('formats the record time in UTC, not local time', () => {
+    const n = compileIndex('shiplog-%Y.%m.%d');
+    // 23:59:59.999 UTC on Jan 2nd, and one ms later.
+    expect(n.name(rec({}, Date.UTC(2024, 0, 2, 23, 59, 59, 999)))).toBe('shiplog-2024.01.02');
+    expect(n.name(rec({}, Date.UTC(2024, 0, 3, 0, 0, 0, 0)))).toBe('shiplog-2024.01.03');
+    // Going back in time must not return a stale cached name.
+    expect(n.name(rec({}, Date.UTC(2023, 11, 31, 12)))).toBe('shiplog-2023.12.31');
+  });
+
+  it('supports hours, minutes, seconds, day of year, 2-digit year and %%', () => {
+    const n = compileIndex('x-%y%j-%H%M%S-100%%');
+    expect(n.name(rec({}, Date.UTC(2024, 11, 31, 7, 5, 9)))).toBe('x-24366-070509-100%');
+    expect(n.name(rec({}, Date.UTC(2024, 11, 31, 7, 5, 10)))).toBe('x-24366-070510-100%');
+  });
+
+  it('renders {field} references per record and lower-cases the name', () => {
+    const n = compileIndex('{App}-logs-%Y.%m');
+    const t = Date.UTC(2024, 4, 1);
+    expect(n.name(rec({ App: 'Billing' }, t))).toBe('billing-logs-2024.05');
+    expect(n.name(rec({ App: 'search' }, t))).toBe('search-logs-2024.05');
+    const nested = compileIndex('{kubernetes.namespace_name}');
+    expect(nested.name(rec({ kubernetes: { namespace_name: 'Prod' } }, t))).toBe('prod');
+  });
+
+  it('returns a constant name for a template without time or fields', () => {
+    const n = compileIndex('Logs');
+    expect(n.constant).toBe(true);
+    expect(n.name(rec({}, 0))).toBe('logs');
+  });
+
+  it('rejects unknown directives and bad field references', () => {
+    expect(() => compileIndex('x-%Q')).toThrow(/unsupported strftime directive "%Q"/);
+    expect(() => compileIndex('x-%')).toThrow(/unsupported/);
+    expect(() => compileIndex('x-{a b}')).toThrow(/invalid field reference/);
+  });
+
+  it('builds data stream names', () => {
+    const n = compileIndex(dataStreamIndex({ type: 'logs', dataset: '{app}', namespace: 'prod' }));
+    expect(n.name(rec({ app: 'api' }, 0))).toBe('logs-api-prod');
+  });
+});
+
+describe('document ids', () => {
+  it('auto: the same sourceId gives the same id whatever the content or time', () => {
+    const a = rec({ message: 'a' }, 1, { sourceId: 'dev1:ino2:fp:1234' });
+    const b = rec({ message: 'b' }, 2, { sourceId: 'dev1:ino2:fp:1234' });
+    const c = rec({ message: 'a' }, 1, { sourceId: 'dev1:ino2:fp:1235' });
+    expect(autoId(a)).toBe(autoId(b));
+    expect(autoId(a)).not.toBe(autoId(c));
+    expect(autoId(a)).toMatch(/^[A-Za-z0-9_-]{27}$/);
+  });
+
+  it('auto without sourceId: a hash of the record JSON and its time', () => {
+    const a = rec({ message: 'a' }, 1000);
+    expect(autoId(a)).toBe(autoId(rec({ message: 'a' }, 1000)));
+    expect(autoId(a)).not.toBe(autoId(rec({ message: 'a' }, 1001)));
+    expect(autoId(a)).not.toBe(autoId(rec({ message: 'b' }, 1000)));
+    expect(autoId(a)).not.toBe(autoId({ ...rec({ message: 'a' }, 1000), timeNs: 5 }));
+  });
+
+  it('none and {field}', () => {
+    expect(compileId('none')).toBeUndefined();
+    const f = compileId('{req.id}')!;
+    expect(f(rec({ req: { id: 'r-1' } }, 0))).toBe('r-1');
+    expect(f(rec({}, 0))).toBeUndefined();
+    expect(() => compileId('fixed')).toThrow(/same id/);
+  });
+});
+
+describe('bulk body', () => {
+  const t = Date.UTC(2024, 0, 2, 3, 4, 5, 678);
+
+  it('writes an action line and a source line per record, ending in a newline', () => {
+    const enc = createBulkEncoder({
+      index: compileIndex('shiplog-%Y.%m.%d'),
+      action: 'create',
+      id: compileId('auto'),
+      timeKey: '@timestamp',
+    });
+    const records = [
+      rec({ message: 'hello "world"' }, t, { sourceId: 's:1' }),
+      rec({ level: 'info', '@timestamp': 'kept' }, t, { sourceId: 's:2' }),
+      rec({}, t, { sourceId: 's:3' }),
+    ];
+    const ids: Array<string | undefined> = [];
+    const body = enc.encode(records, ids).toString();
+    expect(body.endsWith('\n')).toBe(true);
+    const lines = body.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(6);
+    expect(JSON.parse(lines[0])).toEqual({
+      create: { _index: 'shiplog-2024.01.02', _id: autoId(records[0]) },
+    });
+    expect(JSON.parse(lines[1])).toEqual({
+      '@timestamp': '2024-01-02T03:04:05.678Z',
+      message: 'hello "world"',
+    });
+    expect(JSON.parse(lines[3])).toEqual({ level: 'info', '@timestamp': 'kept' });
+    expect(JSON.parse(lines[5])).toEqual({ '@timestamp': '2024-01-02T03:04:05.678Z' });
+    expect(ids).toEqual(records.map((r) => autoId(r)));
+  });
+
+  it('reuses the raw JSON text of unchanged records and escapes odd ids', () => {
+    const enc = createBulkEncoder({
+      index: compileIndex('i'),
+      action: 'index',
+      id: compileId('{k}'),
+      timeKey: '',
+    });
+    const raw = '{"k":"a\\"b","n":1}';
+    const r = rec({ k: 'a"b', n: 1 }, t, { raw });
+    const body = enc.encode([r]).toString();
+    expect(body).toBe(`{"index":{"_index":"i","_id":"a\\"b"}}\n${raw}\n`);
+  });
+
+  it('omits _id with id: none', () => {
+    const enc = createBulkEncoder({
+      index: compileIndex('i'),
+      action: 'create',
+      id: compileId('none'),
+      timeKey: '',
+    });
+    expect(enc.encode([rec({ a: 1 }, t)]).toString()).toBe('{"create":{"_index":"i"}}\n{"a":1}\n');
+  });
+
+  it('keeps nanoseconds in the time field', () => {
+    expect(rfc3339(t, 123456)).toBe('2024-01-02T03:04:05.678123456Z');
+    expect(rfc3339(t, 5)).toBe('2024-01-02T03:04:05.678000005Z');
+    expect(rfc3339(t, 0)).toBe('2024-01-02T03:04:05.678Z');
+  });
+
+  it('measures roughly the encoded size', () => {
+    const enc = createBulkEncoder({
+      index: compileIndex('shiplog-%Y.%m.%d'),
+      action: 'create',
+      id: compileId('auto'),
+      timeKey: '@timestamp',
+    });
+    const r = rec({ message: 'x'.repeat(500) }, t);
+    const actual = enc.encode([r]).length;
+    expect(enc.measure(r)).toBeGreaterThan(actual * 0.7);
+    expect(enc.measure(r)).toBeLessThan(actual * 1.5);
+  });
+});

@@ -1,0 +1,441 @@
+// The `elasticsearch` output: one `_bulk` request per chunk over an undici keep-alive pool, and a
+// per-document classification of the response. Fluent Bit marks a whole bulk delivered when any
+// document succeeded and retries mapping errors forever; here every item gets its own outcome:
+//
+//   2xx ─────────────────────────────▶ delivered
+//   409 on create (our id exists) ───▶ delivered (a replay or a retry after a lost response)
+//   429 / 5xx item ──────────────────▶ retried alone, with the shared backoff
+//   other 4xx item (mapping, …) ─────▶ dead-lettered with error type and reason
+//
+// Whole-request 429/5xx/network errors retry the chunk; 413 splits it (and remembers the limit);
+// other 4xx are permanent and logged with the fix.
+
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { Pool } from 'undici';
+import type { OutputContext } from '../../../core/component.js';
+import { ConfigError } from '../../../core/errors.js';
+import type { LogRecord, OutputBatch } from '../../../core/record.js';
+import { parseRetryAfter } from '../../../core/retry.js';
+import { Result, Sender, type Chunk, type SendResult } from '../../../core/sender.js';
+import type { RetryConfig } from '../../../core/component.js';
+import type { EsOptions } from './config.js';
+import {
+  compileId,
+  compileIndex,
+  createBulkEncoder,
+  dataStreamIndex,
+  type BulkEncoder,
+} from './encode.js';
+
+const gzipAsync = promisify(gzip);
+
+/**
+ * Only what we classify on: keeps the response of a 10k-document bulk at ~200 KB instead of
+ * several MB (the full item has _index, _id, _version, result, _shards, _seq_no, …).
+ */
+const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
+
+export interface EsOutputConfig extends EsOptions {
+  id: string;
+  retry: RetryConfig;
+}
+
+interface BulkItem {
+  status?: number;
+  error?: { type?: string; reason?: string } | string;
+}
+
+export class ElasticsearchOutput {
+  private readonly sender: Sender;
+  private readonly encoder: BulkEncoder;
+  private readonly action: 'create' | 'index';
+  private readonly idempotentConflicts: boolean;
+  private readonly origin: string;
+  private readonly bulkPath: string;
+  private readonly rootPath: string;
+  private pool: Pool | undefined;
+  private headers: Record<string, string> = {};
+  /** Bytes a body must stay under after the cluster answered 413 (http.max_content_length). */
+  private bodyLimit = Number.POSITIVE_INFINITY;
+  private consecutiveFailures = 0;
+  private lastFailure = '';
+  /** Documents whose `create` met an existing id (counted delivered). */
+  conflicts = 0;
+
+  constructor(
+    private readonly config: EsOutputConfig,
+    private readonly ctx: OutputContext,
+  ) {
+    const url = new URL(config.url);
+    if (url.username || url.password) {
+      throw invalid('url', 'credentials do not belong in the url: use auth.user/auth.password');
+    }
+    this.origin = url.origin;
+    const prefix = url.pathname.replace(/\/+$/, '');
+    const q = new URLSearchParams({ filter_path: FILTER_PATH });
+    if (config.pipeline) q.set('pipeline', config.pipeline);
+    this.bulkPath = `${prefix}/_bulk?${q.toString()}`;
+    this.rootPath = prefix || '/';
+
+    this.action = config.data_stream ? 'create' : config.action;
+    let idFn;
+    let index;
+    try {
+      idFn = compileId(config.document_id);
+    } catch (e) {
+      throw invalid('document_id', (e as Error).message);
+    }
+    try {
+      index = compileIndex(config.data_stream ? dataStreamIndex(config.data_stream) : config.index);
+    } catch (e) {
+      throw invalid(config.data_stream ? 'data_stream' : 'index', (e as Error).message);
+    }
+    // A 409 on `create` means "this id exists": with an id we derived from the record that is our
+    // own earlier copy. With `id: none` Elasticsearch makes fresh ids and never answers 409.
+    this.idempotentConflicts = this.action === 'create' && idFn !== undefined;
+    this.encoder = createBulkEncoder({
+      index,
+      action: this.action,
+      id: idFn,
+      timeKey: config.time_key,
+    });
+    checkAuth(config.auth);
+    this.sender = new Sender({
+      id: ctx.id,
+      log: ctx.log,
+      metrics: ctx.metrics,
+      deadLetter: ctx.deadLetter,
+      retry: config.retry,
+      maxBytes: config.batch.max_bytes,
+      maxWaitMs: config.batch.max_wait,
+      workers: config.workers,
+      measure: this.encoder.measure,
+      signal: ctx.signal,
+      send: (chunk, signal) => this.send(chunk, signal),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { tls, auth } = this.config;
+    const connect = {
+      rejectUnauthorized: tls.verify,
+      ca: tls.ca_file ? readFileSync(tls.ca_file) : undefined,
+      cert: tls.cert_file ? readFileSync(tls.cert_file) : undefined,
+      key: tls.key_file ? readFileSync(tls.key_file) : undefined,
+    };
+    if (!tls.verify) {
+      this.ctx.log.warn('tls.verify is off: the server certificate is not checked', {
+        url: this.origin,
+      });
+    }
+    this.headers = {
+      'content-type': 'application/x-ndjson',
+      accept: 'application/json',
+      'user-agent': 'shiplog',
+    };
+    if (this.config.compression === 'gzip') this.headers['content-encoding'] = 'gzip';
+    const authorization = authHeader(auth);
+    if (authorization) this.headers.authorization = authorization;
+    this.pool ??= new Pool(this.origin, {
+      connections: this.config.workers,
+      headersTimeout: this.config.timeout,
+      bodyTimeout: this.config.timeout,
+      keepAliveTimeout: 30_000,
+      connect,
+    });
+    if (this.config.healthcheck) await this.healthcheck();
+  }
+
+  /** `GET /`: throws unless the cluster answers 2xx (wrong URL, credentials or CA show up here). */
+  async healthcheck(): Promise<void> {
+    if (!this.pool) throw new Error('elasticsearch output not started');
+    const res = await this.pool.request({
+      path: this.rootPath,
+      method: 'GET',
+      headers: this.headers.authorization ? { authorization: this.headers.authorization } : {},
+      signal: AbortSignal.timeout(this.config.timeout),
+    });
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      throw new Error(
+        `elasticsearch health check: GET ${this.origin}${this.rootPath} answered ${res.statusCode}${fixFor(res.statusCode)}: ${text.slice(0, 200)}`,
+      );
+    }
+  }
+
+  write(batch: OutputBatch): void {
+    this.sender.write(batch);
+  }
+
+  async stop(): Promise<void> {
+    await this.sender.stop();
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool) await pool.close().catch(() => undefined);
+  }
+
+  health(): { ok: boolean; reason?: string } {
+    return this.consecutiveFailures >= 3
+      ? { ok: false, reason: `bulk requests failing: ${this.lastFailure}` }
+      : { ok: true };
+  }
+
+  /** One attempt for a chunk (split into several requests only when the cluster said 413). */
+  private async send(chunk: Chunk, signal: AbortSignal): Promise<SendResult> {
+    const res = await this.attempt(chunk.records, 0, chunk.records.length, signal);
+    if (res.retry && res.retry.indexes !== 'all' && res.retry.indexes.length === 0) {
+      res.retry = undefined;
+    }
+    if (res.retry?.indexes === 'all' || (res.rejected && !res.retry)) this.noteFailure(res);
+    else this.consecutiveFailures = 0;
+    return res;
+  }
+
+  private noteFailure(res: SendResult): void {
+    if (res.retry?.indexes === 'all' || (res.rejected && res.rejected.length > 0)) {
+      this.consecutiveFailures++;
+      this.lastFailure = res.retry?.reason ?? res.rejected?.[0]?.reason ?? '';
+    }
+  }
+
+  private async attempt(
+    all: readonly LogRecord[],
+    from: number,
+    to: number,
+    signal: AbortSignal,
+  ): Promise<SendResult> {
+    const records = from === 0 && to === all.length ? all : all.slice(from, to);
+    const n = records.length;
+    let body = this.encoder.encode(records);
+    if (this.config.compression === 'gzip') body = await gzipAsync(body, { level: 1 });
+    const size = body.length;
+    if (size > this.bodyLimit && n > 1) return this.split(all, from, to, signal);
+
+    let statusCode: number;
+    let headers: Record<string, string | string[] | undefined>;
+    let response: string;
+    try {
+      const res = await this.pool!.request({
+        path: this.bulkPath,
+        method: 'POST',
+        headers: this.headers,
+        body,
+        signal,
+      });
+      statusCode = res.statusCode;
+      headers = res.headers;
+      response = await res.body.text();
+    } catch (e) {
+      if (signal.aborted) throw e;
+      const err = e as Error & { code?: string };
+      return Result.retry(
+        `bulk request failed: ${err.message}`,
+        undefined,
+        err.code?.toLowerCase() ?? 'error',
+      );
+    }
+    const status = String(statusCode);
+
+    if (statusCode >= 200 && statusCode < 300) return this.classify(response, n, status);
+
+    if (statusCode === 413) {
+      if (n === 1) {
+        return Result.permanent(
+          `413 document of ${size} bytes exceeds the cluster's http.max_content_length`,
+          1,
+          status,
+        );
+      }
+      if (size - 1 < this.bodyLimit) {
+        this.bodyLimit = size - 1;
+        this.ctx.log.warn(
+          'bulk request too large for the cluster (413); splitting. Lower batch.max_bytes below the http.max_content_length of the cluster',
+          { bytes: size, batch_max_bytes: this.config.batch.max_bytes },
+        );
+      }
+      return this.split(all, from, to, signal);
+    }
+    if (statusCode === 429 || statusCode === 408 || statusCode >= 500) {
+      return Result.retry(
+        `bulk request answered ${statusCode}: ${errorSummary(response)}`,
+        parseRetryAfter(headers['retry-after']),
+        status,
+      );
+    }
+    // Any other 4xx: the request itself is wrong and resending it cannot help.
+    const reason = `bulk request answered ${statusCode}${fixFor(statusCode)}: ${errorSummary(response)}`;
+    this.ctx.log.error('bulk request rejected; records dead-lettered', { reason });
+    return Result.permanent(reason, n, status);
+  }
+
+  /** Send two halves one after the other and merge their outcomes. */
+  private async split(
+    all: readonly LogRecord[],
+    from: number,
+    to: number,
+    signal: AbortSignal,
+  ): Promise<SendResult> {
+    const mid = from + Math.ceil((to - from) / 2);
+    const a = await this.attempt(all, from, mid, signal);
+    const b = await this.attempt(all, mid, to, signal);
+    return merge(a, mid - from, b, to - mid);
+  }
+
+  /** Classify a 2xx `_bulk` response item by item. */
+  private classify(text: string, n: number, status: string): SendResult {
+    // Fast path: `{"errors":false,…` (ES writes `errors` first, and filter_path keeps the order).
+    if (/^\s*\{\s*(?:"took"\s*:\s*\d+\s*,\s*)?"errors"\s*:\s*false/.test(text.slice(0, 64))) {
+      return { status };
+    }
+    let parsed: { errors?: boolean; items?: Array<Record<string, BulkItem>> };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      return Result.retry(`unparseable _bulk response: ${text.slice(0, 120)}`, undefined, status);
+    }
+    if (parsed.errors === false) return { status };
+    const items = parsed.items;
+    if (!Array.isArray(items) || items.length !== n) {
+      // Without one item per document we cannot tell which were indexed; deterministic ids make
+      // resending the lot safe.
+      return Result.retry(
+        `_bulk response has ${Array.isArray(items) ? items.length : 'no'} items for ${n} documents`,
+        undefined,
+        status,
+      );
+    }
+    const rejected: Array<{ index: number; reason: string }> = [];
+    const retry: number[] = [];
+    let retryReason = '';
+    let conflicts = 0;
+    for (let i = 0; i < n; i++) {
+      let item: BulkItem | undefined;
+      for (const k in items[i]) {
+        item = items[i][k];
+        break;
+      }
+      const s = item?.status ?? 0;
+      if (s >= 200 && s < 300) continue;
+      if (s === 409 && this.idempotentConflicts) {
+        conflicts++;
+        continue;
+      }
+      if (s === 429 || s >= 500 || s === 0) {
+        retry.push(i);
+        if (!retryReason) retryReason = `document answered ${s}: ${itemError(item)}`;
+        continue;
+      }
+      rejected.push({ index: i, reason: `${s} ${itemError(item)}` });
+    }
+    if (conflicts > 0) {
+      this.conflicts += conflicts;
+      this.ctx.log.debug('documents already indexed (409 on create); counted as delivered', {
+        count: conflicts,
+      });
+    }
+    const out: SendResult = { status };
+    if (rejected.length > 0) out.rejected = rejected;
+    if (retry.length > 0) out.retry = { indexes: retry, reason: retryReason };
+    return out;
+  }
+}
+
+function merge(a: SendResult, na: number, b: SendResult, nb: number): SendResult {
+  const out: SendResult = { status: a.status === b.status ? a.status : (b.status ?? a.status) };
+  const rejected = [...(a.rejected ?? [])];
+  for (const r of b.rejected ?? []) rejected.push({ index: r.index + na, reason: r.reason });
+  if (rejected.length > 0) out.rejected = rejected;
+  const idx: number[] = [];
+  const expand = (r: SendResult, n: number, off: number): void => {
+    if (!r.retry) return;
+    const skip = new Set((r.rejected ?? []).map((x) => x.index));
+    if (r.retry.indexes === 'all') {
+      for (let i = 0; i < n; i++) if (!skip.has(i)) idx.push(i + off);
+    } else for (const i of r.retry.indexes) idx.push(i + off);
+  };
+  expand(a, na, 0);
+  expand(b, nb, na);
+  if (idx.length > 0) {
+    const delays = [a.retry?.delayMs, b.retry?.delayMs].filter((d): d is number => d !== undefined);
+    out.retry = {
+      indexes: idx,
+      reason: a.retry?.reason ?? b.retry!.reason,
+      delayMs: delays.length > 0 ? Math.max(...delays) : undefined,
+    };
+  }
+  return out;
+}
+
+function itemError(item: BulkItem | undefined): string {
+  const e = item?.error;
+  if (e === undefined) return 'no error detail';
+  if (typeof e === 'string') return e;
+  return `${e.type ?? 'error'}: ${e.reason ?? ''}`;
+}
+
+/** `type: reason` of an Elasticsearch error body, or the start of the text. */
+function errorSummary(text: string): string {
+  try {
+    const j = JSON.parse(text) as { error?: { type?: string; reason?: string } | string };
+    if (typeof j.error === 'string') return j.error;
+    if (j.error) return `${j.error.type ?? 'error'}: ${j.error.reason ?? ''}`;
+  } catch {
+    // not JSON: fall through
+  }
+  return text.slice(0, 200) || '(empty body)';
+}
+
+function fixFor(status: number): string {
+  switch (status) {
+    case 400:
+      return ' (check index/data_stream names — lowercase, no spaces — and the ingest pipeline)';
+    case 401:
+      return ' (check auth: credentials missing or wrong)';
+    case 403:
+      return ' (the credentials lack the create_doc/index privilege on the target index)';
+    case 404:
+      return ' (check url: path prefix, or the ingest pipeline does not exist)';
+    case 406:
+      return ' (the server rejected Content-Type application/x-ndjson: is the url an Elasticsearch endpoint?)';
+    default:
+      return '';
+  }
+}
+
+function invalid(key: string, message: string): ConfigError {
+  return new ConfigError([{ code: 'SHIPLOG_CONFIG_INVALID', path: key, message }]);
+}
+
+function checkAuth(a: EsOptions['auth']): void {
+  const both = (v: unknown, f: unknown, name: string): void => {
+    if (v !== undefined && f !== undefined)
+      throw invalid(`auth.${name}`, `set auth.${name} or auth.${name}_file, not both`);
+    if (v === undefined && f === undefined)
+      throw invalid(`auth.${name}`, `auth.type ${a.type} needs auth.${name} or auth.${name}_file`);
+  };
+  if (a.type === 'basic') {
+    if (!a.user) throw invalid('auth.user', 'auth.type basic needs auth.user');
+    both(a.password, a.password_file, 'password');
+  } else if (a.type === 'api_key') both(a.api_key, a.api_key_file, 'api_key');
+  else if (a.type === 'bearer') both(a.token, a.token_file, 'token');
+}
+
+function secret(value: string | undefined, file: string | undefined): string {
+  if (value !== undefined) return value;
+  return readFileSync(file!, 'utf8').replace(/\r?\n$/, '');
+}
+
+function authHeader(a: EsOptions['auth']): string | undefined {
+  switch (a.type) {
+    case 'basic':
+      return `Basic ${Buffer.from(`${a.user}:${secret(a.password, a.password_file)}`).toString('base64')}`;
+    case 'api_key':
+      return `ApiKey ${secret(a.api_key, a.api_key_file)}`;
+    case 'bearer':
+      return `Bearer ${secret(a.token, a.token_file)}`;
+    default:
+      return undefined;
+  }
+}
