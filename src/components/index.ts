@@ -9,6 +9,7 @@ import stdinInput from './inputs/stdin/index.js';
 // filters
 // outputs
 import elasticsearchOutput from './outputs/elasticsearch/index.js';
+import lokiOutput from './outputs/loki/index.js';
 import stdoutOutput from './outputs/stdout/index.js';
 
 export const allComponents: AnyDef[] = [
@@ -18,5 +19,6 @@ export const allComponents: AnyDef[] = [
   // filters
   // outputs
   elasticsearchOutput,
+  lokiOutput,
   stdoutOutput,
 ] as AnyDef[];

@@ -1,0 +1,138 @@
+// Options of the `loki` output. Secrets come from `${ENV}` interpolation or from files (`*_file`),
+// never from literals in a shared config.
+
+import { z } from 'zod';
+import { duration, size } from '../../../config/units.js';
+
+const secretFile = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .optional()
+    .describe(`File holding the ${what} (trailing newline ignored); read at start-up.`);
+
+export const options = z.object({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .describe(
+      'Base URL of Loki (or its gateway), e.g. http://loki:3100; /loki/api/v1/push is appended (a path prefix is kept).',
+    ),
+  encoding: z
+    .enum(['protobuf', 'json'])
+    .default('protobuf')
+    .describe(
+      "protobuf: snappy-compressed logproto.PushRequest (Loki's native format, smallest and fastest); json: the JSON push API.",
+    ),
+  compression: z
+    .enum(['gzip', 'none'])
+    .default('gzip')
+    .describe(
+      'encoding json only: gzip the body. Protobuf bodies are always snappy (Loki requires it).',
+    ),
+  labels: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe(
+      'Stream labels: static values or {field} templates, e.g. { job: agents, level: "{level}" }. Names are sanitised to [a-zA-Z_][a-zA-Z0-9_]*; empty values are dropped; labels set by the `label` filter are added.',
+    ),
+  structured_metadata: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Record fields sent as structured metadata (high-cardinality ids such as correlation_id, trace_id): queryable, never stream labels.',
+    ),
+  max_streams: z
+    .number()
+    .int()
+    .min(1)
+    .default(10_000)
+    .describe(
+      'Cardinality guard: label sets seen in the last hour beyond this many are refused (dead-lettered, counted, and the label with the most values is named in a warning).',
+    ),
+  line_format: z
+    .enum(['json', 'message'])
+    .default('json')
+    .describe(
+      'json: the record as JSON without the fields used as labels (the original line is reused when nothing was removed; a record that is only an unparsed `message` is sent as that line); message: the value of `message_field`.',
+    ),
+  message_field: z
+    .string()
+    .min(1)
+    .default('message')
+    .describe(
+      'line_format message: the field holding the line (a record without it is sent as JSON).',
+    ),
+  time_field: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Take the entry time from this field (RFC 3339, or epoch seconds/ms/µs/ns) instead of the record time; unparseable values fall back to the record time.',
+    ),
+  tenant: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Tenant sent as X-Scope-OrgID: a name or a {field} template (one push per tenant). Required by multi-tenant Loki.',
+    ),
+  auth: z
+    .strictObject({
+      user: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Basic auth user (Grafana Cloud: the instance id).'),
+      password: z.string().optional().describe('Basic auth password: use ${ENV} interpolation.'),
+      password_file: secretFile('basic auth password'),
+      bearer_token: z.string().optional().describe('Bearer token: use ${ENV} interpolation.'),
+      bearer_token_file: secretFile('bearer token'),
+    })
+    .prefault({})
+    .describe('Authentication: basic (user + password) or bearer, not both.'),
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe('Extra HTTP headers on every push (values may use ${ENV}).'),
+  tls: z
+    .strictObject({
+      ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the server with.'),
+      cert_file: z.string().min(1).optional().describe('PEM client certificate (mutual TLS).'),
+      key_file: z.string().min(1).optional().describe('PEM client key (mutual TLS).'),
+      insecure_skip_verify: z
+        .boolean()
+        .default(false)
+        .describe('Do not verify the server certificate and name. Only for a lab setup.'),
+    })
+    .prefault({})
+    .describe('TLS for https URLs.'),
+  batch: z
+    .strictObject({
+      max_bytes: size(
+        'Flush a push at this many bytes of log lines (before compression).',
+      ).prefault('1MiB'),
+      max_wait: duration('... or when its oldest record waited this long.').prefault('1s'),
+    })
+    .prefault({})
+    .describe('Push sizing.'),
+  workers: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe(
+      'Pushes in flight at once. 1 keeps each stream in order; more raises throughput, and Loki accepts entries up to 1h out of order per stream.',
+    ),
+  timeout: duration('Time allowed for one push (until the response headers and body).').prefault(
+    '10s',
+  ),
+  reject_older_than: duration(
+    "Entries older than this are dead-lettered without sending (Loki's reject_old_samples_max_age); 0 = send everything.",
+  ).prefault('7d'),
+  max_line_bytes: size(
+    "Lines longer than this are truncated before sending and counted (Loki's max_line_size; it rejects longer ones).",
+  ).prefault('256KB'),
+});
+
+export type LokiOptions = z.output<typeof options>;

@@ -1,0 +1,224 @@
+import { describe, expect, it } from 'vitest';
+import type { LogRecord } from '../../../core/record.js';
+import {
+  attributeRejections,
+  encodeJson,
+  encodeProtobuf,
+  labelsText,
+  LokiEncoder,
+  nsString,
+  parseGoTime,
+  parseTime,
+  sanitizeLabelName,
+  truncateUtf8,
+  type EncoderConfig,
+} from './encode.js';
+import { decodePushRequest } from './logproto.js';
+
+const NOW = Date.parse('2025-03-01T12:00:00Z');
+
+function enc(over: Partial<EncoderConfig> = {}): LokiEncoder {
+  return new LokiEncoder(
+    {
+      labels: { job: 'agents', level: '{level}' },
+      structuredMetadata: [],
+      lineFormat: 'json',
+      messageField: 'message',
+      maxLineBytes: 256_000,
+      rejectOlderThanMs: 7 * 86_400_000,
+      maxStreams: 10_000,
+      ...over,
+    },
+    () => NOW,
+  );
+}
+
+function rec(fields: Record<string, unknown>, timeMs = NOW - 1000, timeNs = 0): LogRecord {
+  return { fields, timeMs, timeNs };
+}
+
+describe('labels', () => {
+  it('sanitises names to Loki rules', () => {
+    expect(sanitizeLabelName('level')).toBe('level');
+    expect(sanitizeLabelName('k8s.pod-name')).toBe('k8s_pod_name');
+    expect(sanitizeLabelName('1st')).toBe('_1st');
+    expect(sanitizeLabelName('__name__')).toBe('_name__');
+    expect(sanitizeLabelName('...')).toBeUndefined();
+    expect(sanitizeLabelName('')).toBeUndefined();
+  });
+
+  it('prints selectors like Loki, escaping values', () => {
+    expect(
+      labelsText([
+        ['a', 'x'],
+        ['b', 'say "hi"\n'],
+      ]),
+    ).toBe('{a="x", b="say \\"hi\\"\\n"}');
+  });
+
+  it('renders templates, merges record labels, drops empty values, sorts', () => {
+    const r = rec({ level: 'warn', message: 'm' });
+    r.labels = { 'app.name': 'gw', job: 'override', empty: '' };
+    const p = enc().prepare([r, rec({ message: 'no level' })]);
+    const streams = p.pushes[0].streams.map((s) => s.labels);
+    expect(streams).toEqual(['{app_name="gw", job="override", level="warn"}', '{job="agents"}']);
+  });
+
+  it('keeps at most 15 labels per stream, configured ones first', () => {
+    const r = rec({ level: 'info' });
+    r.labels = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`a${i}`, 'v']));
+    const p = enc().prepare([r]);
+    const pairs = p.pushes[0].streams[0].pairs;
+    expect(pairs).toHaveLength(15);
+    expect(pairs.map((x) => x[0])).toContain('job');
+    expect(pairs.map((x) => x[0])).toContain('level');
+    expect(p.labelsDropped).toBe(7);
+  });
+
+  it('falls back to job="shiplog" when no label is left', () => {
+    const p = enc({ labels: { level: '{level}' } }).prepare([rec({ message: 'x' })]);
+    expect(p.pushes[0].streams[0].labels).toBe('{job="shiplog"}');
+  });
+
+  it('max_streams refuses new label sets and names the exploding label', () => {
+    const e = enc({ labels: { job: 'a', level: '{level}', req: '{request_id}' }, maxStreams: 5 });
+    const recs = Array.from({ length: 8 }, (_, i) => rec({ level: 'info', request_id: `r${i}` }));
+    const p = e.prepare(recs);
+    expect(p.pushes[0].count).toBe(5);
+    expect(p.rejected.map((r) => r.index)).toEqual([5, 6, 7]);
+    expect(p.rejected[0].reason).toMatch(/max_streams \(5\) reached/);
+    expect(p.explodingLabel).toEqual({ name: 'req', values: 5 });
+    // Known streams keep flowing.
+    expect(e.prepare([rec({ level: 'info', request_id: 'r1' })]).rejected).toHaveLength(0);
+  });
+});
+
+describe('lines', () => {
+  it('reuses the raw JSON when no label field is in the record', () => {
+    const raw = '{"msg":"hello",  "n":1}';
+    const r: LogRecord = { ...rec({ msg: 'hello', n: 1 }), raw };
+    expect(enc().line(r)).toBe(raw);
+  });
+
+  it('drops fields used as labels (nested too) without touching the record', () => {
+    const fields = { level: 'warn', k: { ns: 'a', x: 1 }, message: 'm' };
+    const r: LogRecord = { ...rec(fields), raw: JSON.stringify(fields) };
+    const e = enc({ labels: { level: '{level}', ns: '{k.ns}' } });
+    expect(JSON.parse(e.line(r))).toEqual({ k: { x: 1 }, message: 'm' });
+    expect(fields).toEqual({ level: 'warn', k: { ns: 'a', x: 1 }, message: 'm' });
+  });
+
+  it('sends an unparsed raw line as itself; line_format message takes one field', () => {
+    expect(enc().line(rec({ message: '{"a":1}' }))).toBe('{"a":1}');
+    const e = enc({ lineFormat: 'message', messageField: 'log' });
+    expect(e.line(rec({ log: 'text', level: 'x' }))).toBe('text');
+    expect(e.line(rec({ level: 'x' }))).toBe('{"level":"x"}');
+  });
+
+  it('truncates at max_line_bytes on a character boundary and counts it', () => {
+    expect(truncateUtf8('aé€', 4)).toBe('aé');
+    const p = enc({ maxLineBytes: 10 }).prepare([rec({ message: 'x'.repeat(50) })]);
+    expect(p.pushes[0].streams[0].entries[0].line).toBe('x'.repeat(10));
+    expect(p.truncated).toBe(1);
+  });
+});
+
+describe('time', () => {
+  it('parses RFC 3339 to ns and epochs by magnitude', () => {
+    expect(parseTime('2025-03-01T12:00:00.123456789Z')).toEqual([NOW + 123, 456789]);
+    expect(parseTime('2025-03-01T13:00:00+01:00')).toEqual([NOW, 0]);
+    expect(parseTime(NOW / 1000)).toEqual([NOW, 0]);
+    expect(parseTime(NOW)).toEqual([NOW, 0]);
+    expect(parseTime(`${NOW}000123`)).toEqual([NOW, 123]);
+    expect(parseTime('yesterday')).toBeUndefined();
+    expect(nsString(1740830400, 5)).toBe('1740830400000000005');
+  });
+
+  it('uses time_field when set, sorts entries per stream, keeps ns', () => {
+    const e = enc({ timeField: 'ts' });
+    const p = e.prepare([
+      rec({ level: 'a', ts: '2025-03-01T11:00:00.000000002Z' }),
+      rec({ level: 'a', ts: '2025-03-01T11:00:00.000000001Z' }),
+      rec({ level: 'a', ts: 'garbage' }, NOW - 5, 7),
+    ]);
+    const es = p.pushes[0].streams[0].entries;
+    expect(es.map((x) => x.index)).toEqual([1, 0, 2]);
+    expect(es[0].timestamp).toEqual({ seconds: (NOW - 3_600_000) / 1000, nanos: 1 });
+    expect(es[2].timestamp).toEqual({ seconds: NOW / 1000 - 1, nanos: 995_000_007 });
+    expect(p.badTimes).toBe(1);
+  });
+
+  it('refuses entries older than reject_older_than before sending', () => {
+    const p = enc().prepare([rec({ level: 'a' }, NOW - 8 * 86_400_000), rec({ level: 'a' })]);
+    expect(p.rejected).toHaveLength(1);
+    expect(p.rejected[0]).toMatchObject({ index: 0 });
+    expect(p.rejected[0].reason).toMatch(/older than reject_older_than \(7d\)/);
+    expect(p.pushes[0].count).toBe(1);
+  });
+});
+
+describe('bodies', () => {
+  it('protobuf round-trips with Loki field numbers, structured metadata and tenants', () => {
+    const e = enc({ structuredMetadata: ['trace_id', 'ctx.req'], tenant: '{team}' });
+    const p = e.prepare([
+      rec({ level: 'info', team: 'a', trace_id: 't1', ctx: { req: 9 } }, NOW, 42),
+      rec({ level: 'info', team: 'b' }),
+    ]);
+    expect(p.pushes.map((x) => x.tenant)).toEqual(['a', 'b']);
+    const decoded = decodePushRequest(encodeProtobuf(p.pushes[0]));
+    expect(decoded.streams[0].labels).toBe('{job="agents", level="info"}');
+    const entry = decoded.streams[0].entries[0];
+    expect(entry.timestamp).toEqual({ seconds: NOW / 1000, nanos: 42 });
+    expect(entry.structuredMetadata).toEqual([
+      { name: 'trace_id', value: 't1' },
+      { name: 'ctx_req', value: '9' },
+    ]);
+    expect(JSON.parse(entry.line)).toEqual({ team: 'a', trace_id: 't1', ctx: { req: 9 } });
+  });
+
+  it('JSON body has string ns timestamps and metadata objects', () => {
+    const e = enc({ structuredMetadata: ['trace_id'] });
+    const p = e.prepare([rec({ level: 'info', trace_id: 't', message: 'm' }, NOW, 1)]);
+    const doc = JSON.parse(encodeJson(p.pushes[0])) as unknown;
+    expect(doc).toEqual({
+      streams: [
+        {
+          stream: { job: 'agents', level: 'info' },
+          values: [[`${NOW}000001`, '{"trace_id":"t","message":"m"}', { trace_id: 't' }]],
+        },
+      ],
+    });
+  });
+});
+
+describe('reading a 400 back onto entries', () => {
+  const e = enc();
+  const p = e.prepare([
+    rec({ level: 'a', message: '1' }, NOW - 10_000, 5),
+    rec({ level: 'a', message: '2' }, NOW - 9_000, 0),
+    rec({ level: 'b', message: '3' }, NOW - 8_000, 0),
+  ]);
+  const push = p.pushes[0];
+
+  it('ingester format: listed timestamps, then the stream', () => {
+    const body =
+      "entry with timestamp 2025-03-01 11:59:50.000000005 +0000 UTC ignored, reason: 'entry out of order',\n" +
+      'user \'fake\', total ignored: 1 out of 2 for stream: {job="agents", level="a"}\n';
+    const m = attributeRejections(body, push)!;
+    expect([...m.keys()]).toEqual([0]);
+    expect(m.get(0)).toMatch(/entry out of order/);
+  });
+
+  it('distributor formats: stream-level and entry-level', () => {
+    const body =
+      `entry for stream '{job="agents", level="b"}' has 16 label names; limit 15\n` +
+      `entry for stream '{job="agents", level="a"}' has timestamp too new: 2025-03-01T11:59:51Z\n`;
+    const m = attributeRejections(body, push)!;
+    expect([...m.keys()].sort()).toEqual([1, 2]);
+  });
+
+  it('returns undefined for a body it cannot map', () => {
+    expect(attributeRejections('something broke', push)).toBeUndefined();
+    expect(parseGoTime('2025-03-01 12:00:00 +0000 UTC')).toEqual([NOW / 1000, 0]);
+  });
+});

@@ -1,0 +1,649 @@
+// Pure encoding for the `loki` output: records → streams (labels sanitised to Loki's rules, the
+// cardinality guard, structured metadata, lines, nanosecond timestamps, entries sorted per stream)
+// → protobuf or JSON push bodies; and the reading of a Loki 400 body back onto the entries it
+// names (Loki stores the valid entries of a push and reports the rest). No I/O here.
+
+import { compileTemplate, type Template } from '../../../core/template.js';
+import {
+  getPath,
+  recordJson,
+  stringifyValue,
+  type Fields,
+  type LogRecord,
+} from '../../../core/record.js';
+import { encodePushRequest, type LabelPair } from './logproto.js';
+
+/** Loki's default `max_label_names_per_series`. */
+export const MAX_LABELS = 15;
+/** Loki's default `max_label_value_length`. */
+export const MAX_LABEL_VALUE = 2048;
+/** Streams not seen for this long no longer count against max_streams (Loki's idle period is similar). */
+export const STREAM_IDLE_MS = 3_600_000;
+const FALLBACK_LABELS: Array<[string, string]> = [['job', 'shiplog']];
+
+// ---------------------------------------------------------------------------------------------
+// Labels
+
+/**
+ * Loki (Prometheus) label names: `[a-zA-Z_][a-zA-Z0-9_]*`; names starting with `__` are reserved.
+ * Invalid characters become `_`, a leading digit gets a `_` prefix, leading `__` collapses to `_`.
+ * Returns undefined for a name with nothing usable in it.
+ */
+export function sanitizeLabelName(name: string): string | undefined {
+  let s = /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) ? name : name.replace(/[^a-zA-Z0-9_]/g, '_');
+  if (s.length === 0 || /^_*$/.test(s)) return undefined;
+  if (/^[0-9]/.test(s)) s = '_' + s;
+  if (s.startsWith('__')) s = s.replace(/^_+/, '_');
+  return s;
+}
+
+/** Escape a label value for the selector text (Go-quoted string, as Prometheus labels.String()). */
+export function quoteLabelValue(v: string): string {
+  if (!/["\\\n\r\t]/.test(v)) return '"' + v + '"';
+  return JSON.stringify(v);
+}
+
+/** `{a="x", b="y"}` from pairs sorted by name: the canonical form Loki itself prints. */
+export function labelsText(pairs: ReadonlyArray<readonly [string, string]>): string {
+  let s = '{';
+  for (let i = 0; i < pairs.length; i++) {
+    if (i > 0) s += ', ';
+    s += pairs[i][0] + '=' + quoteLabelValue(pairs[i][1]);
+  }
+  return s + '}';
+}
+
+interface StreamDesc {
+  text: string;
+  pairs: Array<[string, string]>;
+  /** Labels dropped beyond MAX_LABELS. */
+  dropped: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+/**
+ * Parse a time value: RFC 3339 (any fraction, up to ns), or epoch seconds / ms / µs / ns chosen by
+ * magnitude (numbers or numeric strings). Returns [ms, sub-ms ns] or undefined.
+ */
+export function parseTime(v: unknown): [number, number] | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? epoch(v) : undefined;
+  if (typeof v !== 'string' || v.length === 0) return undefined;
+  if (/^-?\d+(\.\d+)?$/.test(v)) {
+    // Integer nanoseconds do not fit a double: split the digits.
+    if (/^\d{17,19}$/.test(v)) {
+      const ms = Number(v.slice(0, v.length - 6));
+      return [ms, Number(v.slice(v.length - 6))];
+    }
+    return epoch(Number(v));
+  }
+  const m = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:[.,](\d+))?(Z|z|[+-]\d{2}:?\d{2})?$/.exec(
+    v.trim(),
+  );
+  if (!m) return undefined;
+  const zone = m[3] === undefined || m[3] === 'z' ? 'Z' : m[3];
+  const base = Date.parse(m[1].replace(' ', 'T') + zone);
+  if (Number.isNaN(base)) return undefined;
+  const frac = (m[2] ?? '').slice(0, 9).padEnd(9, '0');
+  const ms = base + Number(frac.slice(0, 3));
+  return [ms, Number(frac.slice(3))];
+}
+
+function epoch(n: number): [number, number] {
+  const a = Math.abs(n);
+  let ms: number;
+  if (a < 1e11) ms = n * 1000;
+  else if (a < 1e14) ms = n;
+  else if (a < 1e17) ms = n / 1000;
+  else ms = n / 1e6;
+  const whole = Math.floor(ms);
+  return [whole, Math.round((ms - whole) * 1e6) % 1_000_000];
+}
+
+/** Nanoseconds since the epoch as a decimal string (Loki's JSON API wants strings). */
+export function nsString(seconds: number, nanos: number): string {
+  if (seconds <= 0) return String(BigInt(seconds) * 1_000_000_000n + BigInt(nanos));
+  return String(seconds) + String(nanos).padStart(9, '0');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+/** Cut a string to at most `max` UTF-8 bytes without splitting a character. */
+export function truncateUtf8(s: string, max: number): string {
+  const buf = Buffer.from(s, 'utf8');
+  if (buf.length <= max) return s;
+  let cut = max;
+  while (cut > 0 && (buf[cut] & 0xc0) === 0x80) cut--;
+  return buf.toString('utf8', 0, cut);
+}
+
+function onlyKey(fields: Fields, key: string): boolean {
+  let n = 0;
+  for (const k in fields) {
+    if (k !== key || ++n > 1) return false;
+  }
+  return n === 1;
+}
+
+function hasPath(fields: Fields, path: readonly string[]): boolean {
+  let cur: unknown = fields;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (cur === null || typeof cur !== 'object') return false;
+    cur = (cur as Fields)[path[i]];
+  }
+  return cur !== null && typeof cur === 'object' && path[path.length - 1] in (cur as Fields);
+}
+
+/** A copy of `fields` without `paths` (copying only the objects along each path). */
+export function withoutPaths(fields: Fields, paths: ReadonlyArray<readonly string[]>): Fields {
+  const out: Fields = { ...fields };
+  for (const p of paths) {
+    let cur = out;
+    let ok = true;
+    for (let i = 0; i < p.length - 1; i++) {
+      const next = cur[p[i]];
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        ok = false;
+        break;
+      }
+      const copy = { ...(next as Fields) };
+      cur[p[i]] = copy;
+      cur = copy;
+    }
+    if (ok) delete cur[p[p.length - 1]];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records → pushes
+
+export interface EncoderConfig {
+  labels: Record<string, string>;
+  structuredMetadata: string[];
+  lineFormat: 'json' | 'message';
+  messageField: string;
+  timeField?: string;
+  /** Tenant template (X-Scope-OrgID); undefined = no header. */
+  tenant?: string;
+  maxLineBytes: number;
+  /** 0 = off. */
+  rejectOlderThanMs: number;
+  maxStreams: number;
+}
+
+export interface Entry {
+  timestamp: { seconds: number; nanos: number };
+  line: string;
+  structuredMetadata?: LabelPair[];
+  /** Index of the record in the chunk. */
+  index: number;
+}
+
+export interface Stream {
+  labels: string;
+  pairs: Array<[string, string]>;
+  entries: Entry[];
+}
+
+export interface Push {
+  /** X-Scope-OrgID; undefined or '' = none. */
+  tenant: string | undefined;
+  streams: Stream[];
+  /** Entries in this push. */
+  count: number;
+  /** Approximate bytes of log lines. */
+  bytes: number;
+}
+
+export interface Prepared {
+  pushes: Push[];
+  /** Records refused before sending (too old, over max_streams). */
+  rejected: Array<{ index: number; reason: string }>;
+  /** Lines cut at max_line_bytes in this chunk. */
+  truncated: number;
+  /** Labels dropped beyond 15 per stream in this chunk. */
+  labelsDropped: number;
+  /** Unparseable time_field values (record time used). */
+  badTimes: number;
+  /** Set when max_streams refused records: the label with the most distinct values. */
+  explodingLabel?: { name: string; values: number };
+}
+
+interface LabelSpec {
+  name: string;
+  template: Template;
+}
+
+export class LokiEncoder {
+  private readonly specs: LabelSpec[];
+  private readonly constantPairs: Array<[string, string]>;
+  private readonly dynamic: LabelSpec[];
+  private readonly dropPaths: string[][];
+  private readonly metaPaths: Array<{ name: string; path: string[] }>;
+  private readonly tenant: Template | undefined;
+  private readonly messagePath: string[];
+  private readonly timePath: string[] | undefined;
+  /** label key (values joined) → stream description, so most records cost a Map lookup. */
+  private readonly descCache = new Map<string, StreamDesc>();
+  /** Active streams (label text → last seen, ms) for max_streams. */
+  private readonly active = new Map<string, { seen: number; pairs: Array<[string, string]> }>();
+  private lastSweep = 0;
+
+  constructor(
+    private readonly cfg: EncoderConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    const specs: LabelSpec[] = [];
+    for (const [rawName, tpl] of Object.entries(cfg.labels)) {
+      const name = sanitizeLabelName(rawName);
+      if (name === undefined) throw new Error(`label name "${rawName}" has no valid character`);
+      specs.push({ name, template: compileTemplate(tpl) });
+    }
+    this.specs = specs;
+    this.constantPairs = specs
+      .filter((s) => s.template.constant)
+      .map((s) => [s.name, s.template.render({})] as [string, string]);
+    this.dynamic = specs.filter((s) => !s.template.constant);
+    // Fields rendered into labels are not repeated in the line.
+    const drop = new Set<string>();
+    for (const s of this.dynamic) for (const f of s.template.fields) drop.add(f);
+    this.dropPaths = [...drop].map((f) => f.split('.'));
+    this.metaPaths = cfg.structuredMetadata.map((f) => {
+      const name = sanitizeLabelName(f.replace(/\./g, '_'));
+      if (name === undefined) throw new Error(`structured_metadata field "${f}" has no valid name`);
+      return { name, path: f.split('.') };
+    });
+    this.tenant = cfg.tenant !== undefined ? compileTemplate(cfg.tenant) : undefined;
+    this.messagePath = cfg.messageField.split('.');
+    this.timePath = cfg.timeField?.split('.');
+  }
+
+  /** Label names that come from record fields (the fields left out of JSON lines). */
+  get labelFields(): string[] {
+    return this.dropPaths.map((p) => p.join('.'));
+  }
+
+  /** Build the pushes for a chunk of records (one push per tenant). */
+  prepare(records: readonly LogRecord[]): Prepared {
+    const now = this.now();
+    const cfg = this.cfg;
+    const oldest = cfg.rejectOlderThanMs > 0 ? now - cfg.rejectOlderThanMs : -Infinity;
+    const out: Prepared = { pushes: [], rejected: [], truncated: 0, labelsDropped: 0, badTimes: 0 };
+    const pushes = new Map<string, { push: Push; streams: Map<string, Stream> }>();
+    const constTenant = this.tenant === undefined || this.tenant.constant;
+    const tenantConst = this.tenant?.render({});
+    let refused = 0;
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i];
+      const fields = rec.fields;
+
+      let ms = rec.timeMs;
+      let ns = rec.timeNs;
+      if (this.timePath) {
+        const v = getPath(fields, this.timePath);
+        if (v !== undefined) {
+          const t = parseTime(v);
+          if (t) [ms, ns] = t;
+          else out.badTimes++;
+        }
+      }
+      if (ms < oldest) {
+        out.rejected.push({
+          index: i,
+          reason: `entry too old: ${new Date(ms).toISOString()} is older than reject_older_than (${formatDuration(cfg.rejectOlderThanMs)}); Loki would reject it`,
+        });
+        continue;
+      }
+
+      const desc = this.describe(rec);
+      out.labelsDropped += desc.dropped;
+      const act = this.active.get(desc.text);
+      if (act) act.seen = now;
+      else if (!this.admit(desc, now)) {
+        refused++;
+        out.rejected.push({
+          index: i,
+          reason: `max_streams (${cfg.maxStreams}) reached: new stream ${desc.text} refused`,
+        });
+        continue;
+      }
+
+      let line = this.line(rec);
+      if (line.length * 3 > cfg.maxLineBytes && Buffer.byteLength(line) > cfg.maxLineBytes) {
+        line = truncateUtf8(line, cfg.maxLineBytes);
+        out.truncated++;
+      }
+
+      let meta: LabelPair[] | undefined;
+      for (const m of this.metaPaths) {
+        const v = getPath(fields, m.path);
+        if (v === undefined || v === null || v === '') continue;
+        (meta ??= []).push({ name: m.name, value: stringifyValue(v) });
+      }
+
+      const tenant = constTenant ? tenantConst : this.tenant!.render(fields);
+      const tkey = tenant ?? '';
+      let p = pushes.get(tkey);
+      if (!p) {
+        p = { push: { tenant, streams: [], count: 0, bytes: 0 }, streams: new Map() };
+        pushes.set(tkey, p);
+        out.pushes.push(p.push);
+      }
+      let st = p.streams.get(desc.text);
+      if (!st) {
+        st = { labels: desc.text, pairs: desc.pairs, entries: [] };
+        p.streams.set(desc.text, st);
+        p.push.streams.push(st);
+      }
+      const seconds = Math.floor(ms / 1000);
+      const entry: Entry = {
+        timestamp: { seconds, nanos: (ms - seconds * 1000) * 1_000_000 + ns },
+        line,
+        index: i,
+      };
+      if (meta) entry.structuredMetadata = meta;
+      st.entries.push(entry);
+      p.push.count++;
+      p.push.bytes += line.length + 32;
+    }
+    for (const p of out.pushes) for (const s of p.streams) sortEntries(s.entries);
+    if (refused > 0) out.explodingLabel = this.explodingLabel();
+    return out;
+  }
+
+  /** The line text of a record. */
+  line(rec: LogRecord): string {
+    const fields = rec.fields;
+    if (this.cfg.lineFormat === 'message') {
+      const v = getPath(fields, this.messagePath);
+      if (typeof v === 'string') return v;
+      if (v !== undefined && v !== null) return stringifyValue(v);
+      return recordJson(rec);
+    }
+    // A raw line no filter parsed: ship the line itself, not {"message":"..."}.
+    if (rec.raw === undefined && typeof fields.message === 'string' && onlyKey(fields, 'message'))
+      return fields.message;
+    for (const p of this.dropPaths) {
+      if (hasPath(fields, p)) return JSON.stringify(withoutPaths(fields, this.dropPaths));
+    }
+    return recordJson(rec);
+  }
+
+  private describe(rec: LogRecord): StreamDesc {
+    const dyn = this.dynamic;
+    const extra = rec.labels;
+    if (dyn.length === 0 && extra === undefined) {
+      let d = this.descCache.get('');
+      if (!d) {
+        d = buildDesc(this.constantPairs, undefined);
+        this.descCache.set('', d);
+      }
+      return d;
+    }
+    const values: string[] = new Array(dyn.length);
+    let key = '';
+    for (let i = 0; i < dyn.length; i++) {
+      const v = dyn[i].template.render(rec.fields);
+      values[i] = v;
+      key += v + '\u0001';
+    }
+    if (extra !== undefined) {
+      key += '\u0002';
+      for (const k in extra) key += k + '\u0003' + extra[k] + '\u0001';
+    }
+    let d = this.descCache.get(key);
+    if (!d) {
+      if (this.descCache.size >= Math.max(4096, this.cfg.maxStreams * 2)) this.descCache.clear();
+      const pairs: Array<[string, string]> = this.constantPairs.slice();
+      for (let i = 0; i < dyn.length; i++) pairs.push([dyn[i].name, values[i]]);
+      d = buildDesc(pairs, extra);
+      this.descCache.set(key, d);
+    }
+    return d;
+  }
+
+  private admit(desc: StreamDesc, now: number): boolean {
+    if (this.active.size >= this.cfg.maxStreams && now - this.lastSweep > 60_000) {
+      this.lastSweep = now;
+      for (const [k, v] of this.active) if (now - v.seen > STREAM_IDLE_MS) this.active.delete(k);
+    }
+    if (this.active.size >= this.cfg.maxStreams) return false;
+    this.active.set(desc.text, { seen: now, pairs: desc.pairs });
+    return true;
+  }
+
+  /** Active streams counted against max_streams. */
+  get activeStreams(): number {
+    return this.active.size;
+  }
+
+  /** The label with the most distinct values among the active streams: the one that explodes. */
+  explodingLabel(): { name: string; values: number } | undefined {
+    const distinct = new Map<string, Set<string>>();
+    for (const { pairs } of this.active.values()) {
+      for (const [n, v] of pairs) {
+        let s = distinct.get(n);
+        if (!s) distinct.set(n, (s = new Set()));
+        s.add(v);
+      }
+    }
+    let best: { name: string; values: number } | undefined;
+    for (const [name, s] of distinct) {
+      if (!best || s.size > best.values) best = { name, values: s.size };
+    }
+    return best;
+  }
+}
+
+function buildDesc(
+  configured: Array<[string, string]>,
+  extra: Record<string, string> | undefined,
+): StreamDesc {
+  const map = new Map<string, string>();
+  for (const [n, v] of configured) map.set(n, v);
+  // Labels promoted per record (the `label` filter) win over the output's static ones.
+  if (extra) {
+    for (const k in extra) {
+      const n = sanitizeLabelName(k);
+      if (n !== undefined) map.set(n, extra[k]);
+    }
+  }
+  let pairs: Array<[string, string]> = [];
+  for (const [n, v] of map) {
+    if (v === '') continue; // Loki drops empty label values; an empty label is no label
+    pairs.push([n, v.length > MAX_LABEL_VALUE ? v.slice(0, MAX_LABEL_VALUE) : v]);
+  }
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let dropped = 0;
+  if (pairs.length > MAX_LABELS) {
+    // Loki rejects a stream with more than 15 labels outright: keep the configured ones first.
+    const configuredNames = new Set(configured.map((p) => p[0]));
+    const keep = [
+      ...pairs.filter((p) => configuredNames.has(p[0])),
+      ...pairs.filter((p) => !configuredNames.has(p[0])),
+    ].slice(0, MAX_LABELS);
+    dropped = pairs.length - keep.length;
+    const names = new Set(keep.map((p) => p[0]));
+    pairs = pairs.filter((p) => names.has(p[0]));
+  }
+  if (pairs.length === 0) pairs = FALLBACK_LABELS.map((p) => [p[0], p[1]]);
+  return { text: labelsText(pairs), pairs, dropped };
+}
+
+function sortEntries(entries: Entry[]): void {
+  for (let i = 1; i < entries.length; i++) {
+    if (cmpEntry(entries[i - 1], entries[i]) > 0) {
+      entries.sort(cmpEntry); // stable: equal timestamps keep their order
+      return;
+    }
+  }
+}
+
+function cmpEntry(a: Entry, b: Entry): number {
+  return a.timestamp.seconds - b.timestamp.seconds || a.timestamp.nanos - b.timestamp.nanos;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies
+
+/** logproto.PushRequest bytes (the caller snappy-compresses them). */
+export function encodeProtobuf(push: Push): Uint8Array {
+  return encodePushRequest(push.streams);
+}
+
+/** The JSON push body: `{"streams":[{"stream":{…},"values":[["<ns>","line",{meta}]]}]}`. */
+export function encodeJson(push: Push): string {
+  let s = '{"streams":[';
+  for (let i = 0; i < push.streams.length; i++) {
+    const st = push.streams[i];
+    if (i > 0) s += ',';
+    s += '{"stream":{';
+    for (let j = 0; j < st.pairs.length; j++) {
+      if (j > 0) s += ',';
+      s += JSON.stringify(st.pairs[j][0]) + ':' + JSON.stringify(st.pairs[j][1]);
+    }
+    s += '},"values":[';
+    for (let j = 0; j < st.entries.length; j++) {
+      const e = st.entries[j];
+      if (j > 0) s += ',';
+      s += '["' + nsString(e.timestamp.seconds, e.timestamp.nanos) + '",' + JSON.stringify(e.line);
+      if (e.structuredMetadata) {
+        s += ',{';
+        for (let k = 0; k < e.structuredMetadata.length; k++) {
+          const m = e.structuredMetadata[k];
+          if (k > 0) s += ',';
+          s += JSON.stringify(m.name) + ':' + JSON.stringify(m.value);
+        }
+        s += '}';
+      }
+      s += ']';
+    }
+    s += ']}';
+  }
+  return s + ']}';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a 400 back onto entries
+
+/**
+ * Map the messages of a Loki 400 body to the entries of `push` they reject. Loki validates each
+ * entry, stores the valid ones and answers 400 listing the others (distributor: age, future,
+ * line size, label errors; ingester: out of order / too far behind). Returns chunk index → reason,
+ * or undefined when the body names nothing we can attribute (the caller then treats every entry
+ * as rejected).
+ */
+export function attributeRejections(body: string, push: Push): Map<number, string> | undefined {
+  const byLabels = new Map<string, Stream>();
+  for (const s of push.streams) byLabels.set(s.labels, s);
+  const out = new Map<number, string>();
+  const pendingIgnored: Array<{ t: [number, number]; msg: string; behind?: string }> = [];
+  let understood = 0;
+  for (const raw of body.split('\n')) {
+    const msg = raw.trim().replace(/,$/, '');
+    if (!msg) continue;
+    let m: RegExpExecArray | null;
+    const reject = (
+      st: Stream | undefined,
+      pred: (e: Entry) => boolean,
+      why: string = msg,
+    ): boolean => {
+      if (!st) return false;
+      let hit = false;
+      for (const e of st.entries) {
+        if (pred(e)) {
+          hit = true;
+          if (!out.has(e.index)) out.set(e.index, `loki 400: ${why}`);
+        }
+      }
+      return hit;
+    };
+    if (
+      (m =
+        /^entry for stream '(\{.*\})' has timestamp too old: (\S+), oldest acceptable timestamp is: (\S+)$/.exec(
+          msg,
+        ))
+    ) {
+      const cutoff = Date.parse(m[3]);
+      const st = byLabels.get(m[1]);
+      if (reject(st, (e) => e.timestamp.seconds * 1000 < cutoff || rfc3339s(e) === m![2]))
+        understood++;
+    } else if ((m = /^entry for stream '(\{.*\})' has timestamp too new: (\S+)$/.exec(msg))) {
+      const ts = m[2];
+      if (reject(byLabels.get(m[1]), (e) => rfc3339s(e) === ts)) understood++;
+    } else if (
+      (m =
+        /^Max entry size '(\d+)' bytes exceeded for stream '(\{.*\})' while adding an entry with length '(\d+)' bytes$/.exec(
+          msg,
+        ))
+    ) {
+      const len = Number(m[3]);
+      if (reject(byLabels.get(m[2]), (e) => Buffer.byteLength(e.line) === len)) understood++;
+    } else if ((m = /^entry with timestamp (.+?) ignored, reason: '(.*)',?$/.exec(msg))) {
+      // Ingester format: entries listed first, then "total ignored … for stream: {…}".
+      const t = parseGoTime(m[1]);
+      if (t)
+        pendingIgnored.push({
+          t,
+          msg,
+          behind: /oldest acceptable timestamp is: (\S+?)'?,?$/.exec(msg)?.[1],
+        });
+    } else if ((m = /total ignored: (\d+) out of \d+ for stream: (\{.*\})$/.exec(msg))) {
+      const st = byLabels.get(m[2]);
+      const listed = pendingIgnored.splice(0);
+      let hit = false;
+      for (const p of listed) {
+        const same = (e: Entry): boolean =>
+          e.timestamp.seconds === p.t[0] && e.timestamp.nanos === p.t[1];
+        let n = 0;
+        for (const e of st?.entries ?? []) if (same(e)) n++;
+        // Loki names entries by timestamp only: when several share it, all of them are
+        // dead-lettered (a superset is safe; counting a refused entry as stored would lose it).
+        const why =
+          n > 1
+            ? `${p.msg} (${n} entries share this timestamp; Loki does not say which one)`
+            : p.msg;
+        if (reject(st, same, why)) hit = true;
+        // Loki lists at most a few entries; "too far behind" names the cutoff for the rest.
+        if (p.behind !== undefined) {
+          const cutoff = Date.parse(p.behind);
+          if (reject(st, (e) => e.timestamp.seconds * 1000 < cutoff, p.msg)) hit = true;
+        }
+      }
+      if (hit) understood++;
+    } else if (
+      (m =
+        /^(?:entry for )?stream '(\{.*\})' has (?:\d+ label names; limit \d+|duplicate label name: .*|label name too long: .*|label value too long: .*)$/.exec(
+          msg,
+        )) ||
+      (m = /^Error parsing labels '(\{.*\})' with error: .*$/.exec(msg))
+    ) {
+      if (reject(byLabels.get(m[1]), () => true)) understood++;
+    }
+  }
+  return understood > 0 ? out : undefined;
+}
+
+/** The entry time as Go's time.RFC3339 in UTC (second precision), as Loki prints it. */
+function rfc3339s(e: Entry): string {
+  return new Date(e.timestamp.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Go's time.Time String(): `2006-01-02 15:04:05.999999999 -0700 MST` → [seconds, nanos]. */
+export function parseGoTime(s: string): [number, number] | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))? ([+-]\d{2})(\d{2})/.exec(s);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}T${m[2]}${m[4]}:${m[5]}`);
+  if (Number.isNaN(ms)) return undefined;
+  return [ms / 1000, Number((m[3] ?? '').padEnd(9, '0'))];
+}

@@ -1,0 +1,376 @@
+// The `loki` output: one push per chunk (per tenant) over an undici keep-alive pool, and the
+// classification of Loki's answer. Batching, workers, retries, dead letters and acks are the
+// core Sender's; this file makes ONE attempt and says what it achieved:
+//
+//   2xx ─────────────────────────▶ delivered
+//   429 / 5xx / 408 / timeout /
+//   connection error ────────────▶ retry the push (Retry-After honoured)
+//   400 ─────────────────────────▶ never resent: Loki stored the valid entries and listed the
+//                                  others; those are dead-lettered with Loki's reason
+//   401 / 403 / 413 / other 4xx ─▶ permanent, logged with the fix (tenant, auth, batch size)
+//
+// Before sending: entries older than reject_older_than and label sets over max_streams are
+// dead-lettered; lines over max_line_bytes are truncated and counted.
+
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { Counter, type Registry } from 'prom-client';
+import snappy from 'snappy';
+import { Pool } from 'undici';
+import type { OutputContext, RetryConfig } from '../../../core/component.js';
+import { ConfigError } from '../../../core/errors.js';
+import type { LogRecord, OutputBatch } from '../../../core/record.js';
+import { parseRetryAfter } from '../../../core/retry.js';
+import { Sender, type Chunk, type SendResult } from '../../../core/sender.js';
+import type { LokiOptions } from './config.js';
+import {
+  attributeRejections,
+  encodeJson,
+  encodeProtobuf,
+  LokiEncoder,
+  type Push,
+} from './encode.js';
+
+const gzipAsync = promisify(gzip);
+const PUSH_PATH = '/loki/api/v1/push';
+
+export interface LokiOutputConfig extends LokiOptions {
+  id: string;
+  retry: RetryConfig;
+}
+
+/** Outcome of one HTTP push, in chunk indexes. */
+interface PushOutcome {
+  status: string;
+  rejected?: Array<{ index: number; reason: string }>;
+  retry?: { indexes: number[]; reason: string; delayMs?: number };
+}
+
+export class LokiOutput {
+  readonly encoder: LokiEncoder;
+  private readonly sender: Sender;
+  private readonly origin: string;
+  private readonly pushPath: string;
+  private pool: Pool | undefined;
+  private headers: Record<string, string> = {};
+  private readonly truncatedTotal: Counter<'component'>;
+  private readonly refusedTotal: Counter<'component' | 'label'>;
+  private consecutiveFailures = 0;
+  private lastFailure = '';
+
+  constructor(
+    private readonly config: LokiOutputConfig,
+    private readonly ctx: OutputContext,
+  ) {
+    const url = new URL(config.url);
+    if (url.username || url.password) {
+      throw invalid('url', 'credentials do not belong in the url: use auth.user/auth.password');
+    }
+    this.origin = url.origin;
+    const prefix = url.pathname.replace(/\/+$/, '').replace(/\/loki\/api\/v1\/push$/, '');
+    this.pushPath = prefix + PUSH_PATH + url.search;
+    checkAuth(config.auth);
+    try {
+      this.encoder = new LokiEncoder({
+        labels: config.labels,
+        structuredMetadata: config.structured_metadata,
+        lineFormat: config.line_format,
+        messageField: config.message_field,
+        timeField: config.time_field,
+        tenant: config.tenant,
+        maxLineBytes: config.max_line_bytes,
+        rejectOlderThanMs: config.reject_older_than,
+        maxStreams: config.max_streams,
+      });
+    } catch (e) {
+      throw invalid('labels', (e as Error).message);
+    }
+    const reg = ctx.metrics.registry;
+    this.truncatedTotal = counter(
+      reg,
+      'shiplog_loki_lines_truncated_total',
+      'Lines cut at max_line_bytes before sending to Loki.',
+      ['component'],
+    );
+    this.refusedTotal = counter(
+      reg,
+      'shiplog_loki_streams_refused_total',
+      'Records refused by the max_streams cardinality guard, by the label with the most values.',
+      ['component', 'label'],
+    );
+    this.sender = new Sender({
+      id: ctx.id,
+      log: ctx.log,
+      metrics: ctx.metrics,
+      deadLetter: ctx.deadLetter,
+      retry: config.retry,
+      maxBytes: config.batch.max_bytes,
+      maxWaitMs: config.batch.max_wait,
+      workers: config.workers,
+      measure: measure,
+      signal: ctx.signal,
+      send: (chunk, signal) => this.send(chunk, signal),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { tls, auth } = this.config;
+    if (tls.insecure_skip_verify) {
+      this.ctx.log.warn('tls.insecure_skip_verify is on: the server certificate is not checked', {
+        url: this.origin,
+      });
+    }
+    const headers: Record<string, string> = { 'user-agent': 'shiplog' };
+    for (const [k, v] of Object.entries(this.config.headers)) headers[k.toLowerCase()] = v;
+    if (this.config.encoding === 'protobuf') {
+      headers['content-type'] = 'application/x-protobuf';
+    } else {
+      headers['content-type'] = 'application/json';
+      if (this.config.compression === 'gzip') headers['content-encoding'] = 'gzip';
+    }
+    const authorization = authHeader(auth);
+    if (authorization) headers.authorization = authorization;
+    this.headers = headers;
+    this.pool ??= new Pool(this.origin, {
+      connections: this.config.workers,
+      headersTimeout: this.config.timeout,
+      bodyTimeout: this.config.timeout,
+      keepAliveTimeout: 30_000,
+      connect: {
+        rejectUnauthorized: !tls.insecure_skip_verify,
+        ca: tls.ca_file ? readFileSync(tls.ca_file) : undefined,
+        cert: tls.cert_file ? readFileSync(tls.cert_file) : undefined,
+        key: tls.key_file ? readFileSync(tls.key_file) : undefined,
+      },
+    });
+  }
+
+  write(batch: OutputBatch): void {
+    this.sender.write(batch);
+  }
+
+  async stop(): Promise<void> {
+    await this.sender.stop();
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool) await pool.close().catch(() => undefined);
+  }
+
+  health(): { ok: boolean; reason?: string } {
+    return this.consecutiveFailures >= 3
+      ? { ok: false, reason: `pushes failing: ${this.lastFailure}` }
+      : { ok: true };
+  }
+
+  /** One attempt for a chunk: one push per tenant. */
+  async send(chunk: Chunk, signal: AbortSignal): Promise<SendResult> {
+    const prep = this.encoder.prepare(chunk.records);
+    const { id, log } = this.ctx;
+    if (prep.truncated > 0) {
+      this.truncatedTotal.inc({ component: id }, prep.truncated);
+      log.warn('lines longer than max_line_bytes truncated', {
+        count: prep.truncated,
+        max_line_bytes: this.config.max_line_bytes,
+      });
+    }
+    if (prep.labelsDropped > 0) {
+      log.warn(`streams with more than 15 labels: extra labels dropped (Loki's limit)`, {
+        count: prep.labelsDropped,
+      });
+    }
+    if (prep.badTimes > 0) {
+      log.warn('time_field not parseable; record time used', {
+        field: this.config.time_field,
+        count: prep.badTimes,
+      });
+    }
+    const rejected = prep.rejected.slice();
+    const refused = rejected.length - countTooOld(rejected);
+    if (refused > 0) {
+      const label = prep.explodingLabel?.name ?? 'unknown';
+      this.refusedTotal.inc({ component: id, label }, refused);
+      log.warn(
+        `max_streams reached: new label sets refused (dead-lettered). Label "${label}" has the most values: remove it from labels or use structured_metadata`,
+        { max_streams: this.config.max_streams, values: prep.explodingLabel?.values, refused },
+      );
+    }
+
+    let status = 'not_sent';
+    const retryIdx: number[] = [];
+    let retryReason = '';
+    let retryDelay: number | undefined;
+    for (const push of prep.pushes) {
+      const o = await this.push(push, signal);
+      status = o.status;
+      if (o.rejected) for (const r of o.rejected) rejected.push(r);
+      if (o.retry) {
+        for (const i of o.retry.indexes) retryIdx.push(i);
+        retryReason ||= o.retry.reason;
+        if (o.retry.delayMs !== undefined) retryDelay = Math.max(retryDelay ?? 0, o.retry.delayMs);
+      }
+    }
+    const res: SendResult = { status };
+    if (rejected.length > 0) res.rejected = rejected;
+    if (retryIdx.length > 0) {
+      res.retry = { indexes: retryIdx, reason: retryReason, delayMs: retryDelay };
+      this.consecutiveFailures++;
+      this.lastFailure = retryReason;
+    } else this.consecutiveFailures = 0;
+    return res;
+  }
+
+  private async push(push: Push, signal: AbortSignal): Promise<PushOutcome> {
+    const indexes = (): number[] => {
+      const out: number[] = [];
+      for (const s of push.streams) for (const e of s.entries) out.push(e.index);
+      return out;
+    };
+    let body: Buffer;
+    if (this.config.encoding === 'protobuf') {
+      body = snappy.compressSync(encodeProtobuf(push));
+    } else {
+      const text = encodeJson(push);
+      body =
+        this.config.compression === 'gzip'
+          ? await gzipAsync(text, { level: 1 })
+          : Buffer.from(text);
+    }
+    let headers = this.headers;
+    if (push.tenant) headers = { ...headers, 'x-scope-orgid': push.tenant };
+
+    let statusCode: number;
+    let resHeaders: Record<string, string | string[] | undefined>;
+    let text: string;
+    try {
+      const pool = this.pool;
+      if (!pool) throw new Error('loki output not started');
+      const res = await pool.request({
+        path: this.pushPath,
+        method: 'POST',
+        headers,
+        body,
+        signal,
+      });
+      statusCode = res.statusCode;
+      resHeaders = res.headers;
+      text = await res.body.text();
+    } catch (e) {
+      if (signal.aborted) throw e;
+      const err = e as Error & { code?: string };
+      return {
+        status: err.code?.toLowerCase() ?? 'error',
+        retry: { indexes: indexes(), reason: `push failed: ${err.message}` },
+      };
+    }
+    const status = String(statusCode);
+    if (statusCode >= 200 && statusCode < 300) return { status };
+
+    const detail = text.trim().slice(0, 500) || '(empty body)';
+    if (statusCode === 429 || statusCode === 408 || statusCode >= 500) {
+      return {
+        status,
+        retry: {
+          indexes: indexes(),
+          reason: `push answered ${statusCode}: ${detail}`,
+          delayMs: parseRetryAfter(resHeaders['retry-after']),
+        },
+      };
+    }
+    if (statusCode === 400) {
+      // Loki stored every valid entry of this push; the body lists the ones it refused. Resending
+      // would duplicate the stored part, so nothing here is ever retried.
+      const named = attributeRejections(text, push);
+      if (named) {
+        this.ctx.log.warn('loki rejected part of a push (400); the rest was stored', {
+          rejected: named.size,
+          entries: push.count,
+          reason: detail.slice(0, 300),
+        });
+        return {
+          status,
+          rejected: [...named].map(([index, reason]) => ({ index, reason })),
+        };
+      }
+      const reason = `loki 400 (some entries of this push may have been stored): ${detail}`;
+      this.ctx.log.error('loki rejected a push (400); entries dead-lettered', { reason });
+      return { status, rejected: indexes().map((index) => ({ index, reason })) };
+    }
+    const reason = `loki answered ${statusCode}${fixFor(statusCode)}: ${detail}`;
+    this.ctx.log.error('push rejected; records dead-lettered', { reason });
+    return { status, rejected: indexes().map((index) => ({ index, reason })) };
+  }
+}
+
+/** Approximate bytes a record adds to a push, for batch.max_bytes. */
+function measure(r: LogRecord): number {
+  if (r.raw !== undefined) return r.raw.length + 32;
+  const m = r.fields.message;
+  return (typeof m === 'string' ? m.length : 256) + 32;
+}
+
+function countTooOld(rejected: Array<{ reason: string }>): number {
+  let n = 0;
+  for (const r of rejected) if (r.reason.startsWith('entry too old')) n++;
+  return n;
+}
+
+function fixFor(status: number): string {
+  switch (status) {
+    case 401:
+      return ' (no tenant or bad credentials: set `tenant` for a multi-tenant Loki, check auth.user/password or bearer_token)';
+    case 403:
+      return ' (the credentials may not write to this tenant: check auth and `tenant`)';
+    case 404:
+      return ' (check url: it should point at Loki or its gateway; /loki/api/v1/push is appended)';
+    case 413:
+      return ' (push larger than the server or proxy allows: lower batch.max_bytes, or raise the limit, e.g. grpc_server_max_recv_msg_size / the proxy body size)';
+    default:
+      return '';
+  }
+}
+
+function counter<L extends string>(
+  reg: Registry,
+  name: string,
+  help: string,
+  labelNames: L[],
+): Counter<L> {
+  const existing = reg.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames, registers: [reg] });
+}
+
+function invalid(key: string, message: string): ConfigError {
+  return new ConfigError([{ code: 'SHIPLOG_CONFIG_INVALID', path: key, message }]);
+}
+
+function checkAuth(a: LokiOptions['auth']): void {
+  const basic = a.user !== undefined || a.password !== undefined || a.password_file !== undefined;
+  const bearer = a.bearer_token !== undefined || a.bearer_token_file !== undefined;
+  if (basic && bearer)
+    throw invalid('auth', 'use basic auth (user/password) or a bearer token, not both');
+  if (basic) {
+    if (a.user === undefined) throw invalid('auth.user', 'basic auth needs auth.user');
+    if ((a.password === undefined) === (a.password_file === undefined))
+      throw invalid(
+        'auth.password',
+        'basic auth needs exactly one of auth.password or auth.password_file',
+      );
+  }
+  if (bearer && a.bearer_token !== undefined && a.bearer_token_file !== undefined)
+    throw invalid('auth.bearer_token', 'set auth.bearer_token or auth.bearer_token_file, not both');
+}
+
+function secret(value: string | undefined, file: string | undefined): string {
+  if (value !== undefined) return value;
+  return readFileSync(file!, 'utf8').replace(/\r?\n$/, '');
+}
+
+function authHeader(a: LokiOptions['auth']): string | undefined {
+  if (a.user !== undefined)
+    return `Basic ${Buffer.from(`${a.user}:${secret(a.password, a.password_file)}`).toString('base64')}`;
+  if (a.bearer_token !== undefined || a.bearer_token_file !== undefined)
+    return `Bearer ${secret(a.bearer_token, a.bearer_token_file)}`;
+  return undefined;
+}
