@@ -87,15 +87,22 @@ async function run(configFile: string): Promise<void> {
   }
 }
 
-function validate(configFile: string, quiet: boolean): void {
+async function validate(configFile: string, quiet: boolean, healthcheck: boolean): Promise<void> {
   try {
     const config = loadConfigFile(configFile);
     // Build the whole graph (factories validate what schemas cannot) without starting it.
-    new Pipeline(config, {
+    const pipeline = new Pipeline(config, {
       log: nullLogger,
       metrics: new Metrics({ defaultMetrics: false }),
       checkpoints: new CheckpointStore('/nonexistent/checkpoints.json', nullLogger),
     });
+    if (healthcheck) {
+      const failures = await pipeline.healthcheck();
+      if (failures.length) {
+        process.stderr.write(`shiplog: healthcheck failed\n${failures.join('\n')}\n`);
+        process.exit(EXIT.RUNTIME);
+      }
+    }
     if (!quiet) {
       const p = config.pipeline;
       process.stdout.write(
@@ -138,8 +145,12 @@ export async function main(argv: string[]): Promise<void> {
       'config file (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
     )
     .option('-q, --quiet', 'print nothing when valid')
-    .action((o: { config?: string; quiet?: boolean }) =>
-      validate(o.config ?? defaultConfig(), o.quiet ?? false),
+    .option(
+      '--healthcheck',
+      'also check that each output is reachable and accepts our credentials (exit 1 if not)',
+    )
+    .action((o: { config?: string; quiet?: boolean; healthcheck?: boolean }) =>
+      validate(o.config ?? defaultConfig(), o.quiet ?? false, o.healthcheck ?? false),
     );
 
   program

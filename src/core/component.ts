@@ -38,6 +38,8 @@ export interface Filter extends Lifecycle {
 export interface Output extends Lifecycle {
   /** Take a batch. Must not throw and must not mutate the records (they are shared by fan-out). */
   write(batch: OutputBatch): void;
+  /** Optional connectivity/auth check (`shiplog validate --healthcheck`); throws with a fix-it message. */
+  healthcheck?(): Promise<void>;
 }
 
 export interface BaseContext {

@@ -163,6 +163,19 @@ export class Pipeline {
     this.state = 'started';
   }
 
+  /** Run every output's optional healthcheck (validate --healthcheck). */
+  async healthcheck(): Promise<string[]> {
+    const failures: string[] = [];
+    for (const o of this.outputs) {
+      try {
+        await o.output.healthcheck?.();
+      } catch (e) {
+        failures.push(`${o.id}: ${(e as Error).message}`);
+      }
+    }
+    return failures;
+  }
+
   /** Resolves when every input that can finish has finished (backfill, stdin). */
   async drained(): Promise<void> {
     await Promise.all(this.inputs.map((i) => i.input.drained?.()));
