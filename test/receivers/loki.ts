@@ -263,7 +263,9 @@ export class LokiReceiver {
     if (this.o.countOnly && mediaType !== 'application/json') {
       let n: number;
       try {
-        n = countProtobufEntries(snappy.uncompressSync(raw) as Buffer);
+        n = countProtobufEntries(
+          snappy.uncompressSync(raw, { asBuffer: true, copyOutputData: true }) as Buffer,
+        );
       } catch (e) {
         return [reply(res, 400, `snappy/proto: ${(e as Error).message}`), 0];
       }
@@ -382,7 +384,7 @@ interface ParsedEntry {
 function parseProtobuf(raw: Buffer): Array<{ labels: string; entries: ParsedEntry[] }> {
   let plain: Buffer;
   try {
-    plain = snappy.uncompressSync(raw) as Buffer;
+    plain = snappy.uncompressSync(raw, { asBuffer: true, copyOutputData: true }) as Buffer;
   } catch (e) {
     throw new Error(`snappy: corrupt input (${(e as Error).message})`, { cause: e });
   }
