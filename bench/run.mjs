@@ -15,7 +15,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin', 'shiplog.js');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const onlyArg = args.find((a) => a.startsWith('--only='))?.slice(7) ?? (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined);
+const onlyArg =
+  args.find((a) => a.startsWith('--only='))?.slice(7) ??
+  (args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined);
 const only = onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const cpuProf = args.includes('--cpu-prof');
 const TICK = 100; // USER_HZ on Linux
@@ -49,7 +51,8 @@ export function metricSum(text, name, labels = {}) {
   for (const line of text.split('\n')) {
     const m = /^([a-z_]+)(\{[^}]*\})?\s+([0-9.e+-]+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) sum += Number(m[3]);
+    if (Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`)))
+      sum += Number(m[3]);
   }
   return sum;
 }
@@ -59,7 +62,9 @@ async function runWorkload(w, dir) {
   const prepared = await w.prepare(ctx);
   const cfgFile = path.join(dir, 'shiplog.yaml');
   writeFileSync(cfgFile, prepared.config);
-  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`] : [];
+  const nodeArgs = cpuProf
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`]
+    : [];
   const child = spawn(process.execPath, [...nodeArgs, BIN, 'run', '-c', cfgFile], {
     stdio: ['ignore', prepared.stdout ?? 'ignore', 'pipe'],
     env: { ...process.env, ...(prepared.env ?? {}) },
@@ -97,7 +102,9 @@ async function runWorkload(w, dir) {
       peakKiB = Math.max(peakKiB, st.hwmKiB, st.rssKiB);
       samples.push({ t: (performance.now() - t0) / 1000, cpu: st.cpu, rssKiB: st.rssKiB });
     }
-    delivered = prepared.delivered ? await prepared.delivered(ctx) : metricSum(await metrics(base), 'shiplog_output_records_total', { result: 'sent' });
+    delivered = prepared.delivered
+      ? await prepared.delivered(ctx)
+      : metricSum(await metrics(base), 'shiplog_output_records_total', { result: 'sent' });
     if (delivered >= prepared.expect) break;
   }
   const wall = (performance.now() - t0) / 1000;
@@ -120,7 +127,8 @@ async function runWorkload(w, dir) {
     peak_rss_mb: +(peakKiB / 1024).toFixed(1),
     ...(prepared.summarise ? prepared.summarise(samples, ctx) : {}),
   };
-  if (delivered < prepared.expect) result.error = `only ${delivered}/${prepared.expect} delivered before timeout`;
+  if (delivered < prepared.expect)
+    result.error = `only ${delivered}/${prepared.expect} delivered before timeout`;
   return result;
 }
 
@@ -136,24 +144,48 @@ for (const w of workloads) {
     console.error(`running ${w.id}: ${w.description}${quick ? ' (quick)' : ''}`);
     results.push(await runWorkload(w, dir));
   } catch (e) {
-    results.push({ workload: w.id, description: w.description, error: String(e.message ?? e).slice(0, 500) });
+    results.push({
+      workload: w.id,
+      description: w.description,
+      error: String(e.message ?? e).slice(0, 500),
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const cols = ['workload', 'lines', 'lines_per_s', 'mb_per_s', 'cpu_s_per_million', 'peak_rss_mb', 'wall_s'];
+const cols = [
+  'workload',
+  'lines',
+  'lines_per_s',
+  'mb_per_s',
+  'cpu_s_per_million',
+  'peak_rss_mb',
+  'wall_s',
+];
 console.log(`\n| ${cols.join(' | ')} | notes |\n|${cols.map(() => '---').join('|')}|---|`);
 for (const r of results) {
   const extra = Object.entries(r)
     .filter(([k]) => !cols.includes(k) && !['description', 'expected', 'cpu_s'].includes(k))
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  console.log(`| ${cols.map((c) => r[c] ?? '').join(' | ')} | ${r.description}${extra ? '; ' + extra : ''} |`);
+  console.log(
+    `| ${cols.map((c) => r[c] ?? '').join(' | ')} | ${r.description}${extra ? '; ' + extra : ''} |`,
+  );
 }
-const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model, quick };
+const meta = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: os.cpus().length,
+  cpu_model: os.cpus()[0]?.model,
+  quick,
+};
 mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-const out = path.join(ROOT, 'bench/results', `${meta.date.slice(0, 10)}${quick ? '-quick' : ''}.json`);
+const out = path.join(
+  ROOT,
+  'bench/results',
+  `${meta.date.slice(0, 10)}${quick ? '-quick' : ''}.json`,
+);
 writeFileSync(out, JSON.stringify({ meta, results }, null, 2) + '\n');
 console.log(`\nresults: ${path.relative(ROOT, out)}`);
 if (results.some((r) => r.error)) process.exitCode = 1;
