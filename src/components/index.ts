@@ -10,6 +10,7 @@ import stdinInput from './inputs/stdin/index.js';
 // outputs
 import elasticsearchOutput from './outputs/elasticsearch/index.js';
 import lokiOutput from './outputs/loki/index.js';
+import s3Output from './outputs/s3/index.js';
 import stdoutOutput from './outputs/stdout/index.js';
 
 export const allComponents: AnyDef[] = [
@@ -20,5 +21,6 @@ export const allComponents: AnyDef[] = [
   // outputs
   elasticsearchOutput,
   lokiOutput,
+  s3Output,
   stdoutOutput,
 ] as AnyDef[];
