@@ -79,6 +79,9 @@ async function run(configFile: string): Promise<void> {
   process.on('unhandledRejection', (e) => {
     daemon.log.error('unhandled rejection', { error: e instanceof Error ? e.message : String(e) });
   });
+  // A daemon runs until signalled, even when no input keeps the event loop busy (demo with a
+  // count, an idle stdin): exiting on its own would look like a crash to systemd.
+  setInterval(() => undefined, 1 << 30);
   startup.p = daemon.start();
   try {
     await startup.p;
