@@ -5,6 +5,7 @@ import type { AnyDef } from '../core/component.js';
 
 // inputs
 import demoInput from './inputs/demo/index.js';
+import journaldInput from './inputs/journald/index.js';
 import stdinInput from './inputs/stdin/index.js';
 // filters
 // outputs
@@ -16,6 +17,7 @@ import stdoutOutput from './outputs/stdout/index.js';
 export const allComponents: AnyDef[] = [
   // inputs
   demoInput,
+  journaldInput,
   stdinInput,
   // filters
   // outputs
