@@ -330,6 +330,23 @@ describe.skipIf(!JOURNAL_REMOTE || !HAVE_JOURNALCTL)('journald input (real journ
     expect(messages(cap)[2999]).toBe('bp 2999');
   });
 
+  it('stops promptly while blocked by backpressure', async () => {
+    const dir = tempDir('shiplog-journal-');
+    writeJournal(dir, 'a', msgs('held', 0, 2000, { FILLER: 'z'.repeat(400) }));
+    const { harness, cap } = await start(
+      dir,
+      {},
+      { autoAck: false, buffer: { max_bytes: '64KiB' } },
+    );
+    await cap.waitFor(1);
+    await sleep(200);
+    const t0 = Date.now();
+    await harness.stop();
+    running.splice(running.indexOf(harness), 1);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(cap.records.length).toBeLessThan(2000);
+  });
+
   it('respawns journalctl after it dies, from the last emitted cursor, without duplicates', async () => {
     const dir = tempDir('shiplog-journal-');
     writeJournal(dir, 'a', msgs('r', 0, 50));
