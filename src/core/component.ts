@@ -82,6 +82,11 @@ export interface FilterContext extends BaseContext {
 
 export interface OutputContext extends BaseContext {
   deadLetter: DeadLetterWriter;
+  /**
+   * This output's byte budget in the pipeline (buffer.max_bytes, or memory_limit / outputs). An
+   * output that holds batches until some threshold (an S3 object) must acknowledge before it.
+   */
+  bufferLimit: number;
 }
 
 export interface ComponentDef<S extends z.ZodObject = z.ZodObject> {

@@ -73,7 +73,9 @@ export class Pipeline {
     for (const oc of config.pipeline.outputs) {
       const def = getDef('output', oc.type);
       const clog = log.child({ component: oc.id, type: oc.type });
+      const limit = oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount);
       const output = def.create(oc as never, {
+        bufferLimit: limit,
         id: oc.id,
         type: oc.type,
         log: clog,
@@ -86,7 +88,7 @@ export class Pipeline {
         id: oc.id,
         output,
         match: compileMatch(oc.match),
-        limit: oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount),
+        limit,
         bytes: 0,
         dropWhenFull: oc.buffer.when_full === 'drop_newest',
       });

@@ -51,6 +51,7 @@ function makeOutput(options: Record<string, unknown> = {}) {
   const metrics = new Metrics({ defaultMetrics: false });
   const abort = new AbortController();
   const output = def.create(config, {
+    bufferLimit: 64 * 1024 * 1024,
     id: 'es',
     type: 'elasticsearch',
     log: nullLogger,

@@ -62,6 +62,7 @@ function make(
   const metrics = new Metrics({ defaultMetrics: false });
   const dataDir = tempDir('shiplog-s3-');
   const ctx: OutputContext = {
+    bufferLimit: extra.bufferLimit ?? 256 * 1024 * 1024,
     id: 'archive',
     type: 's3',
     log: testLog,
