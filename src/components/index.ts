@@ -5,6 +5,7 @@ import type { AnyDef } from '../core/component.js';
 
 // inputs
 import demoInput from './inputs/demo/index.js';
+import fileInput from './inputs/file/index.js';
 import journaldInput from './inputs/journald/index.js';
 import stdinInput from './inputs/stdin/index.js';
 // filters
@@ -17,6 +18,7 @@ import stdoutOutput from './outputs/stdout/index.js';
 export const allComponents: AnyDef[] = [
   // inputs
   demoInput,
+  fileInput,
   journaldInput,
   stdinInput,
   // filters

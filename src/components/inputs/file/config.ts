@@ -1,0 +1,78 @@
+// Options of the `file` input. Sizes are bytes and durations milliseconds once parsed.
+
+import { z } from 'zod';
+import { duration, size } from '../../../config/units.js';
+
+const multiline = z
+  .object({
+    start_pattern: z
+      .string()
+      .optional()
+      .describe('Regex matching the first line of a record; other lines join the record before.'),
+    continue_pattern: z
+      .string()
+      .optional()
+      .describe('Regex matching continuation lines (e.g. `^\\s`); they join the line before.'),
+    max_lines: z
+      .number()
+      .int()
+      .min(1)
+      .default(500)
+      .describe('A record is emitted once it has this many lines.'),
+    max_bytes: size('A record is emitted once it is this large.').prefault('1MiB'),
+    timeout: duration('A record is emitted when no line joined it for this long.').prefault('1s'),
+  })
+  .describe('Join lines into one record. Exactly one of start_pattern or continue_pattern.');
+
+export const options = z.object({
+  paths: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe(
+      'Files to tail: absolute paths or globs (`*`, `?`, `**`, `{a,b}`, `[abc]`). Relative paths resolve against the working directory.',
+    ),
+  exclude: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Globs of files to skip. A pattern without `/` matches the file name (`*.gz`), otherwise the full path.',
+    ),
+  read_from: z
+    .enum(['head', 'tail'])
+    .default('head')
+    .describe(
+      'Where to start in a file without a checkpoint that exists at start-up. Files that appear later are always read from the head.',
+    ),
+  max_line_bytes: size(
+    'Longer lines are cut, flagged with `truncated: true` and counted.',
+  ).prefault('256KiB'),
+  multiline: multiline.optional(),
+  encoding: z
+    .enum(['utf-8', 'latin1'])
+    .default('utf-8')
+    .describe('Text encoding of the files. Invalid UTF-8 bytes become U+FFFD.'),
+  ignore_older_than: duration(
+    'Skip files (without a checkpoint) not modified for this long; 0 = never skip.',
+  ).prefault('0'),
+  close_inactive: duration(
+    'Close the handle of a file that did not grow for this long; it is reopened when it grows.',
+  ).prefault('5m'),
+  max_open_files: z
+    .number()
+    .int()
+    .min(1)
+    .default(1024)
+    .describe('At most this many files are open; further files wait until others close.'),
+  rotate_wait: duration(
+    'After a file was renamed or deleted, keep reading it until it did not grow for this long. Also how long an unterminated last line is held.',
+  ).prefault('5s'),
+  fingerprint_bytes: size(
+    'Bytes at the start of a file hashed into its identity (with device and inode).',
+  ).prefault('1KiB'),
+  scan_interval: duration(
+    'Rescan the globs this often (watch events also trigger scans; the rescan catches missed events).',
+  ).prefault('1s'),
+  read_buffer: size('Bytes read per read call; one read becomes one batch.').prefault('256KiB'),
+});
+
+export type FileInputConfig = z.output<typeof options>;

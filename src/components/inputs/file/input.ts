@@ -1,0 +1,820 @@
+// The file input's engine: discovery (globs walked at start, on directory watch events and every
+// scan_interval), identity (dev:ino + fingerprint, verified against saved positions), and one
+// read loop that visits every open file in turn, reads up to read_buffer bytes, and hands the
+// lines to the pipeline as one batch per read, waiting whenever the pipeline says it is full.
+//
+//   scan ──▶ open / restore (verify) ──▶ read loop ──▶ batch + position ──▶ ctx.emit ──▶ acks
+//     │          ▲                          │ EOF: truncated? deleted? idle?
+//     └─ gone ──▶ find by identity in the dir (rotated while closed/stopped) ──▶ drain ──▶ forget
+
+import * as fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { createGunzip } from 'node:zlib';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { SourceTracker } from '../../../core/acks.js';
+import type { Input, InputContext } from '../../../core/component.js';
+import type { FileInputConfig } from './config.js';
+import { compileExclude, compileGlob, walkGlob, type CompiledGlob } from './glob.js';
+import {
+  devIno,
+  hashBytes,
+  isFilePosition,
+  keyDevIno,
+  readAt,
+  sourceKey,
+  verifyPosition,
+  type FilePosition,
+} from './identity.js';
+import { TailedFile, type TailerOptions } from './tailer.js';
+
+interface Dormant {
+  key: string;
+  tracker: SourceTracker;
+  pos: FilePosition;
+  /** Size and mtime when it went dormant (-1: restored from a checkpoint, always check). */
+  size: number;
+  mtimeMs: number;
+  seen: boolean;
+}
+
+interface FileMetrics {
+  openFiles: Gauge<'component'>;
+  rotations: Counter<'component'>;
+  truncations: Counter<'component'>;
+  truncatedLines: Counter<'component'>;
+  errors: Counter<'component' | 'reason'>;
+}
+
+function fileMetrics(registry: Registry): FileMetrics {
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
+    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
+    new Counter({ name, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string): Gauge<'component'> =>
+    (registry.getSingleMetric(name) as Gauge<'component'> | undefined) ??
+    new Gauge({ name, help, labelNames: ['component'], registers: [registry] });
+  return {
+    openFiles: gauge('shiplog_file_open_files', 'Files the file input holds open.'),
+    rotations: counter(
+      'shiplog_file_rotations_total',
+      'Files renamed away or deleted while tailed (drained before closing).',
+      ['component'],
+    ),
+    truncations: counter(
+      'shiplog_file_truncations_total',
+      'Files that shrank under the read position (copytruncate); read again from the start.',
+      ['component'],
+    ),
+    truncatedLines: counter(
+      'shiplog_file_truncated_lines_total',
+      'Lines longer than max_line_bytes, cut and flagged.',
+      ['component'],
+    ),
+    errors: counter(
+      'shiplog_file_errors_total',
+      'File input errors by reason: scan (unreadable directory), open, read.',
+      ['component', 'reason'],
+    ),
+  };
+}
+
+const pread = (fd: number, buf: Buffer, pos: number): Promise<number> =>
+  new Promise((resolve, reject) =>
+    fs.read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+const fstat = (fd: number): Promise<fs.Stats> =>
+  new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
+
+const MAX_WATCHED_DIRS = 4096;
+
+export class FileInput implements Input {
+  private readonly globs: CompiledGlob[];
+  private readonly excluded: (p: string) => boolean;
+  private readonly topts: TailerOptions;
+  private readonly m: FileMetrics;
+  private readonly open = new Map<string, TailedFile>();
+  private readonly byPath = new Map<string, TailedFile>();
+  private readonly dormant = new Map<string, Dormant[]>();
+  private readonly retired: Array<{ key: string; tracker: SourceTracker }> = [];
+  private readonly watchers = new Map<string, fs.FSWatcher>();
+  private readonly loggedOnce = new Set<string>();
+  private buf: Buffer;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private scanRequested = true;
+  private nextScanAt = 0;
+  private firstScanDone = false;
+  private stopped = false;
+  private deferredLogged = false;
+  private readonly enc: BufferEncoding;
+
+  constructor(
+    private readonly cfg: FileInputConfig,
+    private readonly ctx: InputContext,
+  ) {
+    this.globs = cfg.paths.map((p) => compileGlob(p));
+    this.excluded = compileExclude(cfg.exclude);
+    this.enc = cfg.encoding === 'latin1' ? 'latin1' : 'utf8';
+    this.topts = {
+      maxLineBytes: cfg.max_line_bytes,
+      encoding: this.enc,
+      fingerprintBytes: cfg.fingerprint_bytes,
+      multiline: cfg.multiline,
+    };
+    this.m = fileMetrics(ctx.metrics.registry);
+    this.buf = Buffer.alloc(0);
+  }
+
+  async start(): Promise<void> {
+    if (this.loop || this.stopped) return;
+    this.buf = Buffer.allocUnsafe(Math.max(4096, this.cfg.read_buffer));
+    for (const key of this.ctx.savedSources()) {
+      const di = keyDevIno(key);
+      const tracker = this.ctx.source(key);
+      const pos = tracker.committed;
+      if (!di || !isFilePosition(pos)) {
+        this.ctx.forget(key);
+        continue;
+      }
+      this.addDormant(di, { key, tracker, pos, size: -1, mtimeMs: -1, seen: false });
+    }
+    this.ctx.signal.addEventListener('abort', () => this.wake(), { once: true });
+    this.loop = this.run().catch((e: Error) => {
+      this.ctx.log.error('file input stopped on an unexpected error', { error: e.message });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    for (const f of this.open.values()) f.close();
+    this.open.clear();
+    this.byPath.clear();
+    this.m.openFiles.set({ component: this.ctx.id }, 0);
+  }
+
+  async drained(): Promise<void> {
+    await this.loop;
+  }
+
+  private get aborted(): boolean {
+    return this.stopped || this.ctx.signal.aborted;
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        if (this.wakeUp === done) this.wakeUp = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  private once(key: string, level: 'warn' | 'error', msg: string, fields: Record<string, unknown>) {
+    if (this.loggedOnce.has(key)) return;
+    if (this.loggedOnce.size > 10_000) this.loggedOnce.clear();
+    this.loggedOnce.add(key);
+    this.ctx.log[level](msg, fields);
+  }
+
+  // ── the loop ───────────────────────────────────────────────────────────────────────────
+
+  private async run(): Promise<void> {
+    while (!this.aborted) {
+      const now = Date.now();
+      if (this.scanRequested || now >= this.nextScanAt) {
+        this.scanRequested = false;
+        this.nextScanAt = now + this.cfg.scan_interval;
+        if (!this.ctx.oneShot || !this.firstScanDone) await this.scan();
+        this.firstScanDone = true;
+        this.updateLag();
+      }
+      let worked = false;
+      for (const f of this.open.values()) {
+        if (this.aborted) break;
+        if (!f.dirty && Date.now() < f.nextCheck) continue;
+        if (await this.step(f)) worked = true;
+      }
+      this.reapRetired();
+      if (this.ctx.oneShot && this.open.size === 0 && this.pendingGz.length === 0) break;
+      if (this.ctx.oneShot && this.pendingGz.length > 0) {
+        await this.readGzip(this.pendingGz.shift()!);
+        continue;
+      }
+      if (!worked) await this.sleep(Math.min(200, Math.max(1, this.nextScanAt - Date.now())));
+    }
+    this.reapRetired();
+  }
+
+  /** One read (or end-of-file bookkeeping) on one file. True when bytes were read. */
+  private async step(f: TailedFile): Promise<boolean> {
+    if (f.fd === undefined) return false;
+    if (f.shadowOf) {
+      if (this.open.get(f.shadowOf.devino) === f.shadowOf) return false;
+      this.releaseShadow(f, undefined);
+    }
+    const fd = f.fd;
+    const base = f.readPos;
+    let n: number;
+    try {
+      n = await pread(fd, this.buf, base);
+    } catch (e) {
+      this.fail(f, 'read', e as NodeJS.ErrnoException);
+      return false;
+    }
+    if (f.fd === undefined) return false;
+    const now = Date.now();
+    if (n > 0) {
+      f.dirty = true;
+      f.lastGrowth = now;
+      if (base + n > f.size) f.size = base + n;
+      const chunk = this.buf.subarray(0, n);
+      if (f.key === undefined) this.assignKey(f, chunk, base);
+      f.updateFingerprint(chunk, base);
+      f.beginChunk(now);
+      const before = f.splitter.truncatedLines;
+      f.splitter.push(chunk, f.sink);
+      if (f.splitter.truncatedLines !== before)
+        this.m.truncatedLines.inc({ component: this.ctx.id }, f.splitter.truncatedLines - before);
+      this.ctx.metrics.inputBytes.inc({ component: this.ctx.id }, n);
+      await this.emit(f, chunk, base);
+      return true;
+    }
+    // At end of file.
+    f.dirty = false;
+    let st: fs.Stats;
+    try {
+      st = await fstat(fd);
+    } catch (e) {
+      this.fail(f, 'read', e as NodeJS.ErrnoException);
+      return false;
+    }
+    f.size = st.size;
+    if (st.size < f.readPos) {
+      await this.truncated(f);
+      return true;
+    }
+    if (st.size > f.readPos) {
+      f.dirty = true;
+      return false;
+    }
+    const idle = now - Math.max(f.lastGrowth, f.detachedAt);
+    if (f.joiner?.flushIfIdle(now)) await this.emit(f);
+    const finishing = this.ctx.oneShot || (f.detached && idle >= this.cfg.rotate_wait);
+    if (f.splitter.hasPartial && (finishing || idle >= this.cfg.rotate_wait)) {
+      f.beginChunk(now);
+      f.splitter.flush(f.sink);
+      f.joiner?.flush();
+      await this.emit(f);
+    }
+    if (finishing) {
+      f.joiner?.flush();
+      await this.emit(f);
+      this.finish(f);
+      return false;
+    }
+    if (st.nlink === 0 && !f.detached) this.detach(f, 'deleted');
+    if (
+      !f.detached &&
+      idle >= this.cfg.close_inactive &&
+      !f.splitter.hasPartial &&
+      (f.joiner?.pendingStart ?? -1) < 0 &&
+      (f.tracker?.inFlight ?? 0) === 0
+    ) {
+      this.closeInactive(f, st);
+      return false;
+    }
+    f.nextCheck = now + (idle > 5000 ? 1000 : 200);
+    return false;
+  }
+
+  private async emit(f: TailedFile, chunk?: Buffer, base = 0): Promise<void> {
+    if (f.tracker === undefined) {
+      f.takeRecords();
+      return;
+    }
+    const pos = f.position(chunk, base);
+    if (pos === undefined) return;
+    const { records, bytes } = f.takeRecords();
+    const wait = this.ctx.emit({
+      tag: this.ctx.tag,
+      records,
+      bytes,
+      token: f.tracker.track(pos),
+    });
+    if (wait) await wait;
+  }
+
+  /** Give a file its checkpoint identity once it has bytes to fingerprint. */
+  private assignKey(f: TailedFile, chunk: Buffer, base: number): void {
+    const want = Math.min(this.cfg.fingerprint_bytes, base + chunk.length);
+    const head =
+      base === 0 ? chunk.subarray(0, want) : f.fd !== undefined ? readAt(f.fd, 0, want) : chunk;
+    f.fp = hashBytes(head);
+    f.fl = head.length;
+    const key = sourceKey(f.dev, f.ino, f.fp);
+    f.setKey(key, this.ctx.source(key));
+  }
+
+  private async truncated(f: TailedFile): Promise<void> {
+    this.m.truncations.inc({ component: this.ctx.id });
+    if (f.detached) {
+      // Not tailed any more (renamed away, a copy being drained): nothing new to follow.
+      this.finish(f);
+      return;
+    }
+    this.ctx.log.info('file truncated; reading it again from the start', {
+      path: f.path,
+      offset: f.readPos,
+    });
+    const pos = f.fl > 0 ? f.currentPosition() : undefined;
+    let copied = false;
+    for (const c of this.open.values())
+      if (c.shadowOf === f) copied = this.releaseShadow(c, pos) || copied;
+    if (!copied && pos && pos.o > 0) await this.findCopy(f.path, pos);
+    if (f.key !== undefined && f.tracker) this.retired.push({ key: f.key, tracker: f.tracker });
+    f.resetForTruncation();
+    f.dirty = true;
+  }
+
+  /**
+   * copytruncate copies the file, then truncates it: the lines between our position and the
+   * truncation are only in the copy. Find the copy (same head, same bytes before our offset) in
+   * the directory and drain it from our position.
+   */
+  private async findCopy(file: string, pos: FilePosition): Promise<void> {
+    const dir = path.dirname(file);
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const p = path.join(dir, name);
+      let st: fs.Stats;
+      try {
+        st = await fsp.stat(p);
+      } catch {
+        continue;
+      }
+      if (!st.isFile() || st.size < pos.o || this.open.has(devIno(st))) continue;
+      let fd: number;
+      try {
+        fd = fs.openSync(p, 'r');
+      } catch {
+        continue;
+      }
+      const fst = fs.fstatSync(fd);
+      if (devIno(fst) !== devIno(st) || !verifyPosition(fd, fst.size, pos)) {
+        fs.closeSync(fd);
+        continue;
+      }
+      const c = new TailedFile(fd, fst.dev, fst.ino, p, pos.o, this.topts);
+      c.size = fst.size;
+      c.restore(pos);
+      const key = sourceKey(c.dev, c.ino, pos.fp);
+      c.setKey(key, this.ctx.source(key));
+      c.detached = true;
+      c.detachedAt = Date.now();
+      this.open.set(c.devino, c);
+      this.ctx.log.info('file truncated after a copy; reading the rest from the copy', {
+        path: file,
+        copy: p,
+        offset: pos.o,
+      });
+      return;
+    }
+  }
+
+  /**
+   * A shadow copy takes over from its original: from the original's position when the copy
+   * still holds the same bytes there, else from its own start.
+   */
+  private releaseShadow(c: TailedFile, pos: FilePosition | undefined): boolean {
+    const orig = c.shadowOf;
+    c.shadowOf = undefined;
+    c.dirty = true;
+    pos ??= orig && orig.fl > 0 && orig.fd !== undefined ? orig.currentPosition() : undefined;
+    if (!pos || c.fd === undefined || !verifyPosition(c.fd, c.size, pos)) return false;
+    c.splitter.reset(pos.o);
+    c.restore(pos);
+    const key = sourceKey(c.dev, c.ino, pos.fp);
+    c.setKey(key, this.ctx.source(key));
+    return true;
+  }
+
+  private releaseShadowsOf(f: TailedFile): void {
+    for (const c of this.open.values()) if (c.shadowOf === f) this.releaseShadow(c, undefined);
+  }
+
+  private detach(f: TailedFile, why: 'rotated' | 'deleted'): void {
+    f.detached = true;
+    f.detachedAt = Date.now();
+    this.m.rotations.inc({ component: this.ctx.id });
+    if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
+    this.ctx.log.debug(`file ${why}; draining it`, { path: f.path });
+  }
+
+  /** Done with a file for good (drained after rotation/deletion, or end of a backfill). */
+  private finish(f: TailedFile): void {
+    this.releaseShadowsOf(f);
+    f.close();
+    this.open.delete(f.devino);
+    if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
+    if (f.key !== undefined && f.tracker) {
+      if (this.ctx.oneShot) {
+        // Keep the checkpoint: a later run (or backfill) must not read the file again.
+      } else this.retired.push({ key: f.key, tracker: f.tracker });
+    }
+    this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+  }
+
+  private closeInactive(f: TailedFile, st: fs.Stats): void {
+    this.releaseShadowsOf(f);
+    f.close();
+    this.open.delete(f.devino);
+    if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
+    this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+    if (f.key === undefined || !f.tracker) return;
+    const pos = f.position() ?? (f.tracker.committed as FilePosition | undefined);
+    if (!pos) return;
+    this.addDormant(f.devino, {
+      key: f.key,
+      tracker: f.tracker,
+      pos,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      seen: true,
+    });
+    this.ctx.log.debug('closed inactive file', { path: f.path });
+  }
+
+  private fail(f: TailedFile, reason: string, err: NodeJS.ErrnoException): void {
+    this.m.errors.inc({ component: this.ctx.id, reason });
+    this.once(`${reason}:${f.path}:${err.code}`, 'error', 'file read failed; file dropped', {
+      path: f.path,
+      error: err.message,
+    });
+    // Keep its checkpoint: the next run may read the rest.
+    this.releaseShadowsOf(f);
+    f.close();
+    this.open.delete(f.devino);
+    if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
+  }
+
+  private reapRetired(): void {
+    for (let i = this.retired.length - 1; i >= 0; i--) {
+      const r = this.retired[i];
+      if (r.tracker.inFlight === 0) {
+        this.ctx.forget(r.key);
+        this.retired.splice(i, 1);
+      }
+    }
+  }
+
+  private addDormant(di: string, d: Dormant): void {
+    const list = this.dormant.get(di);
+    if (list) list.push(d);
+    else this.dormant.set(di, [d]);
+  }
+
+  private updateLag(): void {
+    let lag = 0;
+    for (const f of this.open.values()) {
+      const c = f.tracker?.committed;
+      lag += Math.max(0, f.size - (isFilePosition(c) ? c.o : 0));
+    }
+    this.ctx.metrics.fileLagBytes.set({ component: this.ctx.id }, lag);
+  }
+
+  // ── discovery ──────────────────────────────────────────────────────────────────────────
+
+  private async scan(): Promise<void> {
+    const seen = new Set<string>();
+    const paths = new Set<string>();
+    const hooks = {
+      onError: (dir: string, err: NodeJS.ErrnoException) => {
+        this.m.errors.inc({ component: this.ctx.id, reason: 'scan' });
+        this.once(`scan:${dir}:${err.code}`, 'warn', 'cannot read directory; skipped', {
+          dir,
+          error: err.message,
+        });
+      },
+      onDir: this.ctx.oneShot ? undefined : (dir: string) => this.watchDir(dir),
+    };
+    for (const g of this.globs) {
+      for (const p of await walkGlob(g, hooks)) if (!this.excluded(p)) paths.add(p);
+    }
+    const first = !this.firstScanDone;
+    for (const p of [...paths].sort()) {
+      if (this.aborted) return;
+      let st: fs.Stats;
+      try {
+        st = await fsp.stat(p);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code !== 'ENOENT') {
+          this.m.errors.inc({ component: this.ctx.id, reason: 'open' });
+          this.once(`stat:${p}:${err.code}`, 'warn', 'cannot stat file; skipped', {
+            path: p,
+            error: err.message,
+          });
+        }
+        continue;
+      }
+      if (!st.isFile()) continue;
+      const di = devIno(st);
+      if (seen.has(di)) continue; // a hard link or symlink to a file already handled
+      seen.add(di);
+      const f = this.open.get(di);
+      if (f) {
+        if (f.path !== p) {
+          if (this.byPath.get(f.path) === f) this.byPath.delete(f.path);
+          f.setPath(p);
+        }
+        this.byPath.set(p, f);
+        if (f.detached) f.detached = false;
+        continue;
+      }
+      const dormant = this.dormant.get(di);
+      if (dormant) {
+        for (const d of dormant) d.seen = true;
+        const d0 = dormant[0];
+        if (dormant.length === 1 && d0.size === st.size && d0.mtimeMs === st.mtimeMs) continue;
+        const lost = this.openFile(p, st, dormant, false, false);
+        if (lost) await this.findCopy(p, lost);
+        continue;
+      }
+      if (this.gz(p)) {
+        if (this.ctx.oneShot && first) this.pendingGz.push(p);
+        continue;
+      }
+      if (this.cfg.ignore_older_than > 0 && Date.now() - st.mtimeMs > this.cfg.ignore_older_than)
+        continue;
+      this.openFile(p, st, undefined, first && this.cfg.read_from === 'tail', false);
+    }
+    // Files no longer at a matched path: renamed away or deleted. Drain them.
+    for (const f of this.open.values())
+      if (!seen.has(f.devino) && !f.detached) this.detach(f, 'rotated');
+    // Known identities not found: rotated while closed or while shiplog was stopped?
+    for (const [di, list] of [...this.dormant]) {
+      const unseen = list.filter((d) => !d.seen);
+      for (const d of list) d.seen = false;
+      if (unseen.length === 0) continue;
+      if (seen.has(di)) continue;
+      this.dormant.delete(di);
+      await this.findMoved(di, unseen);
+    }
+    this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+  }
+
+  private gz(p: string): boolean {
+    return p.endsWith('.gz');
+  }
+
+  /** Look for a known identity under another name in its directory (e.g. app.log → app.log.1). */
+  private async findMoved(di: string, list: Dormant[]): Promise<void> {
+    const dir = path.dirname(list[0].pos.p);
+    let names: string[] = [];
+    try {
+      names = await fsp.readdir(dir);
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
+      const p = path.join(dir, name);
+      let st: fs.Stats;
+      try {
+        st = await fsp.stat(p);
+      } catch {
+        continue;
+      }
+      if (!st.isFile() || devIno(st) !== di) continue;
+      if (this.open.has(di)) return;
+      this.ctx.log.info('found a rotated file by identity; reading the rest of it', {
+        was: list[0].pos.p,
+        path: p,
+      });
+      const lost = this.openFile(p, st, list, false, true);
+      if (lost) await this.findCopy(p, lost);
+      return;
+    }
+    // Gone: nothing left to read.
+    for (const d of list) this.ctx.forget(d.key);
+  }
+
+  private openFile(
+    p: string,
+    st: fs.Stats,
+    candidates: Dormant[] | undefined,
+    fromTail: boolean,
+    detached: boolean,
+  ): FilePosition | undefined {
+    const di = devIno(st);
+    if (this.open.size >= this.cfg.max_open_files) {
+      if (!this.deferredLogged)
+        this.ctx.log.warn('max_open_files reached; further files wait', {
+          max_open_files: this.cfg.max_open_files,
+        });
+      this.deferredLogged = true;
+      if (candidates) for (const d of candidates) d.seen = true;
+      return;
+    }
+    let fd: number;
+    let fst: fs.Stats;
+    try {
+      fd = fs.openSync(p, 'r');
+      fst = fs.fstatSync(fd);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') return;
+      this.m.errors.inc({ component: this.ctx.id, reason: 'open' });
+      this.once(`open:${p}:${err.code}`, 'warn', 'cannot open file; skipped', {
+        path: p,
+        error: err.message,
+      });
+      return;
+    }
+    if (devIno(fst) !== di) {
+      // Replaced between stat and open: the next scan sees the new one.
+      fs.closeSync(fd);
+      this.scanRequested = true;
+      return;
+    }
+    let match: Dormant | undefined;
+    let unmatched: FilePosition | undefined;
+    if (candidates) {
+      for (const d of candidates) {
+        if (!match && verifyPosition(fd, fst.size, d.pos)) match = d;
+        else this.ctx.forget(d.key);
+      }
+      this.dormant.delete(di);
+      if (!match) {
+        this.ctx.log.info(
+          'checkpoint does not match the file any more; reading it from the start',
+          {
+            path: p,
+          },
+        );
+        // Truncated (copytruncate) while shiplog was stopped? The rest may be in a copy.
+        unmatched = candidates.find((d) => d.pos.o > 0)?.pos;
+      }
+    }
+    const start = match ? match.pos.o : fromTail ? fst.size : 0;
+    const f = new TailedFile(fd, fst.dev, fst.ino, p, start, this.topts);
+    f.size = fst.size;
+    f.detached = detached;
+    if (match) {
+      f.restore(match.pos);
+      f.setKey(match.key, match.tracker);
+    } else if (fromTail && fst.size > 0) {
+      const head = readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, fst.size));
+      f.fp = hashBytes(head);
+      f.fl = head.length;
+      const key = sourceKey(f.dev, f.ino, f.fp);
+      f.setKey(key, this.ctx.source(key));
+    }
+    if (!match && !fromTail) f.shadowOf = this.copyOf(fd, fst.size, p);
+    this.open.set(di, f);
+    if (!detached) this.byPath.set(p, f);
+    this.ctx.log.debug('file opened', {
+      path: p,
+      offset: start,
+      restored: match !== undefined,
+      copy_of: f.shadowOf?.path,
+    });
+    return unmatched;
+    this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+  }
+
+  /** An open file in the same directory whose full fingerprint this new file shares. */
+  private copyOf(fd: number, size: number, p: string): TailedFile | undefined {
+    const n = this.cfg.fingerprint_bytes;
+    if (size < n) return undefined;
+    const dir = path.dirname(p);
+    let head: string | undefined;
+    for (const o of this.open.values()) {
+      if (o.fl !== n || o.shadowOf || path.dirname(o.path) !== dir) continue;
+      head ??= hashBytes(readAt(fd, 0, n));
+      if (head === o.fp) return o;
+    }
+    return undefined;
+  }
+
+  private watchDir(dir: string): void {
+    if (this.watchers.has(dir) || this.watchers.size >= MAX_WATCHED_DIRS || this.aborted) return;
+    try {
+      const w = fs.watch(dir, { persistent: false }, (event, name) => {
+        if (event === 'rename' || !name) {
+          this.scanRequested = true;
+        } else {
+          const f = this.byPath.get(path.join(dir, name.toString()));
+          if (f) f.dirty = true;
+        }
+        this.wake();
+      });
+      w.on('error', () => {
+        w.close();
+        this.watchers.delete(dir);
+      });
+      this.watchers.set(dir, w);
+    } catch {
+      // Not watchable (ENOSPC on inotify watches, gone): the periodic rescan covers it.
+    }
+  }
+
+  // ── backfill of .gz files ──────────────────────────────────────────────────────────────
+
+  private pendingGz: string[] = [];
+
+  /** oneShot only: stream a gzip file through zlib; offsets count uncompressed bytes. */
+  private async readGzip(p: string): Promise<void> {
+    let fd: number;
+    let st: fs.Stats;
+    try {
+      fd = fs.openSync(p, 'r');
+      st = fs.fstatSync(fd);
+    } catch (e) {
+      this.m.errors.inc({ component: this.ctx.id, reason: 'open' });
+      this.once(`open:${p}`, 'warn', 'cannot open file; skipped', {
+        path: p,
+        error: (e as Error).message,
+      });
+      return;
+    }
+    // Identity from the compressed bytes; the position's hashes are not re-verified for .gz
+    // (the content of a compressed, rotated file does not change).
+    const head = readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, st.size));
+    const fp = hashBytes(head);
+    const key = sourceKey(st.dev, st.ino, fp);
+    const tracker = this.ctx.source(key);
+    const saved = tracker.committed;
+    const skip = isFilePosition(saved) && saved.fp === fp ? saved.o : 0;
+    const f = new TailedFile(undefined, st.dev, st.ino, p, 0, this.topts);
+    f.fp = fp;
+    f.fl = head.length;
+    f.setKey(key, tracker);
+    const stream = fs.createReadStream('', { fd, highWaterMark: 256 * 1024 }).pipe(createGunzip());
+    let offset = 0;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (this.aborted) break;
+        const base = offset;
+        offset += chunk.length;
+        let c = chunk;
+        if (offset <= skip) {
+          f.splitter.reset(offset);
+          continue;
+        }
+        if (base < skip) {
+          c = chunk.subarray(skip - base);
+          f.splitter.reset(skip);
+        }
+        this.ctx.metrics.inputBytes.inc({ component: this.ctx.id }, c.length);
+        f.beginChunk(Date.now());
+        f.splitter.push(c, f.sink);
+        await this.emitGz(f, c, f.splitter.nextOffset - c.length);
+      }
+      if (!this.aborted) {
+        f.beginChunk(Date.now());
+        f.splitter.flush(f.sink);
+        f.joiner?.flush();
+        await this.emitGz(f);
+      }
+    } catch (e) {
+      this.m.errors.inc({ component: this.ctx.id, reason: 'read' });
+      this.once(`gz:${p}`, 'error', 'cannot decompress file; rest skipped', {
+        path: p,
+        error: (e as Error).message,
+      });
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  private async emitGz(f: TailedFile, chunk?: Buffer, base = 0): Promise<void> {
+    const o = f.safeOffset();
+    if (o === f.lastPos && f.records.length === 0) return;
+    // Tail hash from the chunk when possible; it is informational for .gz.
+    const tl = chunk && o - base >= 0 && o - base <= chunk.length ? Math.min(64, o - base) : 0;
+    const th = tl > 0 && chunk ? hashBytes(chunk, o - base - tl, o - base) : '';
+    f.lastPos = o;
+    const pos: FilePosition = { o, fp: f.fp, fl: f.fl, th, tl, p: f.path };
+    const { records, bytes } = f.takeRecords();
+    const wait = this.ctx.emit({ tag: this.ctx.tag, records, bytes, token: f.tracker!.track(pos) });
+    if (wait) await wait;
+  }
+}

@@ -1,0 +1,201 @@
+// One tailed file: its descriptor, read position, line splitting, the records of the batch being
+// built and the checkpoint source of its current identity. I/O decisions (when to read, rotate,
+// close) are made by the input (input.ts); this class turns bytes into batches and positions.
+
+import * as fs from 'node:fs';
+import type { SourceTracker } from '../../../core/acks.js';
+import type { LogRecord } from '../../../core/record.js';
+import { hashBytes, readAt, TAIL_BYTES, type FilePosition } from './identity.js';
+import { MultilineJoiner, type MultilineOptions } from './multiline.js';
+import { OffsetSplitter, type LineSink } from './split.js';
+
+export interface TailerOptions {
+  maxLineBytes: number;
+  encoding: BufferEncoding;
+  fingerprintBytes: number;
+  multiline: MultilineOptions | undefined;
+}
+
+export class TailedFile implements LineSink {
+  readonly devino: string;
+  /** Checkpoint key of the current identity; assigned once the file has bytes to hash. */
+  key: string | undefined;
+  tracker: SourceTracker | undefined;
+  readonly splitter: OffsetSplitter;
+  readonly joiner: MultilineJoiner | undefined;
+  /** Fingerprint over the first `fl` bytes (grows up to fingerprint_bytes). */
+  fp = '';
+  fl = 0;
+  private th = '';
+  private tl = 0;
+  /** Offset of the last position handed to the tracker (-1: none yet). */
+  lastPos = -1;
+  /** Last known size on disk. */
+  size = 0;
+  /** Last time bytes were read (or the file was opened), ms. */
+  lastGrowth: number;
+  /** Not at a matched path any more (renamed away or deleted): drain, then close. */
+  detached = false;
+  detachedAt = 0;
+  /**
+   * A copy of another open file (copytruncate's `cp`): not read while the original is, so its
+   * lines are not read twice; it takes over from the original's position when that one is
+   * truncated or finished.
+   */
+  shadowOf: TailedFile | undefined;
+  /** Known to have new bytes (watch event, or the last read was not at EOF). */
+  dirty = true;
+  nextCheck = 0;
+  records: LogRecord[] = [];
+  batchBytes = 0;
+  private keyPrefix = '';
+  private readTime = 0;
+  private fileField: { path: string };
+
+  constructor(
+    public fd: number | undefined,
+    readonly dev: number,
+    readonly ino: number,
+    public path: string,
+    offset: number,
+    private readonly opts: TailerOptions,
+  ) {
+    this.devino = `${dev}:${ino}`;
+    this.splitter = new OffsetSplitter(opts.maxLineBytes, opts.encoding, offset);
+    this.joiner = opts.multiline ? new MultilineJoiner(opts.multiline, this) : undefined;
+    this.lastGrowth = Date.now();
+    this.fileField = { path };
+  }
+
+  get readPos(): number {
+    return this.splitter.nextOffset;
+  }
+
+  /** The sink the splitter writes to. */
+  get sink(): LineSink {
+    return this.joiner ?? this;
+  }
+
+  setKey(key: string, tracker: SourceTracker): void {
+    this.key = key;
+    this.tracker = tracker;
+    this.keyPrefix = key + ':';
+  }
+
+  /** Restore verification data from a saved position. */
+  restore(pos: FilePosition): void {
+    this.fp = pos.fp;
+    this.fl = pos.fl;
+    this.th = pos.th;
+    this.tl = pos.tl;
+    this.lastPos = pos.o;
+  }
+
+  setPath(p: string): void {
+    if (p === this.path) return;
+    this.path = p;
+  }
+
+  /** Called before splitting a chunk: the read time stamped on its records. */
+  beginChunk(now: number): void {
+    this.readTime = now;
+    if (this.fileField.path !== this.path) this.fileField = { path: this.path };
+  }
+
+  line(text: string, start: number, _end: number, truncated: boolean): void {
+    // Each record gets its own `file` object: filters may mutate fields in place.
+    const file = { path: this.fileField.path };
+    this.records.push({
+      fields: truncated ? { message: text, file, truncated: true } : { message: text, file },
+      timeMs: this.readTime,
+      timeNs: 0,
+      sourceId: this.keyPrefix + start,
+    });
+    this.batchBytes += text.length * 2 + 160;
+  }
+
+  /** Offset up to which everything was emitted: the checkpoint candidate. */
+  safeOffset(): number {
+    const held = this.joiner?.pendingStart ?? -1;
+    return held >= 0 ? held : this.splitter.safeOffset;
+  }
+
+  /** Recompute the fingerprint while the file is shorter than fingerprint_bytes. */
+  updateFingerprint(chunk?: Buffer, chunkBase = 0): void {
+    if (this.fl >= this.opts.fingerprintBytes || this.fd === undefined) return;
+    const want = Math.min(this.opts.fingerprintBytes, this.readPos);
+    if (want <= this.fl) return;
+    const head =
+      chunk && chunkBase === 0 && chunk.length >= want
+        ? chunk.subarray(0, want)
+        : readAt(this.fd, 0, want);
+    this.fp = hashBytes(head);
+    this.fl = head.length;
+  }
+
+  /**
+   * The position to track for the batch being emitted, or undefined when nothing changed.
+   * `chunk` (at file offset `chunkBase`) saves a read for the tail hash.
+   */
+  position(chunk?: Buffer, chunkBase = 0): FilePosition | undefined {
+    const o = this.safeOffset();
+    if (o === this.lastPos && this.records.length === 0) return undefined;
+    if (o !== this.lastPos) {
+      const tl = Math.min(TAIL_BYTES, o);
+      if (chunk && o - tl >= chunkBase && o <= chunkBase + chunk.length) {
+        this.th = hashBytes(chunk, o - tl - chunkBase, o - chunkBase);
+      } else if (this.fd !== undefined) {
+        const b = readAt(this.fd, o - tl, tl);
+        this.th = hashBytes(b);
+      }
+      this.tl = tl;
+      this.lastPos = o;
+    }
+    return { o, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path };
+  }
+
+  /** The position at the current safe offset, computed unconditionally (for copy detection). */
+  currentPosition(): FilePosition {
+    const o = this.safeOffset();
+    if (o !== this.lastPos && this.fd !== undefined) {
+      const tl = Math.min(TAIL_BYTES, o);
+      return {
+        o,
+        fp: this.fp,
+        fl: this.fl,
+        th: hashBytes(readAt(this.fd, o - tl, tl)),
+        tl,
+        p: this.path,
+      };
+    }
+    return { o, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path };
+  }
+
+  takeRecords(): { records: LogRecord[]; bytes: number } {
+    const out = { records: this.records, bytes: this.batchBytes };
+    this.records = [];
+    this.batchBytes = 0;
+    return out;
+  }
+
+  /** Start over at offset 0 with a new identity (copytruncate). */
+  resetForTruncation(): void {
+    this.splitter.reset(0);
+    this.joiner?.reset();
+    this.key = undefined;
+    this.tracker = undefined;
+    this.keyPrefix = '';
+    this.fp = '';
+    this.fl = 0;
+    this.lastPos = -1;
+    this.records = [];
+    this.batchBytes = 0;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    fs.close(fd, () => undefined);
+  }
+}
