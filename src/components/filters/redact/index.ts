@@ -1,0 +1,79 @@
+// `redact`: mask secrets and personal data before anything leaves the node — bearer tokens,
+// passwords and API keys in `k=v` text and JSON keys, URL passwords, JWTs, AWS key ids, private key
+// blocks, e-mails, Luhn-valid card numbers, US SSNs, custom patterns — in the message and in
+// nested fields. `mode: hash` replaces with a salted HMAC so equal values still correlate.
+
+import { readFile } from 'node:fs/promises';
+import { Counter } from 'prom-client';
+import { defineFilter, type Filter } from '../../../core/component.js';
+import { touch, type LogRecord } from '../../../core/record.js';
+import type { Metrics } from '../../../telemetry/metrics.js';
+import { configError } from '../_shared/regex.js';
+import { Results } from '../_shared/results.js';
+import { options } from './config.js';
+import { Redactor } from './redactor.js';
+
+const COUNTER = 'shiplog_redactions_total';
+
+/** Per-detector counter, registered once per metrics registry (several redact filters share it). */
+function redactionCounter(metrics: Metrics): Counter<'component' | 'detector'> {
+  const existing = metrics.registry.getSingleMetric(COUNTER);
+  if (existing) return existing as Counter<'component' | 'detector'>;
+  return new Counter({
+    name: COUNTER,
+    help: 'Secrets and personal data redacted, by detector.',
+    labelNames: ['component', 'detector'],
+    registers: [metrics.registry],
+  });
+}
+
+export default defineFilter({
+  kind: 'filter',
+  type: 'redact',
+  description:
+    'Masks (or hashes) secrets and personal data in the message and nested fields: tokens, passwords, keys, e-mails, card numbers, SSNs, custom patterns.',
+  options,
+  create(config, ctx): Filter {
+    const redactor = new Redactor(config);
+    if (config.mode === 'hash' && config.salt_file === undefined) {
+      const salt = process.env[config.salt_env];
+      if (!salt) {
+        throw configError(
+          'salt_env',
+          `mode: hash needs a salt: set the environment variable ${config.salt_env} or salt_file`,
+        );
+      }
+      redactor.setSalt(salt);
+    }
+    const results = new Results(ctx.metrics, ctx.id);
+    const counter = redactionCounter(ctx.metrics);
+    return {
+      async start() {
+        if (config.mode === 'hash' && config.salt_file !== undefined) {
+          const salt = (await readFile(config.salt_file, 'utf8')).trim();
+          if (!salt) throw configError('salt_file', `salt file ${config.salt_file} is empty`);
+          redactor.setSalt(salt);
+        }
+      },
+      async stop() {},
+      process(records: LogRecord[]): LogRecord[] {
+        let changed = 0;
+        for (let i = 0; i < records.length; i++) {
+          const rec = records[i];
+          if (redactor.record(rec)) {
+            touch(rec);
+            changed++;
+          }
+        }
+        results.add('modified', changed);
+        results.add('passed', records.length - changed);
+        if (redactor.counts.size > 0) {
+          for (const [detector, n] of redactor.counts)
+            counter.inc({ component: ctx.id, detector }, n);
+          redactor.counts.clear();
+        }
+        return records;
+      },
+    };
+  },
+});
