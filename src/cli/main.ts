@@ -11,6 +11,7 @@ import { CheckpointStore } from '../core/checkpoint-store.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { nullLogger } from '../telemetry/logger.js';
 import { Daemon } from './daemon.js';
+import { runBackfill } from './backfill.js';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
 
@@ -154,6 +155,62 @@ export async function main(argv: string[]): Promise<void> {
     )
     .action((o: { config?: string; quiet?: boolean; healthcheck?: boolean }) =>
       validate(o.config ?? defaultConfig(), o.quiet ?? false, o.healthcheck ?? false),
+    );
+
+  program
+    .command('backfill')
+    .description(
+      "Read files (or an input's files) to their end through the pipeline, wait for every ack, exit 0 (or 3 if anything was dead-lettered or dropped).",
+    )
+    .argument('[paths...]', 'files or globs to read (default: the configured file inputs)')
+    .option(
+      '-c, --config <file>',
+      'config file (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
+    )
+    .option('--input <id>', 'read the files of this configured input only')
+    .option('--since <time>', 'skip records before this time (RFC 3339, or a duration ago: 7d)')
+    .option('--until <time>', 'skip records at or after this time')
+    .option('--tag <tag>', "routing tag for the records (default: the input's tag)")
+    .option('--dry-run', 'print what would be read and exit')
+    .action(
+      async (
+        paths: string[],
+        o: {
+          config?: string;
+          input?: string;
+          since?: string;
+          until?: string;
+          tag?: string;
+          dryRun?: boolean;
+        },
+      ) => {
+        let code: number;
+        try {
+          const config = loadConfigFile(o.config ?? defaultConfig());
+          const handlers: Array<() => void> = [];
+          const onSignal = (): void => {
+            for (const h of handlers) h();
+          };
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
+          setInterval(() => undefined, 1 << 30);
+          ({ code } = await runBackfill(
+            config,
+            {
+              paths,
+              input: o.input,
+              since: o.since,
+              until: o.until,
+              tag: o.tag,
+              dryRun: o.dryRun ?? false,
+            },
+            { out: process.stdout, err: process.stderr, onInterrupt: (fn) => handlers.push(fn) },
+          ));
+        } catch (e) {
+          fail(e);
+        }
+        process.exit(code);
+      },
     );
 
   program

@@ -45,6 +45,8 @@ export interface PipelineDeps {
   checkpoints: CheckpointStore;
   /** `shiplog backfill`: inputs read to the end and finish. */
   oneShot?: boolean;
+  /** Applied after the filters (backfill --since/--until); rejected records are counted as skipped. */
+  keep?: (record: LogRecord) => boolean;
 }
 
 export class Pipeline {
@@ -202,10 +204,13 @@ export class Pipeline {
       await Promise.all(this.filters.map((f) => safeStop(f.id, f.filter, this.deps.log)));
       await Promise.all(
         this.outputs.map(async (o) => {
-          const t = setTimeout(
-            () => this.outputAbort.abort(new Error('shutdown timeout')),
-            Math.max(0, deadline - Date.now()),
-          );
+          // deadline = Infinity (backfill): wait for every acknowledgement, abortOutputs() to give up.
+          const t = Number.isFinite(deadline)
+            ? setTimeout(
+                () => this.outputAbort.abort(new Error('shutdown timeout')),
+                Math.max(0, deadline - Date.now()),
+              )
+            : undefined;
           try {
             await safeStop(o.id, o.output, this.deps.log);
           } finally {
@@ -217,6 +222,14 @@ export class Pipeline {
     })();
     return this.stopPromise;
   }
+
+  /** Give up on in-flight deliveries now: retries stop, unacknowledged records stay uncommitted. */
+  abortOutputs(reason = 'aborted'): void {
+    this.outputAbort.abort(new Error(reason));
+  }
+
+  /** Records skipped by the `keep` predicate (backfill time window). */
+  skipped = 0;
 
   private route(tag: string): Route {
     let r = this.routes.get(tag);
@@ -250,6 +263,12 @@ export class Pipeline {
         });
         metrics.filterRecords.inc({ component: f.id, result: 'error' }, records.length);
       }
+    }
+    const keep = this.deps.keep;
+    if (keep && records.length > 0) {
+      const kept = records.filter(keep);
+      this.skipped += records.length - kept.length;
+      records = kept;
     }
     const bytes =
       records.length === inCount
