@@ -175,7 +175,7 @@ export class PodWatcher {
         await this.watch();
         failures = 0;
         // A server that ends watches at once must not make this a busy loop.
-        if (Date.now() - began < 1000) await this.sleep(1000);
+        if (!this.stopped && Date.now() - began < 1000) await this.sleep(1000);
       } catch (e) {
         if (this.stopped) break;
         const err = e as KubeError;

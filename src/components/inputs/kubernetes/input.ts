@@ -306,8 +306,8 @@ export class KubernetesInput implements Input {
     this.stopped = true;
     // Held partial lines are not emitted: the checkpoint stays before them and the next run
     // reads them again.
-    await this.file.stop();
     if (this.timer) clearInterval(this.timer);
+    await this.file.stop();
     await this.watcher?.stop();
   }
 
