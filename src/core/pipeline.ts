@@ -10,7 +10,7 @@ import type { CheckpointStore } from './checkpoint-store.js';
 import type { Filter, Input, Output, Lifecycle } from './component.js';
 import { createDeadLetterWriter } from './dead-letter.js';
 import { compileMatch, type TagMatcher } from './glob.js';
-import type { InputBatch, LogRecord } from './record.js';
+import { estimateBytes, type InputBatch, type LogRecord } from './record.js';
 import { getDef } from './registry.js';
 import type { ShiplogConfig } from '../config/schema.js';
 
@@ -270,10 +270,17 @@ export class Pipeline {
       this.skipped += records.length - kept.length;
       records = kept;
     }
-    const bytes =
-      records.length === inCount
-        ? batch.bytes
-        : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
+    let bytes: number;
+    if (route.filters.length > 0) {
+      // Parsing makes records several times larger than the lines they came from: account for
+      // what they hold now, so the budget bounds real memory.
+      bytes = 0;
+      for (let i = 0; i < records.length; i++) bytes += estimateBytes(records[i]);
+    } else
+      bytes =
+        records.length === inCount
+          ? batch.bytes
+          : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
     const targets: OutputSlot[] = [];
     if (records.length > 0) {
       if (route.outputs.length === 0) {
