@@ -66,7 +66,10 @@ describe('shiplog run', () => {
     const started = await p.waitForLog('shiplog started');
     const base = `http://${started.http as string}`;
     await new Promise((r) => setTimeout(r, 1200));
-    const lines = p.stdout.trim().split('\n');
+    const lines = p.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('"correlation_id"'));
     expect(lines.length).toBeGreaterThanOrEqual(3);
     const rec = JSON.parse(lines[0]) as Record<string, unknown>;
     expect(rec).toMatchObject({
