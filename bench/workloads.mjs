@@ -6,7 +6,8 @@ const service = (dir, extra = '') =>
 
 import { build } from 'esbuild';
 import { openSync, writeSync, closeSync, appendFileSync, renameSync } from 'node:fs';
-import { lines } from './gen.mjs';
+import { line, lines } from './gen.mjs';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -213,6 +214,46 @@ export const workloads = [
           peak_rss_during_mb: +(Math.max(...samples.map((x) => x.rssKiB)) / 1024).toFixed(1),
         }),
         config: `${service(ctx.dir)}pipeline:\n  inputs:\n${fileInput(file)}${parseJson}  outputs:\n    - type: loki\n      url: http://127.0.0.1:${port}\n      labels: { job: bench, level: "{level}", component: "{component}" }\n      retry: { initial: 500ms, max: 2s }\n`,
+      };
+    },
+  },
+  {
+    id: 'W3',
+    description: 'kubernetes tree (50 pods, CRI, 10% partial lines) → parse_json → loki',
+    async prepare(ctx) {
+      const n = ctx.quick ? 500_000 : 2_000_000;
+      const pods = 50;
+      const root = path.join(ctx.dir, 'pods');
+      const ts = new Date()
+        .toISOString()
+        .replace('Z', '123Z')
+        .replace(/\.(\d{3})123Z/, '.$1456789Z');
+      let bytes = 0;
+      for (let p = 0; p < pods; p++) {
+        const dir = path.join(root, `bench_pod-${p}_0000-${p}`, 'app');
+        mkdirSync(dir, { recursive: true });
+        const fd = openSync(path.join(dir, '0.log'), 'w');
+        let buf = '';
+        for (let i = p; i < n; i += pods) {
+          const l = line(i, 280, new Date().toISOString()).slice(0, -1);
+          // Every tenth record arrives as two P chunks and an F, like a runtime splitting a long line.
+          if (i % 10 === 0)
+            buf += `${ts} stdout P ${l.slice(0, 100)}\n${ts} stdout P ${l.slice(100, 200)}\n${ts} stdout F ${l.slice(200)}\n`;
+          else buf += `${ts} stdout F ${l}\n`;
+          if (buf.length > 1 << 20) {
+            bytes += writeSync(fd, buf);
+            buf = '';
+          }
+        }
+        bytes += writeSync(fd, buf);
+        closeSync(fd);
+      }
+      const r = await lokiReceiver(ctx);
+      return {
+        expect: n,
+        bytes,
+        delivered: async () => r.stats.accepted,
+        config: `${service(ctx.dir)}pipeline:\n  inputs:\n    - type: kubernetes\n      paths: [${root}/*/*/*.log]\n      read_from: head\n${parseJson}  outputs:\n    - type: loki\n      url: ${r.url}\n      labels: { job: bench, namespace: "{kubernetes.namespace_name}", level: "{level}" }\n`,
       };
     },
   },
