@@ -11,7 +11,8 @@ import {
   type Fields,
   type LogRecord,
 } from '../../../core/record.js';
-import { encodePushRequest, type LabelPair } from './logproto.js';
+import type { LabelPair } from './logproto.js';
+import { writePushRequest } from './wire.js';
 
 /** Loki's default `max_label_names_per_series`. */
 export const MAX_LABELS = 15;
@@ -157,6 +158,211 @@ export function withoutPaths(fields: Fields, paths: ReadonlyArray<readonly strin
   return out;
 }
 
+/**
+ * The character ranges to cut out of `raw` (the record's JSON text) so that what remains is
+ * `JSON.stringify(fields)` without the top-level keys `drop`: a dropped member goes with the comma
+ * before it (or after it, when no kept member precedes). Writes merged [from, to) pairs into `out`
+ * and returns how many numbers it wrote: 0 when no dropped key is in the text, -1 when the text is
+ * not exactly what JSON.stringify would write (whitespace, escapes it would not use,
+ * non-canonical numbers, integer-like keys V8 would reorder, lone surrogates), and the caller
+ * then serialises the fields. Dropped key names must be plain (no character JSON escapes).
+ */
+export function findCuts(raw: string, drop: readonly string[], out: number[]): number {
+  const n = raw.length;
+  if (n < 2 || raw.charCodeAt(0) !== 123 /* { */) return -1;
+  if (raw.charCodeAt(1) === 125 /* } */) return n === 2 ? 0 : -1;
+  plain = !SPECIAL.test(raw);
+  let k = 0;
+  let keptBefore = false;
+  let i = 1;
+  for (;;) {
+    if (raw.charCodeAt(i) !== 34) return -1;
+    const ks = i + 1;
+    const ke = stringEnd(raw, ks);
+    if (ke < 0 || indexLike(raw, ks, ke) || raw.charCodeAt(ke + 1) !== 58 /* : */) return -1;
+    const ve = valueEnd(raw, ke + 2, 0);
+    if (ve < 0) return -1;
+    const c = raw.charCodeAt(ve);
+    if (c !== 44 /* , */ && (c !== 125 /* } */ || ve + 1 !== n)) return -1;
+    if (isDropped(raw, ks, ke, drop)) {
+      const from = keptBefore ? i - 1 : i;
+      const to = keptBefore || c === 125 ? ve : ve + 1;
+      if (k > 0 && out[k - 1] === from) out[k - 1] = to;
+      else {
+        out[k++] = from;
+        out[k++] = to;
+      }
+    } else keptBefore = true;
+    if (c === 125) return k;
+    i = ve + 1;
+  }
+}
+
+/** `src` without the [from, to) ranges `cuts[at..end)` (sorted, not overlapping). */
+export function applyCuts(src: string, cuts: readonly number[], at = 0, end = cuts.length): string {
+  let s = '';
+  let from = 0;
+  for (let k = at; k < end; k += 2) {
+    s += src.slice(from, cuts[k]);
+    from = cuts[k + 1];
+  }
+  return s + src.slice(from);
+}
+
+const cutScratch: number[] = [];
+
+/**
+ * `JSON.stringify(fields)` without the top-level keys `drop`, cut out of `raw` (see findCuts):
+ * `raw` itself when no dropped key is in it, undefined when the text is not canonical.
+ */
+export function spliceTopKeys(raw: string, drop: readonly string[]): string | undefined {
+  const k = findCuts(raw, drop, cutScratch);
+  if (k < 0) return undefined;
+  return k === 0 ? raw : applyCuts(raw, cutScratch, 0, k);
+}
+
+function isDropped(raw: string, ks: number, ke: number, drop: readonly string[]): boolean {
+  const len = ke - ks;
+  for (let d = 0; d < drop.length; d++) {
+    if (drop[d].length === len && raw.startsWith(drop[d], ks)) return true;
+  }
+  return false;
+}
+
+/** A key of digits only: V8 orders integer-like keys first, so the text order may differ. */
+function indexLike(raw: string, ks: number, ke: number): boolean {
+  if (ke === ks) return false;
+  for (let i = ks; i < ke; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** Characters that need a closer look inside strings: escapes, controls, surrogates. */
+// eslint-disable-next-line no-control-regex
+const SPECIAL = /[\\\u0000-\u001f\ud800-\udfff]/;
+/** The text being cut has none of SPECIAL: a string ends at the next quote. */
+let plain = false;
+
+/** Index of the closing quote of the string starting at `i`, or -1 (not as JSON.stringify writes it). */
+function stringEnd(raw: string, i: number): number {
+  if (plain) return raw.indexOf('"', i);
+  const n = raw.length;
+  while (i < n) {
+    const c = raw.charCodeAt(i);
+    if (c === 34) return i;
+    if (c === 92 /* \ */) {
+      const e = raw.charCodeAt(i + 1);
+      // JSON.stringify writes \" \\ \b \f \n \r \t; \/ and \u escapes are not its own.
+      if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) {
+        i += 2;
+        continue;
+      }
+      return -1;
+    }
+    if (c < 32) return -1;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      // A pair is written as is; a lone surrogate would be escaped.
+      const d = raw.charCodeAt(i + 1);
+      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) return -1;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** Index just past the JSON value starting at `i`, or -1 (invalid or not canonical). */
+function valueEnd(raw: string, i: number, depth: number): number {
+  const c = raw.charCodeAt(i);
+  if (c === 34) {
+    const e = stringEnd(raw, i + 1);
+    return e < 0 ? -1 : e + 1;
+  }
+  if (c === 123 || c === 91) {
+    if (depth > 64) return -1;
+    const close = c === 123 ? 125 : 93;
+    i++;
+    if (raw.charCodeAt(i) === close) return i + 1;
+    for (;;) {
+      if (c === 123) {
+        if (raw.charCodeAt(i) !== 34) return -1;
+        const ke = stringEnd(raw, i + 1);
+        if (ke < 0 || indexLike(raw, i + 1, ke) || raw.charCodeAt(ke + 1) !== 58) return -1;
+        i = ke + 2;
+      }
+      i = valueEnd(raw, i, depth + 1);
+      if (i < 0) return -1;
+      const d = raw.charCodeAt(i);
+      if (d === close) return i + 1;
+      if (d !== 44) return -1;
+      i++;
+    }
+  }
+  if (c === 116) return raw.startsWith('true', i) ? i + 4 : -1;
+  if (c === 102) return raw.startsWith('false', i) ? i + 5 : -1;
+  if (c === 110) return raw.startsWith('null', i) ? i + 4 : -1;
+  if (c === 45 || (c >= 48 && c <= 57)) return numberEnd(raw, i);
+  return -1;
+}
+
+function numberEnd(raw: string, start: number): number {
+  let i = start;
+  const n = raw.length;
+  let simple = true; // -?[1-9][0-9]* or 0, at most 15 digits: written back the same
+  if (raw.charCodeAt(i) === 45) i++;
+  const digits = i;
+  while (i < n) {
+    const c = raw.charCodeAt(i);
+    if (c >= 48 && c <= 57) i++;
+    else if (c === 46 || c === 101 || c === 69 || c === 43 || c === 45) {
+      simple = false;
+      i++;
+    } else break;
+  }
+  const len = i - digits;
+  if (simple && len > 0 && len <= 15) {
+    if (raw.charCodeAt(digits) !== 48) return i;
+    if (len === 1 && digits === start) return i; // 0 (but not -0)
+    return -1;
+  }
+  const text = raw.slice(start, i);
+  const v = Number(text);
+  return Number.isFinite(v) && String(v) === text ? i : -1;
+}
+
+const saved: unknown[] = [];
+const ABSENT = Symbol('absent');
+
+/**
+ * `JSON.stringify(fields)` without the top-level keys `drop`: their values are set to undefined
+ * (which JSON.stringify leaves out) for the one call and put back before returning, so the object
+ * keeps its shape and V8's fast serializer; no copy, no delete. Undefined when the object refuses
+ * the assignment (frozen, read-only key): the caller takes the copying path.
+ */
+export function stringifyMasked(fields: Fields, drop: readonly string[]): string | undefined {
+  let set = 0;
+  try {
+    for (; set < drop.length; set++) {
+      const k = drop[set];
+      if (Object.hasOwn(fields, k)) {
+        saved[set] = fields[k];
+        fields[k] = undefined;
+      } else saved[set] = ABSENT;
+    }
+    return JSON.stringify(fields);
+  } catch {
+    return undefined;
+  } finally {
+    for (let i = 0; i < set; i++) {
+      if (saved[i] !== ABSENT) fields[drop[i]] = saved[i];
+      saved[i] = undefined;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Records → pushes
 
@@ -174,12 +380,49 @@ export interface EncoderConfig {
   maxStreams: number;
 }
 
-export interface Entry {
-  timestamp: { seconds: number; nanos: number };
-  line: string;
-  structuredMetadata?: LabelPair[];
-  /** Index of the record in the chunk. */
-  index: number;
+/**
+ * One log entry of a push. The time is two plain fields (no timestamp object per entry), and a
+ * line cut out of the record's JSON text is kept as that text plus the ranges cut out of it: the
+ * wire writer copies the text and closes the gaps in its buffer, so no line string is built.
+ */
+export class Entry {
+  constructor(
+    /** Seconds since the epoch. */
+    public seconds: number,
+    /** Nanoseconds within the second. */
+    public nanos: number,
+    /** The line, or (cutFrom >= 0) the text it is cut from. */
+    public src: string,
+    /** Index of the record in the chunk. */
+    public index: number,
+    public structuredMetadata: LabelPair[] | undefined = undefined,
+    /** First range [cutFrom, cutTo) cut out of src; -1: src is the line. */
+    public cutFrom = -1,
+    public cutTo = -1,
+    /** Further ranges cut out of src, as [from, to) pairs. */
+    public cuts: number[] | undefined = undefined,
+  ) {}
+
+  /** The line text (built on demand for a cut line). */
+  get line(): string {
+    const src = this.src;
+    if (this.cutFrom < 0) return src;
+    let s = src.slice(0, this.cutFrom);
+    let from = this.cutTo;
+    const more = this.cuts;
+    if (more !== undefined) {
+      for (let k = 0; k < more.length; k += 2) {
+        s += src.slice(from, more[k]);
+        from = more[k + 1];
+      }
+    }
+    return s + src.slice(from);
+  }
+
+  /** The time as logproto's Timestamp shape. */
+  get timestamp(): { seconds: number; nanos: number } {
+    return { seconds: this.seconds, nanos: this.nanos };
+  }
 }
 
 export interface Stream {
@@ -222,12 +465,20 @@ export class LokiEncoder {
   private readonly constantPairs: Array<[string, string]>;
   private readonly dynamic: LabelSpec[];
   private readonly dropPaths: string[][];
+  /** The dropped fields when all are top-level keys JSON writes without escapes (fast paths). */
+  private readonly topDrops: string[] | undefined;
   private readonly metaPaths: Array<{ name: string; path: string[] }>;
   private readonly tenant: Template | undefined;
   private readonly messagePath: string[];
   private readonly timePath: string[] | undefined;
   /** label key (values joined) → stream description, so most records cost a Map lookup. */
   private readonly descCache = new Map<string, StreamDesc>();
+  /** Records without per-record labels: one Map level per dynamic label value, no key string. */
+  private descTrie = new Map<string, unknown>();
+  private trieSize = 0;
+  /** JSON lines are cut out of the raw text (see findCuts). */
+  private readonly cutLines: boolean;
+  private readonly cutBuf: number[] = [];
   /** Active streams (label text → last seen, ms) for max_streams. */
   private readonly active = new Map<string, { seen: number; pairs: Array<[string, string]> }>();
   private lastSweep = 0;
@@ -251,11 +502,18 @@ export class LokiEncoder {
     const drop = new Set<string>();
     for (const s of this.dynamic) for (const f of s.template.fields) drop.add(f);
     this.dropPaths = [...drop].map((f) => f.split('.'));
+    this.topDrops = this.dropPaths.every(
+      (p) => p.length === 1 && JSON.stringify(p[0]) === `"${p[0]}"`,
+    )
+      ? this.dropPaths.map((p) => p[0])
+      : undefined;
     this.metaPaths = cfg.structuredMetadata.map((f) => {
       const name = sanitizeLabelName(f.replace(/\./g, '_'));
       if (name === undefined) throw new Error(`structured_metadata field "${f}" has no valid name`);
       return { name, path: f.split('.') };
     });
+    this.cutLines =
+      cfg.lineFormat === 'json' && this.topDrops !== undefined && this.topDrops.length > 0;
     this.tenant = cfg.tenant !== undefined ? compileTemplate(cfg.tenant) : undefined;
     this.messagePath = cfg.messageField.split('.');
     this.timePath = cfg.timeField?.split('.');
@@ -311,10 +569,38 @@ export class LokiEncoder {
         continue;
       }
 
-      let line = this.line(rec);
-      if (line.length * 3 > cfg.maxLineBytes && Buffer.byteLength(line) > cfg.maxLineBytes) {
-        line = truncateUtf8(line, cfg.maxLineBytes);
-        out.truncated++;
+      let src: string;
+      let cutFrom = -1;
+      let cutTo = -1;
+      let cuts: number[] | undefined;
+      let chars: number;
+      const raw = rec.raw;
+      const k =
+        this.cutLines && raw !== undefined ? findCuts(raw, this.topDrops!, this.cutBuf) : -1;
+      if (k >= 0) {
+        src = raw!;
+        chars = src.length;
+        if (k > 0) {
+          const cb = this.cutBuf;
+          cutFrom = cb[0];
+          cutTo = cb[1];
+          if (k > 2) cuts = cb.slice(2, k);
+          for (let j = 0; j < k; j += 2) chars -= cb[j + 1] - cb[j];
+        }
+      } else {
+        src = this.line(rec);
+        chars = src.length;
+      }
+      if (chars * 3 > cfg.maxLineBytes) {
+        const line =
+          cutFrom < 0 ? src : new Entry(0, 0, src, 0, undefined, cutFrom, cutTo, cuts).line;
+        if (Buffer.byteLength(line) > cfg.maxLineBytes) {
+          src = truncateUtf8(line, cfg.maxLineBytes);
+          chars = src.length;
+          cutFrom = cutTo = -1;
+          cuts = undefined;
+          out.truncated++;
+        }
       }
 
       let meta: LabelPair[] | undefined;
@@ -339,15 +625,20 @@ export class LokiEncoder {
         p.push.streams.push(st);
       }
       const seconds = Math.floor(ms / 1000);
-      const entry: Entry = {
-        timestamp: { seconds, nanos: (ms - seconds * 1000) * 1_000_000 + ns },
-        line,
-        index: i,
-      };
-      if (meta) entry.structuredMetadata = meta;
-      st.entries.push(entry);
+      st.entries.push(
+        new Entry(
+          seconds,
+          (ms - seconds * 1000) * 1_000_000 + ns,
+          src,
+          i,
+          meta,
+          cutFrom,
+          cutTo,
+          cuts,
+        ),
+      );
       p.push.count++;
-      p.push.bytes += line.length + 32;
+      p.push.bytes += chars + 32;
     }
     for (const p of out.pushes) for (const s of p.streams) sortEntries(s.entries);
     if (refused > 0) out.explodingLabel = this.explodingLabel();
@@ -366,6 +657,20 @@ export class LokiEncoder {
     // A raw line no filter parsed: ship the line itself, not {"message":"..."}.
     if (rec.raw === undefined && typeof fields.message === 'string' && onlyKey(fields, 'message'))
       return fields.message;
+    const top = this.topDrops;
+    if (top !== undefined && top.length > 0) {
+      if (rec.raw !== undefined) {
+        const spliced = spliceTopKeys(rec.raw, top);
+        if (spliced !== undefined) return spliced;
+      }
+      for (let i = 0; i < top.length; i++) {
+        if (Object.hasOwn(fields, top[i]) && typeof fields.toJSON !== 'function') {
+          const masked = stringifyMasked(fields, top);
+          if (masked !== undefined) return masked;
+          break;
+        }
+      }
+    }
     for (const p of this.dropPaths) {
       if (hasPath(fields, p)) return JSON.stringify(withoutPaths(fields, this.dropPaths));
     }
@@ -383,6 +688,7 @@ export class LokiEncoder {
       }
       return d;
     }
+    if (extra === undefined) return this.describeTrie(rec);
     const values: string[] = new Array(dyn.length);
     let key = '';
     for (let i = 0; i < dyn.length; i++) {
@@ -402,6 +708,42 @@ export class LokiEncoder {
       d = buildDesc(pairs, extra);
       this.descCache.set(key, d);
     }
+    return d;
+  }
+
+  /** describe() for a record without per-record labels: rendered values walk a Map trie. */
+  private describeTrie(rec: LogRecord): StreamDesc {
+    const dyn = this.dynamic;
+    const last = dyn.length - 1;
+    let node = this.descTrie;
+    for (let i = 0; i < last; i++) {
+      const next = node.get(dyn[i].template.render(rec.fields)) as Map<string, unknown> | undefined;
+      if (next === undefined) return this.addTrie(rec);
+      node = next;
+    }
+    const d = node.get(dyn[last].template.render(rec.fields)) as StreamDesc | undefined;
+    return d ?? this.addTrie(rec);
+  }
+
+  private addTrie(rec: LogRecord): StreamDesc {
+    const dyn = this.dynamic;
+    if (this.trieSize >= Math.max(4096, this.cfg.maxStreams * 2)) {
+      this.descTrie = new Map();
+      this.trieSize = 0;
+    }
+    const pairs: Array<[string, string]> = this.constantPairs.slice();
+    let node = this.descTrie;
+    for (let i = 0; i < dyn.length; i++) {
+      const v = dyn[i].template.render(rec.fields);
+      pairs.push([dyn[i].name, v]);
+      if (i === dyn.length - 1) break;
+      let next = node.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) node.set(v, (next = new Map()));
+      node = next;
+    }
+    const d = buildDesc(pairs, undefined);
+    node.set(pairs[pairs.length - 1][1], d);
+    this.trieSize++;
     return d;
   }
 
@@ -483,7 +825,7 @@ function sortEntries(entries: Entry[]): void {
 }
 
 function cmpEntry(a: Entry, b: Entry): number {
-  return a.timestamp.seconds - b.timestamp.seconds || a.timestamp.nanos - b.timestamp.nanos;
+  return a.seconds - b.seconds || a.nanos - b.nanos;
 }
 
 function formatDuration(ms: number): string {
@@ -496,9 +838,18 @@ function formatDuration(ms: number): string {
 // ---------------------------------------------------------------------------------------------
 // Bodies
 
-/** logproto.PushRequest bytes (the caller snappy-compresses them). */
+/**
+ * logproto.PushRequest bytes in a reused buffer, valid until the next call: compress or copy them
+ * at once (the hot path snappy-compresses them synchronously). Written by wire.ts; the protobufjs
+ * definition in logproto.ts is the reference it is tested against.
+ */
+export function encodeProtobufView(push: Push): Buffer {
+  return writePushRequest(push.streams);
+}
+
+/** logproto.PushRequest bytes (a copy the caller owns). */
 export function encodeProtobuf(push: Push): Uint8Array {
-  return encodePushRequest(push.streams);
+  return Buffer.from(writePushRequest(push.streams));
 }
 
 /** The JSON push body: `{"streams":[{"stream":{…},"values":[["<ns>","line",{meta}]]}]}`. */
@@ -516,7 +867,7 @@ export function encodeJson(push: Push): string {
     for (let j = 0; j < st.entries.length; j++) {
       const e = st.entries[j];
       if (j > 0) s += ',';
-      s += '["' + nsString(e.timestamp.seconds, e.timestamp.nanos) + '",' + JSON.stringify(e.line);
+      s += '["' + nsString(e.seconds, e.nanos) + '",' + JSON.stringify(e.line);
       if (e.structuredMetadata) {
         s += ',{';
         for (let k = 0; k < e.structuredMetadata.length; k++) {
@@ -576,8 +927,7 @@ export function attributeRejections(body: string, push: Push): Map<number, strin
     ) {
       const cutoff = Date.parse(m[3]);
       const st = byLabels.get(m[1]);
-      if (reject(st, (e) => e.timestamp.seconds * 1000 < cutoff || rfc3339s(e) === m![2]))
-        understood++;
+      if (reject(st, (e) => e.seconds * 1000 < cutoff || rfc3339s(e) === m![2])) understood++;
     } else if ((m = /^entry for stream '(\{.*\})' has timestamp too new: (\S+)$/.exec(msg))) {
       const ts = m[2];
       if (reject(byLabels.get(m[1]), (e) => rfc3339s(e) === ts)) understood++;
@@ -603,8 +953,7 @@ export function attributeRejections(body: string, push: Push): Map<number, strin
       const listed = pendingIgnored.splice(0);
       let hit = false;
       for (const p of listed) {
-        const same = (e: Entry): boolean =>
-          e.timestamp.seconds === p.t[0] && e.timestamp.nanos === p.t[1];
+        const same = (e: Entry): boolean => e.seconds === p.t[0] && e.nanos === p.t[1];
         let n = 0;
         for (const e of st?.entries ?? []) if (same(e)) n++;
         // Loki names entries by timestamp only: when several share it, all of them are
@@ -617,7 +966,7 @@ export function attributeRejections(body: string, push: Push): Map<number, strin
         // Loki lists at most a few entries; "too far behind" names the cutoff for the rest.
         if (p.behind !== undefined) {
           const cutoff = Date.parse(p.behind);
-          if (reject(st, (e) => e.timestamp.seconds * 1000 < cutoff, p.msg)) hit = true;
+          if (reject(st, (e) => e.seconds * 1000 < cutoff, p.msg)) hit = true;
         }
       }
       if (hit) understood++;
@@ -636,7 +985,7 @@ export function attributeRejections(body: string, push: Push): Map<number, strin
 
 /** The entry time as Go's time.RFC3339 in UTC (second precision), as Loki prints it. */
 function rfc3339s(e: Entry): string {
-  return new Date(e.timestamp.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return new Date(e.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Go's time.Time String(): `2006-01-02 15:04:05.999999999 -0700 MST` → [seconds, nanos]. */

@@ -56,7 +56,10 @@ export interface PushStream {
   entries: PushEntry[];
 }
 
-/** Encode a PushRequest (not yet snappy-compressed). */
+/**
+ * Encode a PushRequest (not yet snappy-compressed) with protobufjs: the reference encoding. The
+ * output's hot path writes the same bytes with wire.ts (see README "Hot path").
+ */
 export function encodePushRequest(streams: PushStream[]): Uint8Array {
   return PushRequest.encode({ streams }).finish();
 }

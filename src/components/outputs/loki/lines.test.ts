@@ -1,0 +1,157 @@
+// The JSON-line fast paths (cutting label fields out of the raw text, masking them for one
+// JSON.stringify) must produce exactly what the copying path produces:
+// JSON.stringify(withoutPaths(fields, label fields)), or the raw text when no label field is in it.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { LogRecord } from '../../../core/record.js';
+import {
+  encodeJson,
+  encodeProtobuf,
+  LokiEncoder,
+  spliceTopKeys,
+  stringifyMasked,
+  withoutPaths,
+} from './encode.js';
+import { encodePushRequest, type PushStream } from './logproto.js';
+
+const NOW = Date.parse('2025-03-01T12:00:00Z');
+const DROP = ['level', 'component'];
+
+function enc(maxLineBytes = 256_000): LokiEncoder {
+  return new LokiEncoder(
+    {
+      labels: { job: 'bench', level: '{level}', component: '{component}' },
+      structuredMetadata: [],
+      lineFormat: 'json',
+      messageField: 'message',
+      maxLineBytes,
+      rejectOlderThanMs: 0,
+      maxStreams: 10_000,
+    },
+    () => NOW,
+  );
+}
+
+/** The reference: the copying path. */
+function expected(fields: Record<string, unknown>, raw?: string): string {
+  if (raw !== undefined && !DROP.some((k) => Object.hasOwn(fields, k))) return raw;
+  return JSON.stringify(
+    withoutPaths(
+      fields,
+      DROP.map((k) => [k]),
+    ),
+  );
+}
+
+const key = fc.oneof(
+  fc.constantFrom('level', 'component', 'msg', 'a', '7', '__proto__', 'é', 'x"y', 'levels'),
+  fc.string({ maxLength: 6 }),
+);
+const fieldsArb = fc.dictionary(key, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 8 });
+
+describe('JSON lines without label fields', () => {
+  it('spliceTopKeys equals the copying path on canonical text, or declines', () => {
+    let cut = 0;
+    fc.assert(
+      fc.property(fieldsArb, fc.boolean(), (fields, spaced) => {
+        const raw = spaced ? JSON.stringify(fields, null, 1) : JSON.stringify(fields);
+        const got = spliceTopKeys(raw, DROP);
+        if (!spaced || raw === JSON.stringify(fields)) {
+          // No integer-like keys or odd numbers: canonical text is always cut.
+          if (got !== undefined) {
+            expect(got).toBe(expected(fields, raw));
+            if (got !== raw) cut++;
+          }
+        } else expect(got).toBeUndefined();
+      }),
+      { numRuns: 1000, seed: 7 },
+    );
+    expect(cut).toBeGreaterThan(100); // the fast path is exercised, not always declined
+  });
+
+  it('cuts typical lines and declines what JSON.stringify would write differently', () => {
+    const raw = '{"ts":"t","level":"info","component":"gw","n":-12.5,"ok":true,"o":{"a":[1,null]}}';
+    expect(spliceTopKeys(raw, DROP)).toBe('{"ts":"t","n":-12.5,"ok":true,"o":{"a":[1,null]}}');
+    expect(spliceTopKeys('{"level":"x"}', DROP)).toBe('{}');
+    expect(spliceTopKeys('{"level":"x","a":1}', DROP)).toBe('{"a":1}');
+    expect(spliceTopKeys('{"a":1,"level":"x"}', DROP)).toBe('{"a":1}');
+    expect(spliceTopKeys('{"level":"x","a":1,"component":"c"}', DROP)).toBe('{"a":1}');
+    expect(spliceTopKeys('{"a":"say \\"hi\\"\\n😀","level":"x"}', DROP)).toBe(
+      '{"a":"say \\"hi\\"\\n😀"}',
+    );
+    expect(spliceTopKeys('{"a":1}', DROP)).toBe('{"a":1}');
+    for (const odd of [
+      '{"a": 1,"level":"x"}', // whitespace
+      '{"a":"\\u0041","level":"x"}', // an escape JSON.stringify does not write
+      '{"a":"\\/","level":"x"}',
+      '{"a":1.50,"level":"x"}', // non-canonical numbers
+      '{"a":1e3,"level":"x"}',
+      '{"a":-0,"level":"x"}',
+      '{"a":12345678901234567,"level":"x"}',
+      '{"b":1,"2":1,"level":"x"}', // V8 puts integer-like keys first
+      '{"a":"\ud800","level":"x"}', // lone surrogate: JSON.stringify escapes it
+      '{"a":1,"level":"x"} ',
+    ]) {
+      expect(spliceTopKeys(odd, DROP), odd).toBeUndefined();
+    }
+  });
+
+  it('stringifyMasked equals the copying path and leaves the object as it was', () => {
+    fc.assert(
+      fc.property(fieldsArb, (fields) => {
+        const before = JSON.stringify(fields);
+        const keys = Object.keys(fields);
+        expect(stringifyMasked(fields, DROP)).toBe(expected(fields));
+        expect(JSON.stringify(fields)).toBe(before);
+        expect(Object.keys(fields)).toEqual(keys);
+      }),
+      { numRuns: 500, seed: 11 },
+    );
+    const frozen = Object.freeze({ level: 'x', a: 1 });
+    expect(stringifyMasked(frozen, DROP)).toBeUndefined();
+    expect(enc().line({ fields: frozen, timeMs: NOW, timeNs: 0 })).toBe('{"a":1}');
+  });
+
+  it('prepare + the wire writer send the same lines as the copying path (raw or not, ASCII or not)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fieldsArb, fc.constantFrom('info', 'warn', 'ü'), fc.boolean()), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        (rows) => {
+          const recs: LogRecord[] = rows.map(([f, level, withRaw], i) => {
+            const fields = { ...f, level, component: `c${i % 3}` };
+            const r: LogRecord = { fields, timeMs: NOW - i, timeNs: i };
+            if (withRaw) r.raw = JSON.stringify(fields);
+            return r;
+          });
+          const p = enc().prepare(recs);
+          const lines = new Map<number, string>();
+          const ref: PushStream[] = [];
+          for (const st of p.pushes[0].streams) {
+            const entries: PushStream['entries'] = [];
+            for (const e of st.entries) {
+              lines.set(e.index, e.line);
+              entries.push({ timestamp: { seconds: e.seconds, nanos: e.nanos }, line: e.line });
+            }
+            ref.push({ labels: st.labels, entries });
+          }
+          recs.forEach((r, i) => expect(lines.get(i)).toBe(expected(r.fields, r.raw)));
+          expect(Buffer.from(encodeProtobuf(p.pushes[0])).toString('hex')).toBe(
+            Buffer.from(encodePushRequest(ref)).toString('hex'),
+          );
+          expect(JSON.parse(encodeJson(p.pushes[0])).streams).toHaveLength(ref.length);
+        },
+      ),
+      { numRuns: 200, seed: 3 },
+    );
+  });
+
+  it('truncates a cut line at max_line_bytes like any other line', () => {
+    const fields = { level: 'info', component: 'gw', msg: 'x'.repeat(100) };
+    const p = enc(40).prepare([{ fields, raw: JSON.stringify(fields), timeMs: NOW, timeNs: 0 }]);
+    expect(p.truncated).toBe(1);
+    expect(p.pushes[0].streams[0].entries[0].line).toBe(`{"msg":"${'x'.repeat(32)}`);
+  });
+});
