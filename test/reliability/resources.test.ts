@@ -143,7 +143,7 @@ async function checkpointFailure(
     scenario: name,
     ...sum,
     peakRssMiB: ship.peakRssMiB,
-    note: `unready while failing: "${why.trim()}"`,
+    note: `unready while failing: "${why.trim().replace(/, open '.*'$/, '')}"`,
   });
   expect(ready).toBe(true);
   expect(caughtUp).toBe(true);
