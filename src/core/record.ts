@@ -18,6 +18,11 @@ export interface LogRecord {
    * must clear it (see `touch`).
    */
   raw?: string;
+  /**
+   * Top-level keys of `fields` that `raw` does not contain (input metadata such as `file` that a
+   * parser merged beside the parsed line). Their values are serialised and appended to `raw`.
+   */
+  rawExtra?: string[];
   /** Output labels promoted by the `label` filter (Loki stream labels). */
   labels?: Record<string, string>;
   /** Stable identity of the record's source position (file identity + offset, journald cursor): for deterministic ids. */
@@ -52,11 +57,47 @@ export function newRecord(fields: Fields, timeMs: number = Date.now(), timeNs = 
 /** Mark a record as modified: the cached raw JSON no longer matches its fields. */
 export function touch(record: LogRecord): void {
   if (record.raw !== undefined) record.raw = undefined;
+  if (record.rawExtra !== undefined) record.rawExtra = undefined;
 }
 
 /** Serialise a record's fields, reusing the original text when the record is unchanged. */
 export function recordJson(record: LogRecord): string {
-  return record.raw ?? JSON.stringify(record.fields);
+  const raw = record.raw;
+  if (raw === undefined) return JSON.stringify(record.fields);
+  return record.rawExtra === undefined ? raw : appendRawExtra(raw, record.fields, record.rawExtra);
+}
+
+/**
+ * `json` (an object's JSON text) with `fields[k]` for each of `keys` added as members, skipping
+ * undefined values and keys in `skip`. Returns `json` unchanged when nothing is added.
+ */
+export function appendRawExtra(
+  json: string,
+  fields: Fields,
+  keys: readonly string[],
+  skip?: readonly string[],
+): string {
+  let end = json.length - 1;
+  while (end > 0 && json.charCodeAt(end) !== 125 /* } */) end--;
+  let inner = json.slice(0, end);
+  let empty = true;
+  for (let i = end - 1; i > 0; i--) {
+    const c = json.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) continue;
+    empty = c === 123; /* { */
+    break;
+  }
+  let added = false;
+  for (const k of keys) {
+    const v = fields[k];
+    if (v === undefined || (skip && skip.includes(k))) continue;
+    const text = JSON.stringify(v);
+    if (text === undefined) continue;
+    inner += (empty ? '' : ',') + JSON.stringify(k) + ':' + text;
+    empty = false;
+    added = true;
+  }
+  return added ? inner + '}' : json;
 }
 
 /** Read `a.b.c` from a record's fields. */

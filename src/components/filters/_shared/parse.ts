@@ -202,9 +202,18 @@ export abstract class ParseFilter {
       return;
     }
     const merged: Fields = {};
+    let extra: string[] | undefined = [];
     for (const k in old) {
       if (!cfg.keep_original && k === top) continue;
       assign(merged, k, old[k]);
+      // Input metadata beside the line (`file`, `kubernetes`): the line can still stand in for
+      // the parsed part as long as no key is in both.
+      if (
+        extra !== undefined &&
+        (top === undefined || cfg.keep_original || hasOwn(parsed, k) || k.includes('.'))
+      )
+        extra = undefined;
+      else extra?.push(k);
     }
     if (!cfg.keep_original && top === undefined) remove(merged, this.fieldPath);
     for (const k in parsed) {
@@ -212,6 +221,10 @@ export abstract class ParseFilter {
     }
     rec.fields = merged;
     touch(rec);
+    if (extra !== undefined && extra.length > 0 && this.rawFor(text, parsed)) {
+      rec.raw = text;
+      rec.rawExtra = extra;
+    }
   }
 }
 

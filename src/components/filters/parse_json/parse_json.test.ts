@@ -24,12 +24,23 @@ describe('parse_json', () => {
     expect(await ctx.count('modified')).toBe(1);
   });
 
-  it('preserves input metadata (file) and then drops the raw text', () => {
+  it('preserves input metadata (file) and keeps the line as raw text beside it', () => {
     const { f } = make();
     const [r] = f.process([lineRecord(AGENT, { file: '/var/log/a.log' })], 't');
     expect(r.fields.file).toBe('/var/log/a.log');
     expect(r.fields.level).toBe('info');
+    expect(r.raw).toBe(AGENT);
+    expect(r.rawExtra).toEqual(['file']);
+    expect(JSON.parse(recordJson(r))).toEqual(r.fields);
+  });
+
+  it('drops the raw text when the line and the metadata share a key', () => {
+    const [r] = make().f.process(
+      [lineRecord('{"file":"x","level":"warn"}', { file: 'real.log' })],
+      't',
+    );
     expect(r.raw).toBeUndefined();
+    expect(r.rawExtra).toBeUndefined();
     expect(JSON.parse(recordJson(r))).toEqual(r.fields);
   });
 

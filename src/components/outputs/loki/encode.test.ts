@@ -100,6 +100,16 @@ describe('lines', () => {
     expect(enc().line(r)).toBe(raw);
   });
 
+  it('cuts label fields from raw text and appends input metadata kept beside it (rawExtra)', () => {
+    const raw = '{"level":"warn","component":"api","msg":"x"}';
+    const fields = { file: { path: '/var/log/a.log' }, level: 'warn', component: 'api', msg: 'x' };
+    const r: LogRecord = { ...rec(fields), raw, rawExtra: ['file'] };
+    const e = enc({ labels: { level: '{level}', component: '{component}' } });
+    expect(JSON.parse(e.line(r))).toEqual({ msg: 'x', file: { path: '/var/log/a.log' } });
+    const p = e.prepare([r]);
+    expect(p.pushes[0].streams[0].entries[0].line).toBe(e.line(r));
+  });
+
   it('drops fields used as labels (nested too) without touching the record', () => {
     const fields = { level: 'warn', k: { ns: 'a', x: 1 }, message: 'm' };
     const r: LogRecord = { ...rec(fields), raw: JSON.stringify(fields) };

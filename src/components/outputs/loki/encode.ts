@@ -5,6 +5,7 @@
 
 import { compileTemplate, type Template } from '../../../core/template.js';
 import {
+  appendRawExtra,
   getPath,
   recordJson,
   stringifyValue,
@@ -576,7 +577,9 @@ export class LokiEncoder {
       let chars: number;
       const raw = rec.raw;
       const k =
-        this.cutLines && raw !== undefined ? findCuts(raw, this.topDrops!, this.cutBuf) : -1;
+        this.cutLines && raw !== undefined && rec.rawExtra === undefined
+          ? findCuts(raw, this.topDrops!, this.cutBuf)
+          : -1;
       if (k >= 0) {
         src = raw!;
         chars = src.length;
@@ -659,9 +662,12 @@ export class LokiEncoder {
       return fields.message;
     const top = this.topDrops;
     if (top !== undefined && top.length > 0) {
-      if (rec.raw !== undefined) {
+      if (rec.raw !== undefined && (rec.rawExtra === undefined || this.cutLines)) {
         const spliced = spliceTopKeys(rec.raw, top);
-        if (spliced !== undefined) return spliced;
+        if (spliced !== undefined)
+          return rec.rawExtra === undefined
+            ? spliced
+            : appendRawExtra(spliced, fields, rec.rawExtra, top);
       }
       for (let i = 0; i < top.length; i++) {
         if (Object.hasOwn(fields, top[i]) && typeof fields.toJSON !== 'function') {
