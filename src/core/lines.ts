@@ -48,13 +48,18 @@ export class LineSplitter {
     }
     if (start < chunk.length && !this.skipping) {
       const rest = chunk.subarray(start);
-      if (this.carryLen + rest.length > this.maxLineBytes) {
+      const held = this.carryLen + rest.length;
+      // One byte over is not yet too long when it is a \r: it may be the CR of a CRLF.
+      if (
+        held > this.maxLineBytes &&
+        !(held === this.maxLineBytes + 1 && rest[rest.length - 1] === 13)
+      ) {
         // Emit the head now and skip the remainder of this line: memory stays bounded.
         this.carry.push(rest);
         const whole = Buffer.concat(this.carry, this.carryLen + rest.length);
         this.carry = [];
         this.carryLen = 0;
-        out.push(this.make(whole, 0, whole.length));
+        out.push(this.make(whole, 0, whole.length, true));
         this.skipping = true;
       } else {
         // Copy: the caller reuses its read buffer.
@@ -85,10 +90,11 @@ export class LineSplitter {
     this.skipping = false;
   }
 
-  private make(buf: Buffer, start: number, end: number): SplitLine {
+  /** `cut`: the head of a line cut at maxLineBytes (always truncated; a \r in it is content). */
+  private make(buf: Buffer, start: number, end: number, cut = false): SplitLine {
     let e = end;
-    if (e > start && buf[e - 1] === 13) e--; // CRLF
-    if (e - start > this.maxLineBytes) {
+    if (!cut && e > start && buf[e - 1] === 13) e--; // CRLF
+    if (cut || e - start > this.maxLineBytes) {
       this.truncatedLines++;
       // Do not cut inside a UTF-8 sequence.
       let cut = start + this.maxLineBytes;

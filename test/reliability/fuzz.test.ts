@@ -238,7 +238,16 @@ describe('OffsetSplitter (src/components/inputs/file/split.ts)', () => {
 // max + 1 bytes and ends in \r, the CRLF rule strips the \r, the length is then not > max, and
 // the line is emitted with truncated: false and not counted in truncatedLines, while the rest of
 // the line is skipped. Reproduction: max 3, push " ab\r" then "cd\n" → " ab" flagged false.
-describe.skipIf(!process.env.SHIPLOG_KNOWN_BUGS)('splitters: CR at the cut (known bug)', () => {
+// Fixed: the cut head is now always flagged (kept as a regression test).
+describe('splitters: CR at the cut', () => {
+  it('a CRLF split across reads right after max bytes is not a cut', () => {
+    const s = new LineSplitter(3);
+    const got: SplitLine[] = [];
+    s.push(Buffer.from(' ab\r'), got);
+    s.push(Buffer.from('\n'), got);
+    expect(got).toEqual([{ text: ' ab', truncated: false }]);
+    expect(s.truncatedLines).toBe(0);
+  });
   it('LineSplitter flags and counts the cut line', () => {
     const s = new LineSplitter(3);
     const got: SplitLine[] = [];

@@ -7,9 +7,10 @@ export const options = z.object({
     .number()
     .int()
     .min(1)
-    .max(10_000)
+    // V8's JSON.stringify overflows its stack at ~5,000 levels; outputs serialise records.
+    .max(1000)
     .default(64)
     .describe(
-      'Nesting deeper than this is a parse error: deeply nested JSON would overflow the stack of later serialisation.',
+      'Nesting deeper than this is a parse error: deeply nested JSON would overflow the stack of later serialisation (at most 1000).',
     ),
 });

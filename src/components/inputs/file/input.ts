@@ -108,11 +108,20 @@ export class FileInput implements Input {
   private deferredLogged = false;
   private readonly enc: BufferEncoding;
 
+  private readonly maxOpen: number;
+
   constructor(
     private readonly cfg: FileInputConfig,
     private readonly ctx: InputContext,
   ) {
     this.globs = cfg.paths.map((p) => compileGlob(p));
+    // Never plan on more descriptors than the process may open: past the soft RLIMIT_NOFILE every
+    // open, readdir and socket fails with EMFILE. Keep a quarter (at least 32) for the rest.
+    const soft = softFdLimit();
+    this.maxOpen =
+      soft === undefined
+        ? cfg.max_open_files
+        : Math.max(1, Math.min(cfg.max_open_files, soft - Math.max(32, Math.floor(soft / 4))));
     this.excluded = compileExclude(cfg.exclude);
     this.enc = cfg.encoding === 'latin1' ? 'latin1' : 'utf8';
     this.topts = {
@@ -505,8 +514,12 @@ export class FileInput implements Input {
   private async scan(): Promise<void> {
     const seen = new Set<string>();
     const paths = new Set<string>();
+    // A scan that could not see everything (out of descriptors) must not conclude that the files
+    // it missed were rotated away: that would forget their checkpoints and re-read them.
+    let incomplete = false;
     const hooks = {
       onError: (dir: string, err: NodeJS.ErrnoException) => {
+        if (err.code === 'EMFILE' || err.code === 'ENFILE') incomplete = true;
         this.m.errors.inc({ component: this.ctx.id, reason: 'scan' });
         this.once(`scan:${dir}:${err.code}`, 'warn', 'cannot read directory; skipped', {
           dir,
@@ -526,6 +539,7 @@ export class FileInput implements Input {
         st = await fsp.stat(p);
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
+        if (err.code === 'EMFILE' || err.code === 'ENFILE') incomplete = true;
         if (err.code !== 'ENOENT') {
           this.m.errors.inc({ component: this.ctx.id, reason: 'open' });
           this.once(`stat:${p}:${err.code}`, 'warn', 'cannot stat file; skipped', {
@@ -565,6 +579,10 @@ export class FileInput implements Input {
       if (this.cfg.ignore_older_than > 0 && Date.now() - st.mtimeMs > this.cfg.ignore_older_than)
         continue;
       this.openFile(p, st, undefined, first && this.cfg.read_from === 'tail', false);
+    }
+    if (incomplete) {
+      this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+      return;
     }
     // Files no longer at a matched path: renamed away or deleted. Drain them.
     for (const f of this.open.values())
@@ -624,10 +642,10 @@ export class FileInput implements Input {
     detached: boolean,
   ): FilePosition | undefined {
     const di = devIno(st);
-    if (this.open.size >= this.cfg.max_open_files) {
+    if (this.open.size >= this.maxOpen) {
       if (!this.deferredLogged)
         this.ctx.log.warn('max_open_files reached; further files wait', {
-          max_open_files: this.cfg.max_open_files,
+          max_open_files: this.maxOpen,
         });
       this.deferredLogged = true;
       if (candidates) for (const d of candidates) d.seen = true;
@@ -816,5 +834,15 @@ export class FileInput implements Input {
     const { records, bytes } = f.takeRecords();
     const wait = this.ctx.emit({ tag: this.ctx.tag, records, bytes, token: f.tracker!.track(pos) });
     if (wait) await wait;
+  }
+}
+
+/** The soft limit on open descriptors (Linux /proc), or undefined when unknown/unlimited. */
+function softFdLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }

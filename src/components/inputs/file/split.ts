@@ -81,13 +81,18 @@ export class OffsetSplitter {
     }
     if (start < len && !this.skipping) {
       const rest = chunk.subarray(start);
-      if (this.carryLen + rest.length > this.maxLineBytes) {
+      const held = this.carryLen + rest.length;
+      // One byte over is not yet too long when it is a \r: it may be the CR of a CRLF.
+      if (
+        held > this.maxLineBytes &&
+        !(held === this.maxLineBytes + 1 && rest[rest.length - 1] === 13)
+      ) {
         // Emit the head now and skip the remainder of this line: memory stays bounded.
         this.carry.push(rest);
         const whole = Buffer.concat(this.carry, this.carryLen + rest.length);
         this.carry = [];
         this.carryLen = 0;
-        this.emit(whole, 0, whole.length, this.safeOffset, -1, sink);
+        this.emit(whole, 0, whole.length, this.safeOffset, -1, sink, true);
         this.skipping = true;
       } else {
         // Copy: the caller reuses its read buffer.
@@ -117,10 +122,12 @@ export class OffsetSplitter {
     startOff: number,
     endOff: number,
     sink: LineSink,
+    /** The head of a line cut at max_line_bytes: always truncated, and a \r in it is content. */
+    cut = false,
   ): void {
-    if (e > s && buf[e - 1] === 13) e--; // CRLF
+    if (!cut && e > s && buf[e - 1] === 13) e--; // CRLF
     if (e === s) return;
-    if (e - s > this.maxLineBytes) {
+    if (cut || e - s > this.maxLineBytes) {
       this.truncatedLines++;
       let cut = s + this.maxLineBytes;
       // Do not cut inside a UTF-8 sequence.
