@@ -26,6 +26,27 @@ export interface LoadOptions {
 
 type Path = Array<string | number>;
 
+/** Non-enumerable property of each parsed component config: locate a key path inside it. */
+export const LOCATE = Symbol('shiplog.locate');
+export type Locate = (rel: Path) => { where: string; path: string };
+
+/**
+ * Give a component factory's ConfigError the component's file:line:col and full key path:
+ * problem paths are relative to the component (a leading component id is dropped).
+ */
+export function locateFactoryError(e: ConfigError, config: object, id: string): ConfigError {
+  const locate = (config as { [LOCATE]?: Locate })[LOCATE];
+  if (!locate) return e;
+  return new ConfigError(
+    e.problems.map((p) => {
+      if (p.where) return p;
+      const rel: Path = p.path ? p.path.split('.') : [];
+      if (rel[0] === id) rel.shift();
+      return { ...p, ...locate(rel) };
+    }),
+  );
+}
+
 class Locator {
   constructor(
     readonly file: string,
@@ -120,8 +141,15 @@ export function parseConfig(
       const out = interpolate(node.value, env, missing);
       if (missing.length) {
         const { line, col } = lines.linePos(node.range?.[0] ?? 0);
-        const last = path[path.length - 1];
-        const keyName = isPair(last) && isScalar(last.key) ? String(last.key.value) : undefined;
+        // The full key path from the ancestors: pair keys, and item indexes within sequences.
+        const segs: Path = [];
+        const chain = [...path, node];
+        for (let i = 0; i < chain.length - 1; i++) {
+          const a = chain[i];
+          if (isPair(a) && isScalar(a.key)) segs.push(String(a.key.value));
+          else if (isSeq(a)) segs.push(a.items.indexOf(chain[i + 1] as never));
+        }
+        const keyName = segs.length ? formatPath(segs) : undefined;
         for (const name of missing)
           problems.push({
             code: 'SHIPLOG_CONFIG_ENV',
@@ -224,6 +252,14 @@ export function parseConfig(
       const ep: Path = [...path, i];
       const parsed = validateComponent(kind, entry, ep, loc, problems);
       if (!parsed) return;
+      // Where this component is, for errors its factory raises later (invisible to the schema).
+      Object.defineProperty(parsed, LOCATE, {
+        value: (rel: Path) => ({
+          where: loc.at([...ep, ...rel]),
+          path: formatPath([...ep, ...rel]),
+        }),
+        enumerable: false,
+      });
       const type = parsed.type as string;
       const n = counters.get(`${kind}:${type}`) ?? 0;
       counters.set(`${kind}:${type}`, n + 1);

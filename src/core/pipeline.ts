@@ -13,6 +13,8 @@ import { compileMatch, type TagMatcher } from './glob.js';
 import { estimateBytes, type InputBatch, type LogRecord } from './record.js';
 import { getDef } from './registry.js';
 import type { ShiplogConfig } from '../config/schema.js';
+import { locateFactoryError } from '../config/load.js';
+import { ConfigError } from './errors.js';
 
 interface OutputSlot {
   id: string;
@@ -76,16 +78,18 @@ export class Pipeline {
       const def = getDef('output', oc.type);
       const clog = log.child({ component: oc.id, type: oc.type });
       const limit = oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount);
-      const output = def.create(oc as never, {
-        bufferLimit: limit,
-        id: oc.id,
-        type: oc.type,
-        log: clog,
-        metrics,
-        dataDir,
-        signal: this.outputAbort.signal,
-        deadLetter: createDeadLetterWriter(dataDir, oc.id, clog, metrics),
-      });
+      const output = located(oc, () =>
+        def.create(oc as never, {
+          bufferLimit: limit,
+          id: oc.id,
+          type: oc.type,
+          log: clog,
+          metrics,
+          dataDir,
+          signal: this.outputAbort.signal,
+          deadLetter: createDeadLetterWriter(dataDir, oc.id, clog, metrics),
+        }),
+      );
       this.outputs.push({
         id: oc.id,
         output,
@@ -98,15 +102,17 @@ export class Pipeline {
     for (const fc of config.pipeline.filters) {
       const def = getDef('filter', fc.type);
       const clog = log.child({ component: fc.id, type: fc.type });
-      const filter = def.create(fc as never, {
-        id: fc.id,
-        type: fc.type,
-        log: clog,
-        metrics,
-        dataDir,
-        signal: this.outputAbort.signal,
-        deadLetter: createDeadLetterWriter(dataDir, fc.id, clog, metrics),
-      });
+      const filter = located(fc, () =>
+        def.create(fc as never, {
+          id: fc.id,
+          type: fc.type,
+          log: clog,
+          metrics,
+          dataDir,
+          signal: this.outputAbort.signal,
+          deadLetter: createDeadLetterWriter(dataDir, fc.id, clog, metrics),
+        }),
+      );
       this.filters.push({ id: fc.id, filter, match: compileMatch(fc.match) });
     }
     for (const ic of config.pipeline.inputs) {
@@ -115,22 +121,26 @@ export class Pipeline {
       const id = ic.id;
       const prefix = `${id}/`;
       const store = deps.checkpoints;
-      const input = def.create(ic as never, {
-        id,
-        type: ic.type,
-        tag: ic.tag,
-        log: log.child({ component: id, type: ic.type }),
-        metrics,
-        dataDir,
-        signal: abort.signal,
-        checkpoints: store,
-        oneShot: deps.oneShot ?? false,
-        emit: (batch) => this.emit(id, batch),
-        source: (key) => new SourceTracker(prefix + key, store, store.get(prefix + key)),
-        forget: (key) => store.delete(prefix + key),
-        savedSources: () =>
-          [...store.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
-      });
+      const input = located(ic, () =>
+        def.create(ic as never, {
+          id,
+          type: ic.type,
+          tag: ic.tag,
+          log: log.child({ component: id, type: ic.type }),
+          metrics,
+          dataDir,
+          signal: abort.signal,
+          checkpoints: store,
+          oneShot: deps.oneShot ?? false,
+          emit: (batch) => this.emit(id, batch),
+          source: (key) => new SourceTracker(prefix + key, store, store.get(prefix + key)),
+          forget: (key) => store.delete(prefix + key),
+          savedSources: () =>
+            [...store.keys()]
+              .filter((k) => k.startsWith(prefix))
+              .map((k) => k.slice(prefix.length)),
+        }),
+      );
       this.inputs.push({ id, input, abort });
     }
     this.updateBufferGauges();
@@ -357,6 +367,16 @@ export class Pipeline {
   private updateBufferGauges(now = Date.now()): void {
     this.lastGaugeUpdate = now;
     for (const o of this.outputs) this.deps.metrics.bufferBytes.set({ component: o.id }, o.bytes);
+  }
+}
+
+/** Run a component factory; a ConfigError it throws gets the component's location. */
+function located<T>(config: { id: string }, create: () => T): T {
+  try {
+    return create();
+  } catch (e) {
+    if (e instanceof ConfigError) throw locateFactoryError(e, config, config.id);
+    throw e;
   }
 }
 
