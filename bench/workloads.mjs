@@ -208,6 +208,9 @@ export const workloads = [
           await writing;
         },
         summarise: (samples) => ({
+          rss_during_outage_mb: +(
+            Math.max(0, ...samples.filter((x) => x.t <= down).map((x) => x.rssKiB)) / 1024
+          ).toFixed(1),
           down_s: down,
           catch_up_s: +((performance.now() - upAt) / 1000).toFixed(1),
           memory_limit_mb: 64,
