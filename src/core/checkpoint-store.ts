@@ -83,7 +83,8 @@ export class CheckpointStore {
 
   /** Write if anything changed. Failures are logged and retried at the next interval. */
   async flush(): Promise<void> {
-    if (this.writing) await this.writing;
+    // Loop: another flush may have started a newer write while we waited for the previous one.
+    while (this.writing) await this.writing;
     if (!this.dirty) return;
     this.dirty = false;
     const snapshot: FileShape = { version: 1, checkpoints: Object.fromEntries(this.data) };

@@ -37,8 +37,16 @@ export function createDeadLetterWriter(
       const now = new Date().toISOString();
       let text = '';
       for (const it of items) {
-        const time = new Date(it.record.timeMs).toISOString();
-        text += `{"dead_lettered_at":${JSON.stringify(now)},"component":${JSON.stringify(component)},"tag":${JSON.stringify(it.tag ?? null)},"reason":${JSON.stringify(it.reason)},"time":${JSON.stringify(time)},"record":${recordJson(it.record)}}\n`;
+        const t = new Date(it.record.timeMs);
+        const time = Number.isNaN(t.getTime()) ? null : t.toISOString();
+        let record: string;
+        try {
+          record = recordJson(it.record);
+        } catch (e) {
+          // A record that cannot be serialised must still be accounted for, never block the stream.
+          record = JSON.stringify({ unserialisable: (e as Error).message });
+        }
+        text += `{"dead_lettered_at":${JSON.stringify(now)},"component":${JSON.stringify(component)},"tag":${JSON.stringify(it.tag ?? null)},"reason":${JSON.stringify(it.reason)},"time":${JSON.stringify(time)},"record":${record}}\n`;
       }
       // Serialise appends so lines never interleave; a failed write is retried (never dropped).
       const run = async (): Promise<void> => {
