@@ -40,7 +40,8 @@ export function formatRecord(
   tag: string,
 ): string {
   if (format === 'json') return recordJson(r);
-  const time = new Date(r.timeMs).toISOString();
+  const d = new Date(r.timeMs);
+  const time = Number.isNaN(d.getTime()) ? '-' : d.toISOString();
   if (format === 'logfmt') {
     const parts = [`time=${time}`];
     appendLogfmt(parts, '', r.fields);
@@ -72,8 +73,14 @@ export default defineOutput({
       write(batch) {
         let text = '';
         const recs = batch.records;
-        for (let i = 0; i < recs.length; i++)
-          text += formatRecord(config.format, recs[i], batch.tag) + '\n';
+        for (let i = 0; i < recs.length; i++) {
+          try {
+            text += formatRecord(config.format, recs[i], batch.tag) + '\n';
+          } catch (e) {
+            // write() must never throw: an unprintable record is reported in its place.
+            text += JSON.stringify({ unserialisable: (e as Error).message }) + '\n';
+          }
+        }
         pending++;
         const done = (err?: Error | null): void => {
           if (err) {
