@@ -37,6 +37,11 @@ export class ConfigError extends ShiplogError {
   }
 }
 
+/** One invalid-value problem at `path` (relative to the component; the pipeline adds its location). */
+export function invalidConfig(path: string, message: string): ConfigError {
+  return new ConfigError([{ code: 'SHIPLOG_CONFIG_INVALID', path, message }]);
+}
+
 export function formatProblem(p: ConfigProblem): string {
   const loc = [p.where, p.path].filter(Boolean).join(': ');
   return `${loc ? loc + ': ' : ''}${p.message} [${p.code}]`;

@@ -10,12 +10,12 @@
 // Whole-request 429/5xx/network errors retry the chunk; 413 splits it (and remembers the limit);
 // other 4xx are permanent and logged with the fix.
 
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { OutputContext } from '../../../core/component.js';
-import { ConfigError } from '../../../core/errors.js';
+import { invalidConfig as invalid } from '../../../core/errors.js';
+import { createPool, readSecret, tlsConnect } from '../_shared/http.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
 import { parseRetryAfter } from '../../../core/retry.js';
 import { Result, Sender, type Chunk, type SendResult } from '../../../core/sender.js';
@@ -119,12 +119,7 @@ export class ElasticsearchOutput {
 
   async start(): Promise<void> {
     const { tls, auth } = this.config;
-    const connect = {
-      rejectUnauthorized: tls.verify,
-      ca: tls.ca_file ? readFileSync(tls.ca_file) : undefined,
-      cert: tls.cert_file ? readFileSync(tls.cert_file) : undefined,
-      key: tls.key_file ? readFileSync(tls.key_file) : undefined,
-    };
+    const connect = tlsConnect(tls, tls.verify);
     if (!tls.verify) {
       this.ctx.log.warn('tls.verify is off: the server certificate is not checked', {
         url: this.origin,
@@ -138,11 +133,9 @@ export class ElasticsearchOutput {
     if (this.config.compression === 'gzip') this.headers['content-encoding'] = 'gzip';
     const authorization = authHeader(auth);
     if (authorization) this.headers.authorization = authorization;
-    this.pool ??= new Pool(this.origin, {
+    this.pool ??= createPool(this.origin, {
       connections: this.config.workers,
-      headersTimeout: this.config.timeout,
-      bodyTimeout: this.config.timeout,
-      keepAliveTimeout: 30_000,
+      timeoutMs: this.config.timeout,
       connect,
     });
     if (this.config.healthcheck) await this.healthcheck();
@@ -404,10 +397,6 @@ function fixFor(status: number): string {
   }
 }
 
-function invalid(key: string, message: string): ConfigError {
-  return new ConfigError([{ code: 'SHIPLOG_CONFIG_INVALID', path: key, message }]);
-}
-
 function checkAuth(a: EsOptions['auth']): void {
   const both = (v: unknown, f: unknown, name: string): void => {
     if (v !== undefined && f !== undefined)
@@ -422,19 +411,14 @@ function checkAuth(a: EsOptions['auth']): void {
   else if (a.type === 'bearer') both(a.token, a.token_file, 'token');
 }
 
-function secret(value: string | undefined, file: string | undefined): string {
-  if (value !== undefined) return value;
-  return readFileSync(file!, 'utf8').replace(/\r?\n$/, '');
-}
-
 function authHeader(a: EsOptions['auth']): string | undefined {
   switch (a.type) {
     case 'basic':
-      return `Basic ${Buffer.from(`${a.user}:${secret(a.password, a.password_file)}`).toString('base64')}`;
+      return `Basic ${Buffer.from(`${a.user}:${readSecret(a.password, a.password_file)}`).toString('base64')}`;
     case 'api_key':
-      return `ApiKey ${secret(a.api_key, a.api_key_file)}`;
+      return `ApiKey ${readSecret(a.api_key, a.api_key_file)}`;
     case 'bearer':
-      return `Bearer ${secret(a.token, a.token_file)}`;
+      return `Bearer ${readSecret(a.token, a.token_file)}`;
     default:
       return undefined;
   }

@@ -12,14 +12,14 @@
 // Before sending: entries older than reject_older_than and label sets over max_streams are
 // dead-lettered; lines over max_line_bytes are truncated and counted.
 
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Counter, type Registry } from 'prom-client';
 import snappy from 'snappy';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { OutputContext, RetryConfig } from '../../../core/component.js';
-import { ConfigError } from '../../../core/errors.js';
+import { invalidConfig as invalid } from '../../../core/errors.js';
+import { createPool, readSecret, tlsConnect } from '../_shared/http.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
 import { parseRetryAfter } from '../../../core/retry.js';
 import { Sender, type Chunk, type SendResult } from '../../../core/sender.js';
@@ -132,17 +132,10 @@ export class LokiOutput {
     const authorization = authHeader(auth);
     if (authorization) headers.authorization = authorization;
     this.headers = headers;
-    this.pool ??= new Pool(this.origin, {
+    this.pool ??= createPool(this.origin, {
       connections: this.config.workers,
-      headersTimeout: this.config.timeout,
-      bodyTimeout: this.config.timeout,
-      keepAliveTimeout: 30_000,
-      connect: {
-        rejectUnauthorized: !tls.insecure_skip_verify,
-        ca: tls.ca_file ? readFileSync(tls.ca_file) : undefined,
-        cert: tls.cert_file ? readFileSync(tls.cert_file) : undefined,
-        key: tls.key_file ? readFileSync(tls.key_file) : undefined,
-      },
+      timeoutMs: this.config.timeout,
+      connect: tlsConnect(tls, !tls.insecure_skip_verify),
     });
   }
 
@@ -344,10 +337,6 @@ function counter<L extends string>(
   return new Counter({ name, help, labelNames, registers: [reg] });
 }
 
-function invalid(key: string, message: string): ConfigError {
-  return new ConfigError([{ code: 'SHIPLOG_CONFIG_INVALID', path: key, message }]);
-}
-
 function checkAuth(a: LokiOptions['auth']): void {
   const basic = a.user !== undefined || a.password !== undefined || a.password_file !== undefined;
   const bearer = a.bearer_token !== undefined || a.bearer_token_file !== undefined;
@@ -365,15 +354,10 @@ function checkAuth(a: LokiOptions['auth']): void {
     throw invalid('auth.bearer_token', 'set auth.bearer_token or auth.bearer_token_file, not both');
 }
 
-function secret(value: string | undefined, file: string | undefined): string {
-  if (value !== undefined) return value;
-  return readFileSync(file!, 'utf8').replace(/\r?\n$/, '');
-}
-
 function authHeader(a: LokiOptions['auth']): string | undefined {
   if (a.user !== undefined)
-    return `Basic ${Buffer.from(`${a.user}:${secret(a.password, a.password_file)}`).toString('base64')}`;
+    return `Basic ${Buffer.from(`${a.user}:${readSecret(a.password, a.password_file)}`).toString('base64')}`;
   if (a.bearer_token !== undefined || a.bearer_token_file !== undefined)
-    return `Bearer ${secret(a.bearer_token, a.bearer_token_file)}`;
+    return `Bearer ${readSecret(a.bearer_token, a.bearer_token_file)}`;
   return undefined;
 }

@@ -4,8 +4,7 @@
 
 import * as os from 'node:os';
 import { defineOutput, type Output } from '../../../core/component.js';
-import { ConfigError } from '../../../core/errors.js';
-import { KeyTemplateError, compileKeyTemplate } from './key.js';
+import { checkOptions } from './key.js';
 import { options } from './config.js';
 import type { S3Output } from './output.js';
 
@@ -16,24 +15,8 @@ export default defineOutput({
     'Archives records as gzip NDJSON objects in S3 (or MinIO, Ceph, R2), rolled by size and time; acknowledged once uploaded.',
   options,
   create(config, ctx): Output {
-    // Validate what the schema cannot (key template, SSE options) now: `shiplog validate` must catch it.
-    try {
-      compileKeyTemplate(config.key, os.hostname());
-    } catch (e) {
-      if (e instanceof KeyTemplateError)
-        throw new ConfigError([
-          { code: 'SHIPLOG_CONFIG_INVALID', path: 'key', message: e.message },
-        ]);
-      throw e;
-    }
-    if (config.server_side_encryption === undefined && config.kms_key_id)
-      throw new ConfigError([
-        {
-          code: 'SHIPLOG_CONFIG_INVALID',
-          path: 'kms_key_id',
-          message: 'kms_key_id needs server_side_encryption: aws:kms',
-        },
-      ]);
+    // What the schema cannot check, now: `shiplog validate` must catch it.
+    checkOptions(config, os.hostname());
     let impl: S3Output | undefined;
     return {
       async start() {

@@ -2,6 +2,9 @@
 // `{uuid}` and `{hostname}`, compiled once into parts so rendering one key per object is cheap.
 // Pure: no I/O; the caller supplies the time, tag, uuid and hostname.
 
+import { invalidConfig } from '../../../core/errors.js';
+import type { S3Options } from './config.js';
+
 export interface KeyValues {
   tag: string;
   timeMs: number;
@@ -179,4 +182,28 @@ function safeSegment(s: string): string {
     out += c === 0x2f || c === 0x5c || c < 0x20 || c === 0x7f ? '_' : s[i];
   }
   return out;
+}
+
+/**
+ * Check what the schema cannot (the key template, SSE options) and compile the key. Runs in
+ * `create()` (so `shiplog validate` reports it) without loading the AWS SDK.
+ */
+export function checkOptions(
+  config: Pick<S3Options, 'key' | 'compression' | 'server_side_encryption' | 'kms_key_id'>,
+  hostname: string,
+): KeyTemplate {
+  const source =
+    config.compression === 'none' && config.key.endsWith('.gz')
+      ? config.key.slice(0, -3)
+      : config.key;
+  let key: KeyTemplate;
+  try {
+    key = compileKeyTemplate(source, hostname);
+  } catch (e) {
+    if (e instanceof KeyTemplateError) throw invalidConfig('key', e.message);
+    throw e;
+  }
+  if (config.server_side_encryption === undefined && config.kms_key_id)
+    throw invalidConfig('kms_key_id', 'kms_key_id needs server_side_encryption: aws:kms');
+  return key;
 }

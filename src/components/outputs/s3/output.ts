@@ -28,7 +28,7 @@ import type { DeadLetter } from '../../../core/dead-letter.js';
 import type { OutputBatch } from '../../../core/record.js';
 import { RetryTimeoutError, withRetry } from '../../../core/retry.js';
 import type { S3Options } from './config.js';
-import { compileKeyTemplate, KeyTemplateError, type KeyTemplate } from './key.js';
+import { checkOptions, type KeyTemplate } from './key.js';
 import { ndjson, ObjectBuilder } from './object.js';
 
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -100,23 +100,6 @@ function explicitCredentials(
     secretAccessKey: (await read(c.secret_access_key_env, c.secret_access_key_file))!,
     sessionToken: await read(c.session_token_env, c.session_token_file),
   });
-}
-
-export function compileKey(
-  config: Pick<Config, 'key' | 'compression'>,
-  hostname: string,
-): KeyTemplate {
-  const source =
-    config.compression === 'none' && config.key.endsWith('.gz')
-      ? config.key.slice(0, -3)
-      : config.key;
-  try {
-    return compileKeyTemplate(source, hostname);
-  } catch (e) {
-    if (e instanceof KeyTemplateError)
-      throw new ConfigError([{ code: 'SHIPLOG_CONFIG_INVALID', path: 'key', message: e.message }]);
-    throw e;
-  }
 }
 
 /** What the start-up cleanup needs of a client: only `send`. */
@@ -202,16 +185,8 @@ export class S3Output implements Output {
   ) {
     this.hostname = opts.hostname ?? os.hostname();
     this.uuid = opts.uuid ?? randomUUID;
-    this.key = compileKey(config, this.hostname);
+    this.key = checkOptions(config, this.hostname);
     this.client = new S3Client(buildClientConfig(config));
-    if (config.server_side_encryption === undefined && config.kms_key_id)
-      throw new ConfigError([
-        {
-          code: 'SHIPLOG_CONFIG_INVALID',
-          path: 'kms_key_id',
-          message: 'kms_key_id needs server_side_encryption: aws:kms',
-        },
-      ]);
     const budget = opts.bufferLimit ?? config.buffer.max_bytes;
     // Half the budget: one object can upload while the next accumulates. If an open object could
     // fill the whole budget, the inputs would pause waiting for acks that only come when the object
