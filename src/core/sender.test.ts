@@ -5,7 +5,7 @@ import { nullLogger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { createDeadLetterWriter } from './dead-letter.js';
 import type { LogRecord, OutputBatch } from './record.js';
-import { Result, Sender, type Chunk, type SendResult } from './sender.js';
+import { Result, Sender, type Chunk, type Sealer, type SendResult } from './sender.js';
 
 function batch(n: number, tag = 't', start = 0): OutputBatch & { acked: number } {
   const records: LogRecord[] = [];
@@ -134,5 +134,63 @@ describe('Sender', () => {
     release();
     await s.stop();
     expect(b.acked).toBe(1);
+  });
+
+  it('a sealing output gets its encoding on every attempt, never the records; dead letters are restored', async () => {
+    // The "encoding": each record's message, by chunk position.
+    const sealers: string[][] = [];
+    const seal = (): Sealer => {
+      const enc: string[] = [];
+      sealers.push(enc);
+      return {
+        add(records, from, to, position) {
+          for (let i = from; i < to; i++)
+            enc[position + i - from] = records[i].fields.message as string;
+        },
+        finish: () => ({
+          restore: (positions) =>
+            positions.map((p) => ({
+              fields: { message: `restored ${enc[p]}` },
+              timeMs: 1,
+              timeNs: 0,
+            })),
+        }),
+      };
+    };
+    const attempts: Array<{ records: number; size: number; live: readonly number[] | undefined }> =
+      [];
+    let n = 0;
+    const { s, dir } = sender(
+      async (c) => {
+        attempts.push({ records: c.records.length, size: c.size, live: c.live });
+        expect(c.sealed).toBeDefined();
+        // First attempt: reject position 1, retry 2 and 3; second: reject what is left.
+        if (n++ === 0)
+          return {
+            rejected: [{ index: 1, reason: 'bad' }],
+            retry: { indexes: [2, 3], reason: 'busy' },
+          };
+        return Result.permanent('still bad', c.size);
+      },
+      { seal },
+    );
+    const a = batch(4);
+    s.write(a);
+    await s.stop();
+    expect(a.acked).toBe(1);
+    expect(sealers).toEqual([['m0', 'm1', 'm2', 'm3']]);
+    expect(attempts).toEqual([
+      { records: 0, size: 4, live: undefined },
+      { records: 0, size: 2, live: [2, 3] },
+    ]);
+    const dead = readFileSync(`${dir}/dead_letter/out.ndjson`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { reason: string; record: { message: string } });
+    expect(dead.map((d) => [d.record.message, d.reason])).toEqual([
+      ['restored m1', 'bad'],
+      ['restored m2', 'still bad'],
+      ['restored m3', 'still bad'],
+    ]);
   });
 });

@@ -8,7 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { RetryConfig } from './component.js';
 import type { DeadLetter, DeadLetterWriter } from './dead-letter.js';
-import { estimateBytes, type LogRecord, type OutputBatch } from './record.js';
+import { estimateBytes, newRecord, type LogRecord, type OutputBatch } from './record.js';
 import { RetryTimeoutError, RetryableError, withRetry } from './retry.js';
 
 /** What one send attempt achieved. `{}` means every record was delivered. */
@@ -34,9 +34,40 @@ export const Result = {
 };
 
 export interface Chunk {
+  /** The records of this attempt; empty when the output sealed the chunk (see `seal`). */
   records: LogRecord[];
+  /** How many records this attempt covers (result indexes are 0..size-1). */
+  size: number;
+  /**
+   * Position in the sealed chunk of each record of this attempt (after a partial retry), or
+   * undefined when the attempt covers the whole chunk in order.
+   */
+  live: readonly number[] | undefined;
+  /** What the output's `seal` returned for this chunk; undefined when it does not seal. */
+  sealed: unknown;
   /** Tag of each record, by index (records of one input batch share a tag). */
   tagAt(i: number): string;
+}
+
+/**
+ * Encodes one chunk while it fills (see SenderOptions.seal). Its records are released after
+ * `add`: a queued or retried chunk holds only its encoding, so records die young instead of
+ * reaching V8's old generation while they wait.
+ */
+export interface Sealer {
+  /**
+   * Encode `records[from, to)`, which take chunk positions `position…`. Must not throw: records
+   * it cannot encode are to be reported as rejected by the first attempt.
+   */
+  add(records: readonly LogRecord[], from: number, to: number, position: number): void;
+  /** The chunk is cut: what every attempt gets as `chunk.sealed`. */
+  finish(): Sealed;
+}
+
+/** An encoded chunk. */
+export interface Sealed {
+  /** Rebuild the records at these chunk positions, for dead letters (rare: only on rejection). */
+  restore(positions: readonly number[]): LogRecord[];
 }
 
 export interface SenderOptions {
@@ -57,21 +88,29 @@ export interface SenderOptions {
   signal: AbortSignal;
   /** One attempt. Throwing is treated as a retryable failure of the whole chunk. */
   send(chunk: Chunk, signal: AbortSignal): Promise<SendResult>;
+  /** Optional: start encoding a new chunk as its records arrive (the records are not kept). */
+  seal?(): Sealer;
 }
 
+/** An input batch's share of chunks: its tag and ack, never its records (they may be released). */
 interface Owner {
-  batch: OutputBatch;
+  tag: string;
+  ack: () => void;
   remaining: number;
 }
 
-class PendingChunk implements Chunk {
+class PendingChunk {
   records: LogRecord[] = [];
+  /** Records in the chunk (sealed ones are not kept in `records`). */
+  count = 0;
+  sealer: Sealer | undefined;
+  sealed: Sealed | undefined;
   parts: Array<{ owner: Owner; count: number }> = [];
   bytes = 0;
   tagAt(i: number): string {
     let idx = i;
     for (const p of this.parts) {
-      if (idx < p.count) return p.owner.batch.tag;
+      if (idx < p.count) return p.owner.tag;
       idx -= p.count;
     }
     return '';
@@ -99,15 +138,13 @@ export class Sender {
       batch.ack();
       return;
     }
-    const owner: Owner = { batch, remaining: 0 };
+    // Not the batch: it holds the records, which a sealed chunk must not keep alive.
+    const owner: Owner = { tag: batch.tag, ack: batch.ack, remaining: 0 };
     const recs = batch.records;
     let start = 0;
     for (let i = 0; i < recs.length; i++) {
       const size = this.measure(recs[i]);
-      if (
-        this.current.bytes + size > this.o.maxBytes &&
-        this.current.records.length + (i - start) > 0
-      ) {
+      if (this.current.bytes + size > this.o.maxBytes && this.current.count + (i - start) > 0) {
         this.appendSlice(owner, recs, start, i);
         start = i;
         this.cut();
@@ -116,7 +153,7 @@ export class Sender {
     }
     this.appendSlice(owner, recs, start, recs.length);
     if (this.current.bytes >= this.o.maxBytes) this.cut();
-    else if (!this.timer && this.current.records.length > 0) {
+    else if (!this.timer && this.current.count > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.cut();
@@ -140,7 +177,7 @@ export class Sender {
         'shutdown deadline: unsent records stay uncommitted and are read again on restart',
         {
           in_flight: this.active,
-          queued: this.ready.reduce((n, c) => n + c.records.length, 0),
+          queued: this.ready.reduce((n, c) => n + c.count, 0),
         },
       );
     }
@@ -167,8 +204,11 @@ export class Sender {
     if (n <= 0) return;
     owner.remaining++;
     const cur = this.current;
-    if (from === 0 && to === recs.length && cur.records.length === 0) cur.records = recs.slice();
+    if (this.o.seal) (cur.sealer ??= this.o.seal()).add(recs, from, to, cur.count);
+    else if (from === 0 && to === recs.length && cur.records.length === 0)
+      cur.records = recs.slice();
     else for (let i = from; i < to; i++) cur.records.push(recs[i]);
+    cur.count += n;
     cur.parts.push({ owner, count: n });
   }
 
@@ -177,9 +217,14 @@ export class Sender {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.current.records.length === 0) return;
-    this.ready.push(this.current);
+    const chunk = this.current;
+    if (chunk.count === 0) return;
     this.current = new PendingChunk();
+    if (chunk.sealer) {
+      chunk.sealed = chunk.sealer.finish();
+      chunk.sealer = undefined;
+    }
+    this.ready.push(chunk);
     this.pump();
   }
 
@@ -199,16 +244,24 @@ export class Sender {
     const { id, metrics, log } = this.o;
     // `live` maps positions in the current attempt to positions in the chunk.
     let live: number[] | undefined;
+    const sealed = chunk.sealed;
     let attemptRecords = chunk.records;
-    const dead: DeadLetter[] = [];
+    let size = chunk.count;
+    // Rejected records by chunk position; resolved to records (restored if sealed) at the end.
+    const dead: Array<{ at: number; reason: string }> = [];
     const attemptChunk: Chunk = {
       records: attemptRecords,
+      size,
+      live,
+      sealed,
       tagAt: (i) => chunk.tagAt(live ? live[i] : i),
     };
     try {
       await withRetry(
         async () => {
           attemptChunk.records = attemptRecords;
+          attemptChunk.size = size;
+          attemptChunk.live = live;
           const started = performance.now();
           let res: SendResult;
           try {
@@ -222,13 +275,12 @@ export class Sender {
             component: id,
             status: res.status ?? (res.retry ? 'retry' : 'ok'),
           });
-          const n = attemptRecords.length;
+          const n = size;
           const rejected = new Set<number>();
           for (const r of res.rejected ?? []) {
             if (r.index < 0 || r.index >= n || rejected.has(r.index)) continue;
             rejected.add(r.index);
-            const ci = live ? live[r.index] : r.index;
-            dead.push({ record: chunk.records[ci], reason: r.reason, tag: chunk.tagAt(ci) });
+            dead.push({ at: live ? live[r.index] : r.index, reason: r.reason });
           }
           let retryIdx: number[] = [];
           if (res.retry) {
@@ -239,9 +291,10 @@ export class Sender {
           if (sent > 0) metrics.outputRecords.inc({ component: id, result: 'sent' }, sent);
           if (retryIdx.length === 0) return;
           metrics.outputRecords.inc({ component: id, result: 'retried' }, retryIdx.length);
-          const nextLive = retryIdx.map((i) => (live ? live[i] : i));
-          live = nextLive;
-          attemptRecords = nextLive.map((ci) => chunk.records[ci]);
+          const prev = live;
+          live = retryIdx.map((i) => (prev ? prev[i] : i));
+          size = live.length;
+          if (!sealed) attemptRecords = live.map((ci) => chunk.records[ci]);
           throw new RetryableError(res.retry!.reason, res.retry!.delayMs);
         },
         {
@@ -252,7 +305,7 @@ export class Sender {
               reason: err.message,
               attempt,
               delay_ms: delay,
-              records: attemptRecords.length,
+              records: size,
             }),
         },
       );
@@ -260,13 +313,30 @@ export class Sender {
       if (this.signal.aborted) return; // not acknowledged: re-read after restart
       const reason =
         e instanceof RetryTimeoutError ? e.message : `unexpected: ${(e as Error).message}`;
-      const idx = live ?? [...chunk.records.keys()];
-      for (const ci of idx) dead.push({ record: chunk.records[ci], reason, tag: chunk.tagAt(ci) });
+      if (live) for (const at of live) dead.push({ at, reason });
+      else for (let at = 0; at < chunk.count; at++) dead.push({ at, reason });
     }
-    if (dead.length > 0) await this.o.deadLetter.write(dead);
+    if (dead.length > 0) await this.o.deadLetter.write(this.deadLetters(chunk, dead));
     for (const p of chunk.parts) {
-      if (--p.owner.remaining === 0) p.owner.batch.ack();
+      if (--p.owner.remaining === 0) p.owner.ack();
     }
+  }
+
+  private deadLetters(
+    chunk: PendingChunk,
+    dead: Array<{ at: number; reason: string }>,
+  ): DeadLetter[] {
+    let records: LogRecord[];
+    if (chunk.sealed) {
+      try {
+        records = chunk.sealed.restore(dead.map((d) => d.at));
+      } catch (e) {
+        // Never lose the fact of a rejection: record what is known without the content.
+        const why = (e as Error).message;
+        records = dead.map(() => newRecord({ unrestorable: why }));
+      }
+    } else records = dead.map((d) => chunk.records[d.at]);
+    return dead.map((d, k) => ({ record: records[k], reason: d.reason, tag: chunk.tagAt(d.at) }));
   }
 }
 

@@ -144,8 +144,11 @@ export async function startPipeline(
 }
 
 export interface SourceControl {
-  /** Emit a batch of `n` records ending at `position`; returns the ack token's batch promise. */
-  emit(n: number, position: number): Promise<void> | undefined;
+  /**
+   * Emit a batch of `n` records ending at `position` (stamped `timeMs`, default now); returns
+   * the pipeline's backpressure promise.
+   */
+  emit(n: number, position: number, timeMs?: number): Promise<void> | undefined;
   committed(): unknown;
 }
 
@@ -169,10 +172,14 @@ register(
       const tracker = ctx.source(key);
       let seq = 0;
       sources.set(ctx.id, {
-        emit(n, position) {
+        emit(n, position, timeMs) {
           const records: LogRecord[] = [];
           for (let i = 0; i < n; i++)
-            records.push({ fields: { message: `line ${seq++}` }, timeMs: Date.now(), timeNs: 0 });
+            records.push({
+              fields: { message: `line ${seq++}` },
+              timeMs: timeMs ?? Date.now(),
+              timeNs: 0,
+            });
           return ctx.emit({
             tag: ctx.tag,
             records,

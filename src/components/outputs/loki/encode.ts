@@ -8,6 +8,7 @@ import {
   appendRawExtra,
   getPath,
   recordJson,
+  setPath,
   stringifyValue,
   type Fields,
   type LogRecord,
@@ -681,6 +682,39 @@ export class LokiEncoder {
       if (hasPath(fields, p)) return JSON.stringify(withoutPaths(fields, this.dropPaths));
     }
     return recordJson(rec);
+  }
+
+  /**
+   * A record for a dead letter, rebuilt from an entry as it was encoded (a sealed chunk no longer
+   * holds its records): the line's JSON (or the message field) with the fields that became labels
+   * put back, and the entry's time.
+   */
+  recordFromEntry(st: Stream, e: Entry): LogRecord {
+    const line = e.line;
+    let fields: Fields | undefined;
+    if (this.cfg.lineFormat === 'json' && line.charCodeAt(0) === 123 /* { */) {
+      try {
+        const v: unknown = JSON.parse(line);
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) fields = v as Fields;
+      } catch {
+        // not JSON: kept as the message below
+      }
+    }
+    if (fields === undefined) {
+      fields = {};
+      setPath(fields, this.cfg.lineFormat === 'message' ? this.messagePath : ['message'], line);
+    }
+    for (const spec of this.dynamic) {
+      const f = spec.template.fields;
+      if (f.length !== 1 || spec.template.source !== `{${f[0]}}`) continue;
+      const pair = st.pairs.find((p) => p[0] === spec.name);
+      if (pair !== undefined && getPath(fields, f[0]) === undefined) setPath(fields, f[0], pair[1]);
+    }
+    return {
+      fields,
+      timeMs: e.seconds * 1000 + Math.floor(e.nanos / 1e6),
+      timeNs: e.nanos % 1e6,
+    };
   }
 
   private describe(rec: LogRecord): StreamDesc {

@@ -277,3 +277,90 @@ export function writePushRequest(streams: readonly WireStream[]): Buffer {
   if (pos !== total) throw new Error(`loki wire encoder: wrote ${pos} bytes, sized ${total}`);
   return scratch.subarray(0, total);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Merging encoded pieces (a chunk is encoded in pieces as it fills, then merged once)
+
+function readVarint(b: Uint8Array, at: { p: number }): number {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    const c = b[at.p++];
+    if (c === undefined) throw new Error('loki wire: truncated varint');
+    v += (c & 127) * 2 ** shift;
+    if (c < 128) return v;
+    shift += 7;
+  }
+}
+
+/** Where each StreamAdapter's entries lie in PushRequest bytes written by writePushRequest. */
+export function streamEntryRanges(buf: Uint8Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const at = { p: 0 };
+  while (at.p < buf.length) {
+    if (buf[at.p++] !== 0x0a) throw new Error('loki wire: expected PushRequest.streams');
+    const len = readVarint(buf, at);
+    const end = at.p + len;
+    if (buf[at.p] === 0x0a) {
+      at.p++;
+      const labelsLen = readVarint(buf, at); // skip StreamAdapter.labels
+      at.p += labelsLen;
+    }
+    out.push([at.p, end]);
+    at.p = end;
+  }
+  return out;
+}
+
+/** A stream of the merged push: its labels and its encoded entries, as [start, end) pairs in `from`. */
+export interface MergeStream {
+  labels: string;
+  ranges: number[];
+}
+
+let merged = Buffer.allocUnsafeSlow(1 << 20);
+
+/**
+ * One PushRequest with each stream once: the labels field, then the entries of every piece in
+ * order (copied from `from`, not re-encoded). Bytes equal writePushRequest of the merged streams.
+ * Returns a view of a reused buffer, valid until the next call: compress it at once.
+ */
+export function writeMergedStreams(from: Uint8Array, streams: readonly MergeStream[]): Buffer {
+  let total = 0;
+  const inner: number[] = [];
+  for (const s of streams) {
+    const lb = Buffer.byteLength(s.labels, 'utf8');
+    let n = lb > 0 ? 1 + vlen(lb) + lb : 0;
+    const r = s.ranges;
+    for (let k = 0; k < r.length; k += 2) n += r[k + 1] - r[k];
+    inner.push(n);
+    total += 1 + vlen(n) + n;
+  }
+  if (merged.length < total) merged = Buffer.allocUnsafeSlow(Math.max(total, merged.length * 2));
+  const out = merged;
+  let p = 0;
+  const varint = (v: number): void => {
+    while (v > 127) {
+      out[p++] = (v & 127) | 128;
+      v >>>= 7;
+    }
+    out[p++] = v;
+  };
+  for (let i = 0; i < streams.length; i++) {
+    const s = streams[i];
+    out[p++] = 0x0a; // PushRequest.streams (1, LEN)
+    varint(inner[i]);
+    if (s.labels.length > 0) {
+      out[p++] = 0x0a; // StreamAdapter.labels (1, LEN)
+      varint(Buffer.byteLength(s.labels, 'utf8'));
+      p += out.write(s.labels, p, 'utf8');
+    }
+    const r = s.ranges;
+    for (let k = 0; k < r.length; k += 2) {
+      out.set(from.subarray(r[k], r[k + 1]), p);
+      p += r[k + 1] - r[k];
+    }
+  }
+  if (p !== total) throw new Error(`loki wire: merged ${p} bytes, sized ${total}`);
+  return out.subarray(0, total);
+}
