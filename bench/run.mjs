@@ -5,10 +5,19 @@
 // Writes a table to stdout and JSON to bench/results/<date>.json.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  rmSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { topSelf } from './profile.mjs';
 import { workloads } from './workloads.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,9 +71,9 @@ async function runWorkload(w, dir) {
   const prepared = await w.prepare(ctx);
   const cfgFile = path.join(dir, 'shiplog.yaml');
   writeFileSync(cfgFile, prepared.config);
-  const nodeArgs = cpuProf
-    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'bench/results/profiles')}`]
-    : [];
+  const profDir = path.join(ROOT, 'bench/results/profiles', w.id);
+  if (cpuProf) rmSync(profDir, { recursive: true, force: true });
+  const nodeArgs = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   const child = spawn(process.execPath, [...nodeArgs, BIN, 'run', '-c', cfgFile], {
     stdio: ['ignore', prepared.stdout ?? 'ignore', 'pipe'],
     env: { ...process.env, ...(prepared.env ?? {}) },
@@ -129,6 +138,13 @@ async function runWorkload(w, dir) {
   };
   if (delivered < prepared.expect)
     result.error = `only ${delivered}/${prepared.expect} delivered before timeout`;
+  if (cpuProf) {
+    const prof = existsSync(profDir)
+      ? readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
+      : undefined;
+    // Main-thread self time; "(idle)" is time the event loop waited, "(garbage collector)" GC.
+    if (prof) result.profile_top5 = topSelf(path.join(profDir, prof), 5);
+  }
   return result;
 }
 
@@ -166,7 +182,10 @@ const cols = [
 console.log(`\n| ${cols.join(' | ')} | notes |\n|${cols.map(() => '---').join('|')}|---|`);
 for (const r of results) {
   const extra = Object.entries(r)
-    .filter(([k]) => !cols.includes(k) && !['description', 'expected', 'cpu_s'].includes(k))
+    .filter(
+      ([k]) =>
+        !cols.includes(k) && !['description', 'expected', 'cpu_s', 'profile_top5'].includes(k),
+    )
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   console.log(
@@ -186,6 +205,22 @@ const out = path.join(
   'bench/results',
   `${meta.date.slice(0, 10)}${quick ? '-quick' : ''}.json`,
 );
-writeFileSync(out, JSON.stringify({ meta, results }, null, 2) + '\n');
+// --only: replace those workloads' entries in today's file, keep the others.
+let merged = results;
+if (only && existsSync(out)) {
+  try {
+    const prev = JSON.parse(readFileSync(out, 'utf8')).results ?? [];
+    merged = [...prev.filter((r) => !results.some((x) => x.workload === r.workload)), ...results];
+  } catch {
+    merged = results;
+  }
+}
+writeFileSync(out, JSON.stringify({ meta, results: merged }, null, 2) + '\n');
+for (const r of results) {
+  if (!r.profile_top5) continue;
+  console.log(`\n${r.workload} top 5 self time (main thread):`);
+  for (const t of r.profile_top5)
+    console.log(`  ${String(t.pct).padStart(5)}%  ${t.self_s.toFixed(2)} s  ${t.fn} ${t.where}`);
+}
 console.log(`\nresults: ${path.relative(ROOT, out)}`);
 if (results.some((r) => r.error)) process.exitCode = 1;

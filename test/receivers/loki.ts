@@ -55,6 +55,11 @@ export interface LokiReceiverOptions {
   now?: () => number;
   /** Listen on this port instead of an ephemeral one (to come back after a simulated outage). */
   port?: number;
+  /**
+   * Answer 413 to bodies larger than this (as sent, compressed): Loki's
+   * grpc_server_max_recv_msg_size, or a gateway's client_max_body_size in front of it.
+   */
+  maxBodyBytes?: number;
 }
 
 export interface RequestLog {
@@ -86,8 +91,9 @@ export class LokiReceiver {
     bytes: 0,
     byStatus: {} as Record<string, number>,
   };
-  private readonly o: Required<Omit<LokiReceiverOptions, 'authorization'>> & {
+  private readonly o: Required<Omit<LokiReceiverOptions, 'authorization' | 'maxBodyBytes'>> & {
     authorization?: string;
+    maxBodyBytes?: number;
   };
   private readonly faults: Fault[] = [];
   private mode: Fault | undefined;
@@ -236,6 +242,8 @@ export class LokiReceiver {
       return [reply(res, 401, 'Unauthorized'), 0];
     const tenant = header(req, 'x-scope-orgid');
     if (this.o.requireTenant && !tenant) return [reply(res, 401, 'no org id'), 0];
+    if (this.o.maxBodyBytes !== undefined && body.length > this.o.maxBodyBytes)
+      return [reply(res, 413, '413 Request Entity Too Large'), 0];
 
     const fault = this.nextFault();
     if (fault && 'hang' in fault) {

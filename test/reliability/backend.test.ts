@@ -116,6 +116,61 @@ describe('backend faults', () => {
     expect(during).toBeLessThan(((Date.now() - t0) / 1000) * 3 + 5);
   }, 180_000);
 
+  it('a file of 1M lines with 429 for 30 s in the middle: nothing lost, nothing twice, RSS bounded', async () => {
+    const n = scale(200_000, 1_000_000);
+    const forMs = scale(5_000, 30_000);
+    const { dir, data, logs } = scenarioDir('loki-429-file');
+    const receiver = await LokiReceiver.start();
+    cleanups.push(() => receiver.close());
+    const tally = new Tally(receiver);
+    const log = path.join(logs, 'app.log');
+    // 200-byte JSON lines with the writer's keys (w, seq), written before shiplog starts.
+    const pad = 'x'.repeat(140);
+    const fd = await fsp.open(log, 'w');
+    for (let i = 0; i < n; i += 50_000) {
+      let chunk = '';
+      for (let j = i; j < Math.min(n, i + 50_000); j++)
+        chunk += `{"w":"a","seq":${j},"level":"${j % 7 ? 'info' : 'warn'}","pad":"${pad}"}\n`;
+      await fd.write(chunk);
+    }
+    await fd.close();
+    const limitMiB = 64;
+    const cfg = writeConfig(dir, {
+      dataDir: data,
+      service: { memory_limit: `${limitMiB}MiB` },
+      inputs: [fileInput([log])],
+      filters: [{ type: 'parse_json', id: 'json' }],
+      lokiUrl: receiver.url,
+      loki: { labels: { job: 'rel', level: '{level}' }, retry: { initial: '200ms', max: '2s' } },
+    });
+    const ship = new Shiplog(cfg);
+    cleanups.push(() => ship.dispose());
+    await ship.start();
+    await tally.waitReceived(Math.floor(n * 0.3), 60_000);
+    receiver.failFor(forMs, { status: 429, retryAfter: 1, body: 'Ingestion rate limit exceeded' });
+    const during = tally.received;
+    await sleep(forMs);
+    ship.sample();
+    await tally.waitAll({ a: n }, 120_000);
+    const sum = tally.summary({ a: n });
+    ship.sample();
+    const stopped = await ship.stop();
+    const throttled = receiver.requests.filter((r) => r.status === 429).length;
+    report({
+      scenario: `file of ${n} lines, 429 for ${forMs / 1000} s in the middle`,
+      ...sum,
+      peakRssMiB: ship.peakRssMiB,
+      note: `${throttled} × 429; ${during} delivered before`,
+    });
+    expect(stopped.code).toBe(0);
+    expect(sum.missing, dir).toEqual([]);
+    expect(sum.duplicated).toBe(0);
+    expect(throttled).toBeGreaterThan(0);
+    expect(during).toBeLessThan(n);
+    // Bounded: the file is the buffer; memory_limit + the process's own ~150 MiB at most.
+    expect(ship.peakRssMiB).toBeLessThan(limitMiB + 150);
+  }, 240_000);
+
   it('5% of pushes answer 500: nothing lost, nothing twice', async () => {
     const s = await setup('loki-500', { batch: { max_bytes: '64KiB', max_wait: '100ms' } }, 5_000);
     let injected = 0;

@@ -45,7 +45,7 @@ export const options = z.object({
     ),
   max_line_bytes: size(
     'Longer lines are cut, flagged with `truncated: true` and counted.',
-  ).prefault('256KiB'),
+  ).prefault('64KiB'),
   multiline: multiline.optional(),
   encoding: z
     .enum(['utf-8', 'latin1'])
@@ -72,7 +72,7 @@ export const options = z.object({
   scan_interval: duration(
     'Rescan the globs this often (watch events also trigger scans; the rescan catches missed events).',
   ).prefault('1s'),
-  read_buffer: size('Bytes read per read call; one read becomes one batch.').prefault('256KiB'),
+  read_buffer: size('Bytes read per read call; one read becomes one batch.').prefault('64KiB'),
 });
 
 export type FileInputConfig = z.output<typeof options>;

@@ -98,7 +98,11 @@ export class FileInput implements Input {
   private readonly retired: Array<{ key: string; tracker: SourceTracker }> = [];
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private readonly loggedOnce = new Set<string>();
-  private buf: Buffer;
+  /** Two read buffers: one being processed, one for the read ahead. */
+  private bufs: [Buffer, Buffer];
+  /** The read ahead in flight or landed: the next block of one file, for its next step. */
+  private prefetched:
+    { f: TailedFile; fd: number; base: number; buf: Buffer; read: Promise<number> } | undefined;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private scanRequested = true;
@@ -131,12 +135,13 @@ export class FileInput implements Input {
       multiline: cfg.multiline,
     };
     this.m = fileMetrics(ctx.metrics.registry);
-    this.buf = Buffer.alloc(0);
+    this.bufs = [Buffer.alloc(0), Buffer.alloc(0)];
   }
 
   async start(): Promise<void> {
     if (this.loop || this.stopped) return;
-    this.buf = Buffer.allocUnsafe(Math.max(4096, this.cfg.read_buffer));
+    const size = Math.max(4096, this.cfg.read_buffer);
+    this.bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
     for (const key of this.ctx.savedSources()) {
       const di = keyDevIno(key);
       const tracker = this.ctx.source(key);
@@ -237,8 +242,24 @@ export class FileInput implements Input {
     const fd = f.fd;
     const base = f.readPos;
     let n: number;
+    let buf: Buffer;
     try {
-      n = await pread(fd, this.buf, base);
+      const pre = this.prefetched;
+      if (pre !== undefined && pre.f === f) {
+        this.prefetched = undefined;
+        if (pre.fd === fd && pre.base === base) {
+          buf = pre.buf;
+          n = await pre.read;
+        } else {
+          // Stale (the file was truncated or reopened): let it land, then read afresh.
+          await pre.read.catch(() => 0);
+          buf = this.bufs[0];
+          n = await pread(fd, buf, base);
+        }
+      } else {
+        buf = pre !== undefined && pre.buf === this.bufs[0] ? this.bufs[1] : this.bufs[0];
+        n = await pread(fd, buf, base);
+      }
     } catch (e) {
       this.fail(f, 'read', e as NodeJS.ErrnoException);
       return false;
@@ -249,7 +270,15 @@ export class FileInput implements Input {
       f.dirty = true;
       f.lastGrowth = now;
       if (base + n > f.size) f.size = base + n;
-      const chunk = this.buf.subarray(0, n);
+      // A full read means more is probably there: read the next block on the thread pool while
+      // this one is split, parsed and handed on (one read ahead, for one file at a time).
+      if (n === buf.length && this.prefetched === undefined && !this.aborted) {
+        const other = buf === this.bufs[0] ? this.bufs[1] : this.bufs[0];
+        const read = pread(fd, other, base + n);
+        read.catch(() => undefined);
+        this.prefetched = { f, fd, base: base + n, buf: other, read };
+      }
+      const chunk = buf.subarray(0, n);
       if (f.key === undefined) this.assignKey(f, chunk, base);
       f.updateFingerprint(chunk, base);
       f.beginChunk(now);
@@ -563,6 +592,17 @@ export class FileInput implements Input {
         if (f.detached) f.detached = false;
         continue;
       }
+      if (this.gz(p)) {
+        // Compressed files are only read by backfill, through zlib (offsets count uncompressed
+        // bytes): never as a plain file, also when a checkpoint of theirs is being resumed.
+        const resumed = this.dormant.get(di);
+        if (resumed) {
+          this.dormant.delete(di);
+          for (const d of resumed) this.gzTrackers.set(d.key, d.tracker);
+        }
+        if (this.ctx.oneShot && first) this.pendingGz.push(p);
+        continue;
+      }
       const dormant = this.dormant.get(di);
       if (dormant) {
         for (const d of dormant) d.seen = true;
@@ -570,10 +610,6 @@ export class FileInput implements Input {
         if (dormant.length === 1 && d0.size === st.size && d0.mtimeMs === st.mtimeMs) continue;
         const lost = this.openFile(p, st, dormant, false, false);
         if (lost) await this.findCopy(p, lost);
-        continue;
-      }
-      if (this.gz(p)) {
-        if (this.ctx.oneShot && first) this.pendingGz.push(p);
         continue;
       }
       if (this.cfg.ignore_older_than > 0 && Date.now() - st.mtimeMs > this.cfg.ignore_older_than)
@@ -757,6 +793,8 @@ export class FileInput implements Input {
   // ── backfill of .gz files ──────────────────────────────────────────────────────────────
 
   private pendingGz: string[] = [];
+  /** Trackers of resumed .gz checkpoints (restored at start), by source key. */
+  private readonly gzTrackers = new Map<string, SourceTracker>();
 
   /** oneShot only: stream a gzip file through zlib; offsets count uncompressed bytes. */
   private async readGzip(p: string): Promise<void> {
@@ -778,7 +816,7 @@ export class FileInput implements Input {
     const head = readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, st.size));
     const fp = hashBytes(head);
     const key = sourceKey(st.dev, st.ino, fp);
-    const tracker = this.ctx.source(key);
+    const tracker = this.gzTrackers.get(key) ?? this.ctx.source(key);
     const saved = tracker.committed;
     const skip = isFilePosition(saved) && saved.fp === fp ? saved.o : 0;
     const f = new TailedFile(undefined, st.dev, st.ino, p, 0, this.topts);

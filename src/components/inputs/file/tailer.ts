@@ -50,6 +50,8 @@ export class TailedFile implements LineSink {
   batchBytes = 0;
   private keyPrefix = '';
   private readTime = 0;
+  /** Sub-millisecond sequence within readTime: lines read in one millisecond keep their order. */
+  private readNs = 0;
   private fileField: { path: string };
 
   constructor(
@@ -98,7 +100,10 @@ export class TailedFile implements LineSink {
 
   /** Called before splitting a chunk: the read time stamped on its records. */
   beginChunk(now: number): void {
-    this.readTime = now;
+    if (now !== this.readTime) {
+      this.readTime = now;
+      this.readNs = 0;
+    }
     if (this.fileField.path !== this.path) this.fileField = { path: this.path };
   }
 
@@ -108,7 +113,8 @@ export class TailedFile implements LineSink {
     this.records.push({
       fields: truncated ? { message: text, file, truncated: true } : { message: text, file },
       timeMs: this.readTime,
-      timeNs: 0,
+      // Distinct per line (Loki names a rejected entry by its timestamp; ties are ambiguous).
+      timeNs: this.readNs < 999_999 ? this.readNs++ : 999_999,
       sourceId: this.keyPrefix + start,
     });
     this.batchBytes += text.length * 2 + 160;

@@ -300,6 +300,29 @@ describe('loki output', () => {
     expect(deadLetters(h2)[0].reason).toMatch(/413 .*lower batch.max_bytes/);
   });
 
+  it('413: the push is halved until it fits; an entry that never fits is dead-lettered', async () => {
+    // A proxy that takes bodies of at most ~1.5 KB (snappy of ~600-byte distinct lines).
+    const r = await receiver({ maxBodyBytes: 1500 });
+    const h = await startPipeline({
+      pipeline: {
+        inputs: [{ type: 'loki_test_feed', id: 'feed' }],
+        outputs: [{ type: 'loki', id: 'loki', url: r.url, batch: { max_wait: '20ms' } }],
+      },
+    });
+    open.push(h);
+    const noise = (i: number): string =>
+      Array.from({ length: 100 }, (_, k) => ((i * 7919 + k * 104729) % 1e6).toString(36)).join('');
+    const lines = Array.from({ length: 8 }, (_, i) => `${i} ${noise(i)}`);
+    const huge = Array.from({ length: 10 }, (_, k) => noise(100 + k)).join(' ');
+    feed([...lines, huge], 9);
+    await until(() => deadLetters(h).length === 1 && r.lines().length === 8);
+    expect(r.lines().sort()).toEqual(lines.slice().sort());
+    expect(deadLetters(h)[0].record.message).toBe(huge);
+    expect(deadLetters(h)[0].reason).toMatch(/413 .*lower batch.max_bytes/);
+    expect(r.stats.byStatus['413']).toBeGreaterThan(1);
+    await until(() => feedTracker!.committed === 9);
+  });
+
   it('too-old entries are dead-lettered without sending; long lines are truncated', async () => {
     const r = await receiver({ maxLineBytes: 1000 });
     const p = await pipeline(r.url, {

@@ -69,6 +69,8 @@ export class LokiOutput {
   private readonly truncatedTotal: Counter<'component'>;
   private readonly refusedTotal: Counter<'component' | 'label'>;
   private consecutiveFailures = 0;
+  /** Smallest body the server refused with 413 (minus one): for logging the split once. */
+  private pushLimit = Infinity;
   /** Where the filling chunk is encoded (protobuf), reused chunk after chunk. */
   private readonly arena = new Arena();
   private lastFailure = '';
@@ -305,6 +307,32 @@ export class LokiOutput {
       : Buffer.from(text);
   }
 
+  /** Push the two halves of a push one after the other (after a 413); outcomes merged. */
+  private async split(push: Push, signal: AbortSignal): Promise<PushOutcome> {
+    const outcome: PushOutcome = { status: '' };
+    for (const half of halve(push)) {
+      const o = await this.push(
+        {
+          tenant: half.tenant,
+          body: () => this.encodeBody(half),
+          indexes: () => half.streams.flatMap((s) => s.entries.map((e) => e.index)),
+          lines: () => half,
+        },
+        signal,
+      );
+      if (outcome.status === '' || !/^2/.test(o.status)) outcome.status = o.status;
+      if (o.rejected) (outcome.rejected ??= []).push(...o.rejected);
+      if (o.retry) {
+        if (outcome.retry) {
+          outcome.retry.indexes.push(...o.retry.indexes);
+          if (o.retry.delayMs !== undefined)
+            outcome.retry.delayMs = Math.max(outcome.retry.delayMs ?? 0, o.retry.delayMs);
+        } else outcome.retry = { ...o.retry, indexes: [...o.retry.indexes] };
+      }
+    }
+    return outcome;
+  }
+
   /** One HTTP push, classified in chunk positions. */
   private async push(target: PushTarget, signal: AbortSignal): Promise<PushOutcome> {
     const indexes = target.indexes;
@@ -370,10 +398,48 @@ export class LokiOutput {
       this.ctx.log.error('loki rejected a push (400); entries dead-lettered', { reason });
       return { status, rejected: indexes().map((index) => ({ index, reason })) };
     }
+    if (statusCode === 413) {
+      // Too large for Loki or a proxy in front of it: halve until it fits (one entry that does
+      // not fit is dead-lettered below).
+      const full = target.lines();
+      if (full.count > 1) {
+        if (body.length - 1 < this.pushLimit) {
+          this.pushLimit = body.length - 1;
+          this.ctx.log.warn(
+            'push too large for the server (413); splitting it. Lower batch.max_bytes below the limit of Loki (grpc_server_max_recv_msg_size) or of the proxy in front of it',
+            { bytes: body.length, batch_max_bytes: this.config.batch.max_bytes },
+          );
+        }
+        return this.split(full, signal);
+      }
+    }
     const reason = `loki answered ${statusCode}${fixFor(statusCode)}: ${detail}`;
     this.ctx.log.error('push rejected; records dead-lettered', { reason });
     return { status, rejected: indexes().map((index) => ({ index, reason })) };
   }
+}
+
+/** A push as two pushes with half of its entries each (streams split where the half falls). */
+function halve(push: Push): [Push, Push] {
+  const half = Math.floor(push.count / 2);
+  const a: Push = { tenant: push.tenant, streams: [], count: 0, bytes: 0 };
+  const b: Push = { tenant: push.tenant, streams: [], count: 0, bytes: 0 };
+  for (const st of push.streams) {
+    const room = half - a.count;
+    const head = room > 0 ? st.entries.slice(0, room) : [];
+    const tail = room > 0 ? st.entries.slice(room) : st.entries;
+    if (head.length > 0) {
+      a.streams.push({ labels: st.labels, pairs: st.pairs, entries: head });
+      a.count += head.length;
+    }
+    if (tail.length > 0) {
+      b.streams.push({ labels: st.labels, pairs: st.pairs, entries: tail });
+      b.count += tail.length;
+    }
+  }
+  a.bytes = Math.round((push.bytes * a.count) / Math.max(1, push.count));
+  b.bytes = push.bytes - a.bytes;
+  return [a, b];
 }
 
 /** Approximate bytes a record adds to a push, for batch.max_bytes. */
