@@ -1,6 +1,7 @@
 // The command line. The only module that exits the process. Exit codes: 0 ok, 1 runtime
 // failure, 2 usage error, 3 backfill lost records, 78 invalid config (EX_CONFIG).
 
+import './v8-flags.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../core/errors.js';
