@@ -198,12 +198,14 @@ const meta = {
   cpus: os.cpus().length,
   cpu_model: os.cpus()[0]?.model,
   quick,
+  cpu_prof: cpuProf,
 };
 mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
 const out = path.join(
   ROOT,
   'bench/results',
-  `${meta.date.slice(0, 10)}${quick ? '-quick' : ''}.json`,
+  // Profiled runs are slower: their figures (and top-5 self time) go to a file of their own.
+  `${meta.date.slice(0, 10)}${quick ? '-quick' : ''}${cpuProf ? '-profile' : ''}.json`,
 );
 // --only: replace those workloads' entries in today's file, keep the others.
 let merged = results;

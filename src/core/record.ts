@@ -41,6 +41,7 @@ export interface OutputBatch extends Batch {
   /**
    * Call exactly once when every record of this batch is delivered or dead-lettered. Until then
    * the batch counts against the output's buffer and the source's checkpoint cannot pass it.
+   * Outputs may keep and call it detached from the batch (not as a method): it must not use `this`.
    */
   ack(): void;
 }

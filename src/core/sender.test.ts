@@ -193,4 +193,30 @@ describe('Sender', () => {
       ['restored m3', 'still bad'],
     ]);
   });
+
+  it('a sealer that fails at the cut: nothing is sent, every record is dead-lettered, the batch acked', async () => {
+    let sends = 0;
+    const { s, dir } = sender(
+      async () => {
+        sends++;
+        return Result.ok();
+      },
+      {
+        seal: () => ({
+          add() {},
+          finish() {
+            throw new Error('boom');
+          },
+        }),
+      },
+    );
+    const a = batch(3);
+    s.write(a);
+    await s.stop();
+    expect(sends).toBe(0);
+    expect(a.acked).toBe(1);
+    const dead = readFileSync(`${dir}/dead_letter/out.ndjson`, 'utf8').trim().split('\n');
+    expect(dead).toHaveLength(3);
+    expect(dead[0]).toContain('encoding the chunk failed: boom');
+  });
 });

@@ -105,6 +105,8 @@ class PendingChunk {
   count = 0;
   sealer: Sealer | undefined;
   sealed: Sealed | undefined;
+  /** Set when sealing failed: nothing is sent, every record is dead-lettered with this reason. */
+  failed: string | undefined;
   parts: Array<{ owner: Owner; count: number }> = [];
   bytes = 0;
   tagAt(i: number): string {
@@ -221,7 +223,16 @@ export class Sender {
     if (chunk.count === 0) return;
     this.current = new PendingChunk();
     if (chunk.sealer) {
-      chunk.sealed = chunk.sealer.finish();
+      try {
+        chunk.sealed = chunk.sealer.finish();
+      } catch (e) {
+        // A bug, not a backend answer: account for every record (dead letters) and go on.
+        chunk.failed = `encoding the chunk failed: ${(e as Error).message}`;
+        this.o.log.error('encoding a chunk failed; its records are dead-lettered', {
+          error: chunk.failed,
+          records: chunk.count,
+        });
+      }
       chunk.sealer = undefined;
     }
     this.ready.push(chunk);
@@ -249,6 +260,12 @@ export class Sender {
     let size = chunk.count;
     // Rejected records by chunk position; resolved to records (restored if sealed) at the end.
     const dead: Array<{ at: number; reason: string }> = [];
+    if (chunk.failed !== undefined) {
+      const all = Array.from({ length: chunk.count }, (_, at) => ({ at, reason: chunk.failed! }));
+      await this.o.deadLetter.write(this.deadLetters(chunk, all));
+      for (const p of chunk.parts) if (--p.owner.remaining === 0) p.owner.ack();
+      return;
+    }
     const attemptChunk: Chunk = {
       records: attemptRecords,
       size,
@@ -327,8 +344,9 @@ export class Sender {
     dead: Array<{ at: number; reason: string }>,
   ): DeadLetter[] {
     let records: LogRecord[];
-    if (chunk.sealed) {
+    if (chunk.sealed || chunk.failed !== undefined) {
       try {
+        if (!chunk.sealed) throw new Error(chunk.failed);
         records = chunk.sealed.restore(dead.map((d) => d.at));
       } catch (e) {
         // Never lose the fact of a rejection: record what is known without the content.

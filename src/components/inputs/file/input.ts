@@ -216,10 +216,14 @@ export class FileInput implements Input {
         this.updateLag();
       }
       let worked = false;
-      for (const f of this.open.values()) {
+      const round: TailedFile[] = [];
+      for (const f of this.open.values()) if (f.dirty || Date.now() >= f.nextCheck) round.push(f);
+      for (let i = 0; i < round.length; i++) {
         if (this.aborted) break;
-        if (!f.dirty && Date.now() < f.nextCheck) continue;
-        if (await this.step(f)) worked = true;
+        const f = round[i];
+        if (!this.open.has(f.devino) || this.open.get(f.devino) !== f) continue;
+        // The file stepped after this one (or, after the last, the first again): read ahead.
+        if (await this.step(f, round[i + 1] ?? round[0])) worked = true;
       }
       this.reapRetired();
       if (this.ctx.oneShot && this.open.size === 0 && this.pendingGz.length === 0) break;
@@ -232,8 +236,17 @@ export class FileInput implements Input {
     this.reapRetired();
   }
 
-  /** One read (or end-of-file bookkeeping) on one file. True when bytes were read. */
-  private async step(f: TailedFile): Promise<boolean> {
+  private readAhead(f: TailedFile, fd: number, base: number, buf: Buffer): void {
+    const read = pread(fd, buf, base);
+    read.catch(() => undefined);
+    this.prefetched = { f, fd, base, buf, read };
+  }
+
+  /**
+   * One read (or end-of-file bookkeeping) on one file; `next` is the file stepped after it (for
+   * the read ahead). True when bytes were read.
+   */
+  private async step(f: TailedFile, next: TailedFile = f): Promise<boolean> {
     if (f.fd === undefined) return false;
     if (f.shadowOf) {
       if (this.open.get(f.shadowOf.devino) === f.shadowOf) return false;
@@ -270,13 +283,16 @@ export class FileInput implements Input {
       f.dirty = true;
       f.lastGrowth = now;
       if (base + n > f.size) f.size = base + n;
-      // A full read means more is probably there: read the next block on the thread pool while
-      // this one is split, parsed and handed on (one read ahead, for one file at a time).
-      if (n === buf.length && this.prefetched === undefined && !this.aborted) {
+      // Read the block the next step will want on the thread pool while this one is split,
+      // parsed and handed on: this file's next block after a full read when it is stepped next,
+      // else the next file's (one read ahead at a time, only for a file known to have more).
+      if (this.prefetched === undefined && !this.aborted) {
         const other = buf === this.bufs[0] ? this.bufs[1] : this.bufs[0];
-        const read = pread(fd, other, base + n);
-        read.catch(() => undefined);
-        this.prefetched = { f, fd, base: base + n, buf: other, read };
+        if (next === f) {
+          if (n === buf.length) this.readAhead(f, fd, base + n, other);
+        } else if (next.dirty && next.fd !== undefined && !next.shadowOf) {
+          this.readAhead(next, next.fd, next.readPos, other);
+        }
       }
       const chunk = buf.subarray(0, n);
       if (f.key === undefined) this.assignKey(f, chunk, base);

@@ -7,7 +7,9 @@
 //   connection error ────────────▶ retry the push (Retry-After honoured)
 //   400 ─────────────────────────▶ never resent: Loki stored the valid entries and listed the
 //                                  others; those are dead-lettered with Loki's reason
-//   401 / 403 / 413 / other 4xx ─▶ permanent, logged with the fix (tenant, auth, batch size)
+//   413 ─────────────────────────▶ the push is halved until it fits; one entry too large
+//                                  for the server is permanent, logged with the fix
+//   401 / 403 / other 4xx ───────▶ permanent, logged with the fix (tenant, auth, url)
 //
 // Before sending: entries older than reject_older_than and label sets over max_streams are
 // dead-lettered; lines over max_line_bytes are truncated and counted.
