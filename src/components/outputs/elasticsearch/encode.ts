@@ -2,6 +2,7 @@
 // templates, deterministic document ids, and the NDJSON body (action line + source line per
 // record, ending in "\n" as the API requires). No I/O; tested offline.
 
+import type { Arena } from '../_shared/arena.js';
 import { hash } from 'node:crypto';
 import { compileTemplate, type Template } from '../../../core/template.js';
 import { recordJson, type LogRecord } from '../../../core/record.js';
@@ -168,6 +169,17 @@ export interface BulkEncoder {
    * (undefined with `id: none`).
    */
   encode(records: readonly LogRecord[], ids?: Array<string | undefined>): Buffer;
+  /**
+   * Append the action and document lines of `records[from, to)` to `arena`, pushing where each
+   * record's lines end (arena offsets) to `ends` (sealing: the chunk is encoded as it fills).
+   */
+  encodeInto(
+    records: readonly LogRecord[],
+    from: number,
+    to: number,
+    arena: Arena,
+    ends: number[],
+  ): void;
   /** Cheap estimate of one record's share of the body, for batching by bytes. */
   measure(record: LogRecord): number;
 }
@@ -220,29 +232,41 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     // Splice the time in front of the existing members: no re-serialisation of the record.
     return json.length === 2 ? `${timeKeyJson}${t}"}` : `${timeKeyJson}${t}",${json.slice(1)}`;
   };
+  const entry = (r: LogRecord, ids: Array<string | undefined> | undefined, i: number): string => {
+    const json = recordJson(r);
+    const id = o.id?.(r, json);
+    if (ids) ids[i] = id;
+    return (
+      prefixFor(o.index.name(r)) +
+      (id === undefined ? '}}\n' : `,"_id":${jsonStr(id)}}}\n`) +
+      document(r, json) +
+      '\n'
+    );
+  };
   return {
+    encodeInto(records, from, to, arena, ends) {
+      for (let i = from; i < to; i++) {
+        const e = entry(records[i], undefined, i);
+        // Worst case 3 bytes per UTF-16 unit.
+        arena.ensure(e.length * 3);
+        arena.used += arena.buf.write(e, arena.used, 'utf8');
+        ends.push(arena.used);
+      }
+    },
     encode(records, ids) {
       // One utf8 write per record into a growing Buffer: no multi-megabyte rope to flatten, and
       // the bytes go to the socket as they are (a string body would be encoded again).
       let buf = Buffer.allocUnsafe(Math.max(64 * 1024, records.length * 640));
       let off = 0;
       for (let i = 0; i < records.length; i++) {
-        const r = records[i];
-        const json = recordJson(r);
-        const id = o.id?.(r, json);
-        if (ids) ids[i] = id;
-        const entry =
-          prefixFor(o.index.name(r)) +
-          (id === undefined ? '}}\n' : `,"_id":${jsonStr(id)}}}\n`) +
-          document(r, json) +
-          '\n';
+        const e = entry(records[i], ids, i);
         // Worst case 3 bytes per UTF-16 unit.
-        if (buf.length - off < entry.length * 3) {
-          const next = Buffer.allocUnsafe(Math.max(buf.length * 2, off + entry.length * 3));
+        if (buf.length - off < e.length * 3) {
+          const next = Buffer.allocUnsafe(Math.max(buf.length * 2, off + e.length * 3));
           buf.copy(next, 0, 0, off);
           buf = next;
         }
-        off += buf.write(entry, off, 'utf8');
+        off += buf.write(e, off, 'utf8');
       }
       return buf.subarray(0, off);
     },

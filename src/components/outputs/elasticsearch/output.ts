@@ -21,6 +21,8 @@ import { parseRetryAfter } from '../../../core/retry.js';
 import { Result, Sender, type Chunk, type SendResult } from '../../../core/sender.js';
 import type { RetryConfig } from '../../../core/component.js';
 import type { EsOptions } from './config.js';
+import { Arena } from '../_shared/arena.js';
+import { BulkSealer, SealedBulk } from './seal.js';
 import {
   compileId,
   compileIndex,
@@ -40,6 +42,12 @@ const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reas
 export interface EsOutputConfig extends EsOptions {
   id: string;
   retry: RetryConfig;
+}
+
+/** The documents of one attempt, by attempt index; `body(from, to)` encodes (or slices) them. */
+interface Items {
+  count: number;
+  body(from: number, to: number): Buffer;
 }
 
 interface BulkItem {
@@ -63,6 +71,8 @@ export class ElasticsearchOutput {
   private lastFailure = '';
   /** Documents whose `create` met an existing id (counted delivered). */
   conflicts = 0;
+  /** Where the filling chunk is encoded, reused chunk after chunk. */
+  private readonly arena = new Arena();
 
   constructor(
     private readonly config: EsOutputConfig,
@@ -114,6 +124,8 @@ export class ElasticsearchOutput {
       measure: this.encoder.measure,
       signal: ctx.signal,
       send: (chunk, signal) => this.send(chunk, signal),
+      // Encode each chunk while it fills; attempts send its bytes (seal.ts).
+      seal: () => new BulkSealer(this.encoder, this.arena, config.time_key),
     });
   }
 
@@ -177,7 +189,10 @@ export class ElasticsearchOutput {
 
   /** One attempt for a chunk (split into several requests only when the cluster said 413). */
   private async send(chunk: Chunk, signal: AbortSignal): Promise<SendResult> {
-    const res = await this.attempt(chunk.records, 0, chunk.records.length, signal);
+    const res =
+      chunk.sealed instanceof SealedBulk
+        ? await this.sendSealed(chunk, chunk.sealed, signal)
+        : await this.attempt(this.itemsOf(chunk.records), 0, chunk.records.length, signal);
     if (res.retry && res.retry.indexes !== 'all' && res.retry.indexes.length === 0) {
       res.retry = undefined;
     }
@@ -193,18 +208,67 @@ export class ElasticsearchOutput {
     }
   }
 
+  private itemsOf(records: readonly LogRecord[]): Items {
+    return {
+      count: records.length,
+      body: (from, to) =>
+        this.encoder.encode(
+          from === 0 && to === records.length ? records : records.slice(from, to),
+        ),
+    };
+  }
+
+  /** A sealed chunk: the documents of this attempt, minus those refused when encoding. */
+  private async sendSealed(
+    chunk: Chunk,
+    sealed: SealedBulk,
+    signal: AbortSignal,
+  ): Promise<SendResult> {
+    const positions: number[] = [];
+    const attemptIdx: number[] = [];
+    const rejected: Array<{ index: number; reason: string }> = [];
+    for (let i = 0; i < chunk.size; i++) {
+      const p = chunk.live ? chunk.live[i] : i;
+      const why = sealed.pre.get(p);
+      if (why !== undefined) rejected.push({ index: i, reason: why });
+      else {
+        positions.push(p);
+        attemptIdx.push(i);
+      }
+    }
+    if (positions.length === 0) return { status: 'not_sent', rejected };
+    const items: Items = {
+      count: positions.length,
+      body: (from, to) => sealed.bodyOf(positions, from, to),
+    };
+    const res = await this.attempt(items, 0, positions.length, signal);
+    if (rejected.length === 0 && positions.length === chunk.size) return res;
+    // Back to attempt indexes.
+    const out: SendResult = { status: res.status };
+    for (const r of res.rejected ?? [])
+      rejected.push({ index: attemptIdx[r.index], reason: r.reason });
+    if (rejected.length > 0) out.rejected = rejected;
+    if (res.retry) {
+      const idx =
+        res.retry.indexes === 'all'
+          ? attemptIdx.filter((_, k) => !(res.rejected ?? []).some((r) => r.index === k))
+          : res.retry.indexes.map((k) => attemptIdx[k]);
+      out.retry = { ...res.retry, indexes: idx };
+    }
+    return out;
+  }
+
   private async attempt(
-    all: readonly LogRecord[],
+    items: Items,
     from: number,
     to: number,
     signal: AbortSignal,
   ): Promise<SendResult> {
-    const records = from === 0 && to === all.length ? all : all.slice(from, to);
-    const n = records.length;
-    let body = this.encoder.encode(records);
+    const n = to - from;
+    let body = items.body(from, to);
     if (this.config.compression === 'gzip') body = await gzipAsync(body, { level: 1 });
     const size = body.length;
-    if (size > this.bodyLimit && n > 1) return this.split(all, from, to, signal);
+    if (size > this.bodyLimit && n > 1) return this.split(items, from, to, signal);
 
     let statusCode: number;
     let headers: Record<string, string | string[] | undefined>;
@@ -248,7 +312,7 @@ export class ElasticsearchOutput {
           { bytes: size, batch_max_bytes: this.config.batch.max_bytes },
         );
       }
-      return this.split(all, from, to, signal);
+      return this.split(items, from, to, signal);
     }
     if (statusCode === 429 || statusCode === 408 || statusCode >= 500) {
       return Result.retry(
@@ -265,14 +329,14 @@ export class ElasticsearchOutput {
 
   /** Send two halves one after the other and merge their outcomes. */
   private async split(
-    all: readonly LogRecord[],
+    items: Items,
     from: number,
     to: number,
     signal: AbortSignal,
   ): Promise<SendResult> {
     const mid = from + Math.ceil((to - from) / 2);
-    const a = await this.attempt(all, from, mid, signal);
-    const b = await this.attempt(all, mid, to, signal);
+    const a = await this.attempt(items, from, mid, signal);
+    const b = await this.attempt(items, mid, to, signal);
     return merge(a, mid - from, b, to - mid);
   }
 

@@ -34,7 +34,8 @@ import {
   type Prepared,
   type Push,
 } from './encode.js';
-import { Arena, LokiSealer, SealedChunk } from './seal.js';
+import { Arena } from '../_shared/arena.js';
+import { LokiSealer, SealedChunk } from './seal.js';
 
 const gzipAsync = promisify(gzip);
 const PUSH_PATH = '/loki/api/v1/push';

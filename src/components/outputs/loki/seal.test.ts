@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
 import { LokiEncoder, encodeProtobuf, type EncoderConfig, type Prepared } from './encode.js';
 import { decodePushRequest } from './logproto.js';
-import { Arena, LokiSealer, SealedChunk } from './seal.js';
+import { Arena } from '../_shared/arena.js';
+import { LokiSealer, SealedChunk } from './seal.js';
 
 const NOW = Date.parse('2025-03-01T12:00:00Z');
 

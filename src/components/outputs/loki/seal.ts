@@ -20,6 +20,7 @@ import {
   type Push,
   type Stream,
 } from './encode.js';
+import type { Arena } from '../_shared/arena.js';
 import { decodePushRequest } from './logproto.js';
 import { streamEntryRanges, writeMergedStreams, type MergeStream } from './wire.js';
 
@@ -45,29 +46,6 @@ interface TenantGroup {
   tenant: string | undefined;
   streams: Map<string, { stream: CompactStream; merge: MergeStream }>;
   count: number;
-}
-
-/**
- * Where a filling chunk's pieces are written: one buffer per output, reused by every chunk (only
- * the chunk being filled writes to it), so encoding allocates nothing off-heap but the bodies.
- */
-export class Arena {
-  buf = Buffer.allocUnsafeSlow(1 << 20);
-  used = 0;
-
-  /** Copy `bytes` in; returns where they start. */
-  append(bytes: Uint8Array): number {
-    const need = this.used + bytes.length;
-    if (need > this.buf.length) {
-      const next = Buffer.allocUnsafeSlow(Math.max(need, this.buf.length * 2));
-      this.buf.copy(next, 0, 0, this.used);
-      this.buf = next;
-    }
-    const at = this.used;
-    this.buf.set(bytes, at);
-    this.used = need;
-    return at;
-  }
 }
 
 export class LokiSealer implements Sealer {
