@@ -256,6 +256,12 @@ export class FileInput implements Input {
     const base = f.readPos;
     let n: number;
     let buf: Buffer;
+    const orphan = this.prefetched;
+    if (orphan !== undefined && orphan.f !== f && orphan.f.fd !== orphan.fd) {
+      // Read ahead for a file closed since: let it land (its buffer is written), then drop it.
+      this.prefetched = undefined;
+      await orphan.read.catch(() => 0);
+    }
     try {
       const pre = this.prefetched;
       if (pre !== undefined && pre.f === f) {
