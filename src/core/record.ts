@@ -70,13 +70,15 @@ export function recordJson(record: LogRecord): string {
 
 /**
  * `json` (an object's JSON text) with `fields[k]` for each of `keys` added as members, skipping
- * undefined values and keys in `skip`. Returns `json` unchanged when nothing is added.
+ * undefined values and keys in `skip`; `map` may replace a value before it is serialised.
+ * Returns `json` unchanged when nothing is added.
  */
 export function appendRawExtra(
   json: string,
   fields: Fields,
   keys: readonly string[],
   skip?: readonly string[],
+  map?: (key: string, value: unknown) => unknown,
 ): string {
   let end = json.length - 1;
   while (end > 0 && json.charCodeAt(end) !== 125 /* } */) end--;
@@ -90,7 +92,7 @@ export function appendRawExtra(
   }
   let added = false;
   for (const k of keys) {
-    const v = fields[k];
+    const v = map ? map(k, fields[k]) : fields[k];
     if (v === undefined || (skip && skip.includes(k))) continue;
     const text = JSON.stringify(v);
     if (text === undefined) continue;

@@ -469,6 +469,12 @@ export class LokiEncoder {
   private readonly dropPaths: string[][];
   /** The dropped fields when all are top-level keys JSON writes without escapes (fast paths). */
   private readonly topDrops: string[] | undefined;
+  /**
+   * Mixed label fields (some nested, e.g. `kubernetes.namespace_name`): the top-level ones (JSON
+   * writes them without escapes) and the nested ones by their first key. For records whose raw
+   * line holds the top-level ones and whose input metadata (rawExtra) holds the nested ones.
+   */
+  private readonly mixed: { top: string[]; nested: Map<string, string[][]> } | undefined;
   private readonly metaPaths: Array<{ name: string; path: string[] }>;
   private readonly tenant: Template | undefined;
   private readonly messagePath: string[];
@@ -514,6 +520,14 @@ export class LokiEncoder {
       if (name === undefined) throw new Error(`structured_metadata field "${f}" has no valid name`);
       return { name, path: f.split('.') };
     });
+    const plain = (k: string): boolean => JSON.stringify(k) === `"${k}"`;
+    if (this.topDrops === undefined && this.dropPaths.every((p) => plain(p[0]))) {
+      const nested = new Map<string, string[][]>();
+      for (const p of this.dropPaths)
+        if (p.length > 1) nested.set(p[0], [...(nested.get(p[0]) ?? []), p.slice(1)]);
+      const top = this.dropPaths.filter((p) => p.length === 1).map((p) => p[0]);
+      if (top.every((k) => !nested.has(k))) this.mixed = { top, nested };
+    }
     this.cutLines =
       cfg.lineFormat === 'json' && this.topDrops !== undefined && this.topDrops.length > 0;
     this.tenant = cfg.tenant !== undefined ? compileTemplate(cfg.tenant) : undefined;
@@ -678,10 +692,42 @@ export class LokiEncoder {
         }
       }
     }
+    const mixed = this.mixed;
+    if (mixed !== undefined && rec.raw !== undefined) {
+      const line = this.mixedLine(rec, mixed);
+      if (line !== undefined) return line;
+    }
     for (const p of this.dropPaths) {
       if (hasPath(fields, p)) return JSON.stringify(withoutPaths(fields, this.dropPaths));
     }
     return recordJson(rec);
+  }
+
+  /**
+   * The line of a record with raw text when label fields are nested in its input metadata (the
+   * kubernetes case): top-level label fields cut from the raw text, the metadata objects
+   * serialised without their label fields and appended. Undefined when the shape does not fit
+   * (a nested label field inside the parsed line): the caller copies the record instead.
+   */
+  private mixedLine(
+    rec: LogRecord,
+    mixed: { top: string[]; nested: Map<string, string[][]> },
+  ): string | undefined {
+    const fields = rec.fields;
+    const extra = rec.rawExtra;
+    for (const head of mixed.nested.keys()) {
+      if (!Object.hasOwn(fields, head)) continue;
+      if (extra === undefined || !extra.includes(head)) return undefined; // in the raw line
+    }
+    const raw = rec.raw!;
+    const cut = mixed.top.length > 0 ? spliceTopKeys(raw, mixed.top) : raw;
+    if (cut === undefined) return undefined;
+    if (extra === undefined) return cut;
+    return appendRawExtra(cut, fields, extra, mixed.top, (k, v) => {
+      const tails = mixed.nested.get(k);
+      if (tails === undefined || v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+      return withoutPaths(v as Fields, tails);
+    });
   }
 
   /**

@@ -155,3 +155,51 @@ describe('JSON lines without label fields', () => {
     expect(p.pushes[0].streams[0].entries[0].line).toBe(`{"msg":"${'x'.repeat(32)}`);
   });
 });
+
+describe('JSON lines with a label field nested in input metadata (kubernetes)', () => {
+  const mixed = new LokiEncoder(
+    {
+      labels: { job: 'k', level: '{level}', namespace: '{kubernetes.namespace_name}' },
+      structuredMetadata: [],
+      lineFormat: 'json',
+      messageField: 'message',
+      maxLineBytes: 256_000,
+      rejectOlderThanMs: 0,
+      maxStreams: 10_000,
+    },
+    () => NOW,
+  );
+  const drops = [['level'], ['kubernetes', 'namespace_name']];
+  const meta = fc.record(
+    {
+      namespace_name: fc.string({ maxLength: 5 }),
+      pod_name: fc.string({ maxLength: 5 }),
+      labels: fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 })),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('equals the copying path: raw line cut, metadata serialised without its label field', () => {
+    fc.assert(
+      fc.property(fieldsArb, meta, fc.boolean(), (parsed, kubernetes, inLine) => {
+        // The parsed line is the raw text; `kubernetes` is metadata merged beside it (rawExtra),
+        // or (inLine) part of the line itself, where only the copying path applies.
+        const line: Record<string, unknown> = { ...parsed };
+        delete line.kubernetes;
+        if (inLine) line.kubernetes = kubernetes;
+        const raw = JSON.stringify(line);
+        const fields: Record<string, unknown> = inLine ? line : { ...line, kubernetes };
+        const rec: LogRecord = {
+          fields,
+          timeMs: NOW,
+          timeNs: 0,
+          raw,
+          rawExtra: inLine ? undefined : ['kubernetes'],
+        };
+        const want = JSON.stringify(withoutPaths(fields, drops));
+        expect(mixed.line(rec)).toBe(want);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
