@@ -83,10 +83,10 @@ async function pipeline(url: string, loki: Record<string, unknown> = {}): Promis
 function deadLetters(h: Harness): Array<{ reason: string; record: { message: string } }> {
   const f = path.join(h.dataDir, 'dead_letter', 'loki.ndjson');
   if (!existsSync(f)) return [];
-  return readFileSync(f, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { reason: string; record: { message: string } });
+  // Polled while the writer appends: only whole lines (a last one without "\n" is not done yet).
+  const lines = readFileSync(f, 'utf8').split('\n');
+  lines.pop();
+  return lines.map((l) => JSON.parse(l) as { reason: string; record: { message: string } });
 }
 
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
