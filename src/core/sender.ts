@@ -263,7 +263,7 @@ export class Sender {
     if (chunk.failed !== undefined) {
       const all = Array.from({ length: chunk.count }, (_, at) => ({ at, reason: chunk.failed! }));
       await this.o.deadLetter.write(this.deadLetters(chunk, all));
-      for (const p of chunk.parts) if (--p.owner.remaining === 0) p.owner.ack();
+      this.settle(chunk);
       return;
     }
     const attemptChunk: Chunk = {
@@ -334,9 +334,12 @@ export class Sender {
       else for (let at = 0; at < chunk.count; at++) dead.push({ at, reason });
     }
     if (dead.length > 0) await this.o.deadLetter.write(this.deadLetters(chunk, dead));
-    for (const p of chunk.parts) {
-      if (--p.owner.remaining === 0) p.owner.ack();
-    }
+    this.settle(chunk);
+  }
+
+  /** The chunk is done: acknowledge each input batch whose last chunk this was. */
+  private settle(chunk: PendingChunk): void {
+    for (const p of chunk.parts) if (--p.owner.remaining === 0) p.owner.ack();
   }
 
   private deadLetters(

@@ -221,7 +221,7 @@ export class FileInput implements Input {
       for (let i = 0; i < round.length; i++) {
         if (this.aborted) break;
         const f = round[i];
-        if (!this.open.has(f.devino) || this.open.get(f.devino) !== f) continue;
+        if (this.open.get(f.devino) !== f) continue; // finished or replaced this round
         // The file stepped after this one (or, after the last, the first again): read ahead.
         if (await this.step(f, round[i + 1] ?? round[0])) worked = true;
       }

@@ -46,7 +46,6 @@ export interface EsOutputConfig extends EsOptions {
 
 /** The documents of one attempt, by attempt index; `body(from, to)` encodes (or slices) them. */
 interface Items {
-  count: number;
   body(from: number, to: number): Buffer;
 }
 
@@ -210,7 +209,6 @@ export class ElasticsearchOutput {
 
   private itemsOf(records: readonly LogRecord[]): Items {
     return {
-      count: records.length,
       body: (from, to) =>
         this.encoder.encode(
           from === 0 && to === records.length ? records : records.slice(from, to),
@@ -237,10 +235,7 @@ export class ElasticsearchOutput {
       }
     }
     if (positions.length === 0) return { status: 'not_sent', rejected };
-    const items: Items = {
-      count: positions.length,
-      body: (from, to) => sealed.bodyOf(positions, from, to),
-    };
+    const items: Items = { body: (from, to) => sealed.bodyOf(positions, from, to) };
     const res = await this.attempt(items, 0, positions.length, signal);
     if (rejected.length === 0 && positions.length === chunk.size) return res;
     // Back to attempt indexes.

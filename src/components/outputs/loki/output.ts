@@ -220,19 +220,7 @@ export class LokiOutput {
     const prep = this.encoder.prepare(chunk.records);
     const rejected = this.report(prep);
     const outcomes: PushOutcome[] = [];
-    for (const push of prep.pushes) {
-      const target: PushTarget = {
-        tenant: push.tenant,
-        body: () => this.encodeBody(push),
-        indexes: () => {
-          const out: number[] = [];
-          for (const s of push.streams) for (const e of s.entries) out.push(e.index);
-          return out;
-        },
-        lines: () => push,
-      };
-      outcomes.push(await this.push(target, signal));
-    }
+    for (const push of prep.pushes) outcomes.push(await this.push(this.target(push), signal));
     return this.result(rejected, outcomes, undefined);
   }
 
@@ -275,28 +263,30 @@ export class LokiOutput {
     at: Map<number, number> | undefined,
   ): SendResult {
     const pos = (i: number): number => (at === undefined ? i : (at.get(i) ?? -1));
-    let status = 'not_sent';
-    const retryIdx: number[] = [];
-    let retryReason = '';
-    let retryDelay: number | undefined;
-    for (const o of outcomes) {
-      status = o.status;
-      if (o.rejected)
-        for (const r of o.rejected) rejected.push({ index: pos(r.index), reason: r.reason });
-      if (o.retry) {
-        for (const i of o.retry.indexes) retryIdx.push(pos(i));
-        retryReason ||= o.retry.reason;
-        if (o.retry.delayMs !== undefined) retryDelay = Math.max(retryDelay ?? 0, o.retry.delayMs);
-      }
-    }
-    const res: SendResult = { status };
+    const all = fold(outcomes, outcomes.at(-1)?.status ?? 'not_sent');
+    for (const r of all.rejected ?? []) rejected.push({ index: pos(r.index), reason: r.reason });
+    const res: SendResult = { status: all.status };
     if (rejected.length > 0) res.rejected = rejected;
-    if (retryIdx.length > 0) {
-      res.retry = { indexes: retryIdx, reason: retryReason, delayMs: retryDelay };
+    if (all.retry) {
+      res.retry = { ...all.retry, indexes: all.retry.indexes.map(pos) };
       this.consecutiveFailures++;
-      this.lastFailure = retryReason;
+      this.lastFailure = all.retry.reason;
     } else this.consecutiveFailures = 0;
     return res;
+  }
+
+  /** A prepared push as a push to make (its body encoded when sent). */
+  private target(push: Push): PushTarget {
+    return {
+      tenant: push.tenant,
+      body: () => this.encodeBody(push),
+      indexes: () => {
+        const out: number[] = [];
+        for (const st of push.streams) for (const e of st.entries) out.push(e.index);
+        return out;
+      },
+      lines: () => push,
+    };
   }
 
   private async encodeBody(push: Push): Promise<Buffer> {
@@ -312,28 +302,11 @@ export class LokiOutput {
 
   /** Push the two halves of a push one after the other (after a 413); outcomes merged. */
   private async split(push: Push, signal: AbortSignal): Promise<PushOutcome> {
-    const outcome: PushOutcome = { status: '' };
-    for (const half of halve(push)) {
-      const o = await this.push(
-        {
-          tenant: half.tenant,
-          body: () => this.encodeBody(half),
-          indexes: () => half.streams.flatMap((s) => s.entries.map((e) => e.index)),
-          lines: () => half,
-        },
-        signal,
-      );
-      if (outcome.status === '' || !/^2/.test(o.status)) outcome.status = o.status;
-      if (o.rejected) (outcome.rejected ??= []).push(...o.rejected);
-      if (o.retry) {
-        if (outcome.retry) {
-          outcome.retry.indexes.push(...o.retry.indexes);
-          if (o.retry.delayMs !== undefined)
-            outcome.retry.delayMs = Math.max(outcome.retry.delayMs ?? 0, o.retry.delayMs);
-        } else outcome.retry = { ...o.retry, indexes: [...o.retry.indexes] };
-      }
-    }
-    return outcome;
+    const outs: PushOutcome[] = [];
+    for (const half of halve(push)) outs.push(await this.push(this.target(half), signal));
+    // The status of the last half that failed, else of the first.
+    const failed = outs.filter((o) => !/^2/.test(o.status)).at(-1);
+    return fold(outs, (failed ?? outs[0]).status);
   }
 
   /** One HTTP push, classified in chunk positions. */
@@ -420,6 +393,22 @@ export class LokiOutput {
     this.ctx.log.error('push rejected; records dead-lettered', { reason });
     return { status, rejected: indexes().map((index) => ({ index, reason })) };
   }
+}
+
+/** Several pushes' outcomes as one: rejections and retries together (the first retry reason, the
+ * longest delay). */
+function fold(outcomes: readonly PushOutcome[], status: string): PushOutcome {
+  const out: PushOutcome = { status };
+  for (const o of outcomes) {
+    if (o.rejected) for (const r of o.rejected) (out.rejected ??= []).push(r);
+    if (o.retry) {
+      out.retry ??= { indexes: [], reason: o.retry.reason };
+      for (const i of o.retry.indexes) out.retry.indexes.push(i);
+      if (o.retry.delayMs !== undefined)
+        out.retry.delayMs = Math.max(out.retry.delayMs ?? 0, o.retry.delayMs);
+    }
+  }
+  return out;
 }
 
 /** A push as two pushes with half of its entries each (streams split where the half falls). */

@@ -318,49 +318,38 @@ export interface MergeStream {
   ranges: number[];
 }
 
-let merged = Buffer.allocUnsafeSlow(1 << 20);
-
 /**
  * One PushRequest with each stream once: the labels field, then the entries of every piece in
  * order (copied from `from`, not re-encoded). Bytes equal writePushRequest of the merged streams.
- * Returns a view of a reused buffer, valid until the next call: compress it at once.
+ * Returns a view of the same reused buffer as writePushRequest, valid until the next call of
+ * either: compress it at once.
  */
 export function writeMergedStreams(from: Uint8Array, streams: readonly MergeStream[]): Buffer {
+  nl = 0;
   let total = 0;
-  const inner: number[] = [];
   for (const s of streams) {
-    const lb = Buffer.byteLength(s.labels, 'utf8');
-    let n = lb > 0 ? 1 + vlen(lb) + lb : 0;
+    const at = nl;
+    keep(0);
+    let n = strField(s.labels);
     const r = s.ranges;
     for (let k = 0; k < r.length; k += 2) n += r[k + 1] - r[k];
-    inner.push(n);
+    lens[at] = n;
     total += 1 + vlen(n) + n;
   }
-  if (merged.length < total) merged = Buffer.allocUnsafeSlow(Math.max(total, merged.length * 2));
-  const out = merged;
-  let p = 0;
-  const varint = (v: number): void => {
-    while (v > 127) {
-      out[p++] = (v & 127) | 128;
-      v >>>= 7;
-    }
-    out[p++] = v;
-  };
-  for (let i = 0; i < streams.length; i++) {
-    const s = streams[i];
-    out[p++] = 0x0a; // PushRequest.streams (1, LEN)
-    varint(inner[i]);
-    if (s.labels.length > 0) {
-      out[p++] = 0x0a; // StreamAdapter.labels (1, LEN)
-      varint(Buffer.byteLength(s.labels, 'utf8'));
-      p += out.write(s.labels, p, 'utf8');
-    }
+  if (scratch.length < total) scratch = Buffer.allocUnsafeSlow(Math.max(total, scratch.length * 2));
+  pos = 0;
+  const b = scratch;
+  let i = 0;
+  for (const s of streams) {
+    b[pos++] = 0x0a; // PushRequest.streams (1, LEN)
+    putVarint(lens[i++]);
+    i = putStr(0x0a, s.labels, i); // StreamAdapter.labels (1, LEN)
     const r = s.ranges;
     for (let k = 0; k < r.length; k += 2) {
-      out.set(from.subarray(r[k], r[k + 1]), p);
-      p += r[k + 1] - r[k];
+      b.set(from.subarray(r[k], r[k + 1]), pos);
+      pos += r[k + 1] - r[k];
     }
   }
-  if (p !== total) throw new Error(`loki wire: merged ${p} bytes, sized ${total}`);
-  return out.subarray(0, total);
+  if (pos !== total) throw new Error(`loki wire: merged ${pos} bytes, sized ${total}`);
+  return b.subarray(0, total);
 }
