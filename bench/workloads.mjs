@@ -1,70 +1,59 @@
-// Benchmark workloads. Each prepares its inputs deterministically in a temp dir, returns the
-// shiplog config, how many records must arrive, and optionally its own receiver/delivery count.
+// Benchmark workloads. A workload's `prepare(ctx)` builds its input data once (deterministic, in
+// ctx.dir, shared by every run and both tools); `run(ctx, data)` sets up one run: a fresh receiver
+// (sink), the shiplog config, the Fluent Bit config and environment when the workload is
+// comparable (`fluentbit`), how many records must arrive, and optionally a writer to start once
+// the tool is up (`start`) and extra figures from the /proc samples (`summarise`).
 
-const service = (dir, extra = '') =>
-  `service:\n  data_dir: ${dir}/data\n  http: { listen: "127.0.0.1:0" }\n  log_level: info\n  memory_limit: ${process.env.BENCH_MEMORY_LIMIT ?? '64MiB'}\n${extra}`;
-
-import { build } from 'esbuild';
-import { openSync, writeSync, closeSync, appendFileSync, renameSync } from 'node:fs';
-import { line, lines } from './gen.mjs';
-import { mkdirSync } from 'node:fs';
+import { openSync, writeSync, fsyncSync, closeSync, appendFileSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { datasets, lines } from './gen.mjs';
+import { lokiSink, esSink, stdoutSink } from './sinks.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const loaded = new Map();
+const LOKI_LABELS = '{ job: bench, level: "{level}", component: "{component}" }';
 
-/** Load a TypeScript module from test/ (the protocol-faithful receivers) by bundling it with esbuild. */
-export async function loadTs(rel, dir) {
-  if (loaded.has(rel)) return loaded.get(rel);
-  const outfile = path.join(ROOT, 'bench', '.cache', `${path.basename(rel, '.ts')}.mjs`);
-  await build({
-    entryPoints: [path.join(ROOT, rel)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    outfile,
-    logLevel: 'error',
-  });
-  const mod = await import(outfile);
-  loaded.set(rel, mod);
-  return mod;
+/** A complete shiplog config: service block (data_dir per run) + pipeline. */
+function shiplogConfig(ctx, { inputs, filters = '', outputs }) {
+  const service =
+    `service:\n  data_dir: ${ctx.runDir}/data\n  http: { listen: "127.0.0.1:0" }\n  log_level: info\n` +
+    `  memory_limit: ${process.env.BENCH_MEMORY_LIMIT ?? '64MiB'}\n`;
+  return `${service}pipeline:\n  inputs:\n${inputs}${filters}  outputs:\n${outputs}`;
 }
 
-async function lokiReceiver(ctx, opts = {}) {
-  const { LokiReceiver } = await loadTs('test/receivers/loki.ts', ctx.dir);
-  const r = await LokiReceiver.start({ countOnly: true, ...opts });
-  ctx.receivers.push(r);
-  return r;
-}
+const fileInput = (file) =>
+  `    - type: file\n      id: app\n      paths: [${file}]\n      read_from: head\n`;
+const parseJson = `  filters:\n    - type: parse_json\n      time_field: timestamp\n`;
 
-async function esReceiver(ctx) {
-  const { EsReceiver } = await loadTs('test/receivers/elasticsearch.ts', ctx.dir);
-  const r = await EsReceiver.start({ countOnly: true });
-  ctx.receivers.push(r);
-  return r;
-}
-
-/** Write `n` 280-byte JSON lines to `file` in 64k-line blocks. */
-function writeFile(file, n) {
+/** Write `n` lines of data set `set` to `file` in 64k-line blocks, 1 ms apart ending now; fsynced. */
+function writeFile(file, set, n) {
   const fd = openSync(file, 'w');
-  const ts = new Date().toISOString();
-  for (let i = 0; i < n; i += 65536) writeSync(fd, lines(i, Math.min(65536, n - i), 280, ts));
+  const base = Date.now() - n;
+  let bytes = 0;
+  for (let i = 0; i < n; i += 65536)
+    bytes += writeSync(
+      fd,
+      lines(set, i, Math.min(65536, n - i), (k) => base + k),
+    );
+  fsyncSync(fd);
   closeSync(fd);
-  return n * 280;
+  return bytes;
 }
 
-/** Append at `rate` lines/s for `seconds` (in 50 ms ticks); resolves when done. */
-async function steadyWriter(file, rate, seconds, from = 0) {
-  const perTick = Math.round(rate / 20);
+/** A file of `n` lines (2M, 500k with --quick) of the run's data set. */
+function fileData(ctx, full = 2_000_000, quick = 500_000) {
+  const n = ctx.quick ? quick : full;
+  const file = path.join(ctx.dir, 'app.log');
+  return { file, n, bytes: writeFile(file, ctx.data, n) };
+}
+
+/** Append at `rate` lines/s for `seconds` (in 50 ms ticks); resolves with the lines written. */
+async function steadyWriter(file, set, rate, seconds) {
   const t0 = performance.now();
   let written = 0;
   const total = rate * seconds;
   while (written < total) {
     const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate));
     if (due > written) {
-      appendFileSync(file, lines(from + written, due - written, 280, new Date().toISOString()));
+      appendFileSync(file, lines(set, written, due - written));
       written = due;
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -72,112 +61,123 @@ async function steadyWriter(file, rate, seconds, from = 0) {
   return written;
 }
 
-const fileInput = (file) =>
-  `    - type: file\n      id: app\n      paths: [${file}]\n      read_from: head\n`;
-const parseJson = `  filters:\n    - type: parse_json\n      time_field: timestamp\n`;
-
-function steadySummary(from) {
-  return (samples) => {
-    const s = samples.filter((x) => x.t >= from);
+/**
+ * Steady-state figures over [from, to] seconds after the writer started (at `rate` lines/s): CPU %
+ * of one core, CPU seconds per million lines, and the largest RSS sampled in that window.
+ */
+function steadySummary(rate, from, to) {
+  return (samples, startT) => {
+    const s = samples.filter((x) => x.t >= startT + from && x.t <= startT + to);
     if (s.length < 2) return {};
     const cpu = (s.at(-1).cpu - s[0].cpu) / (s.at(-1).t - s[0].t);
     return {
       steady_cpu_pct: +(cpu * 100).toFixed(1),
+      steady_cpu_s_per_million: +((cpu / rate) * 1e6).toFixed(2),
       steady_rss_mb: +(Math.max(...s.map((x) => x.rssKiB)) / 1024).toFixed(1),
     };
+  };
+}
+
+/** What a run takes from its sink: the delivered count and, for stdout, the pipe. */
+const fromSink = ({ delivered, stdout, onSpawn }) => ({ delivered, stdout, onSpawn });
+
+/** A file-fed run into `sink`: the common shape of W1, W2 and W4. */
+function fileRun(ctx, data, sink, { filters = '', fluentbit }) {
+  return {
+    expect: data.n,
+    bytes: data.bytes,
+    ...fromSink(sink),
+    shiplog: shiplogConfig(ctx, { inputs: fileInput(data.file), filters, outputs: sink.shiplog }),
+    fluentbit: { conf: fluentbit, env: { IN_PATH: data.file, ...sink.fluentbit } },
   };
 }
 
 export const workloads = [
   {
     id: 'W0',
-    description:
-      'demo (rate 0, structured agent records) → stdout json → /dev/null: the engine alone',
-    async prepare({ dir, quick }) {
-      const n = quick ? 500_000 : 2_000_000;
+    description: 'demo (rate 0, agent records) → stdout json → /dev/null: the engine alone',
+    prepare: () => ({}),
+    run(ctx) {
+      const n = ctx.quick ? 500_000 : 2_000_000;
       return {
         expect: n,
-        config: `${service(dir)}pipeline:\n  inputs:\n    - type: demo\n      rate: 0\n      count: ${n}\n  outputs:\n    - type: stdout\n      format: json\n`,
+        delivered: () => ctx.shiplogSent(),
+        shiplog: shiplogConfig(ctx, {
+          inputs: `    - type: demo\n      rate: 0\n      count: ${n}\n`,
+          outputs: `    - type: stdout\n      format: json\n`,
+        }),
       };
     },
   },
   {
     id: 'W2d',
     description:
-      'demo (rate 0, JSON lines) → loki (protobuf+snappy, 2 labels) into a count-only receiver',
-    async prepare(ctx) {
+      'demo (rate 0, JSON lines) → loki (protobuf+snappy, 2 labels), count-only receiver',
+    prepare: () => ({}),
+    async run(ctx) {
       const n = ctx.quick ? 300_000 : 1_000_000;
-      const r = await lokiReceiver(ctx);
+      const sink = await lokiSink(ctx, { labels: '{ job: bench, host: node1 }' });
       return {
         expect: n,
-        delivered: async () => r.stats.accepted,
-        config: `${service(ctx.dir)}pipeline:\n  inputs:\n    - type: demo\n      rate: 0\n      count: ${n}\n      format: line\n  outputs:\n    - type: loki\n      url: ${r.url}\n      labels: { job: bench, host: node1 }\n`,
+        ...fromSink(sink),
+        shiplog: shiplogConfig(ctx, {
+          inputs: `    - type: demo\n      rate: 0\n      count: ${n}\n      format: line\n`,
+          outputs: sink.shiplog,
+        }),
       };
     },
   },
   {
     id: 'W1',
-    description: 'file (2M lines × 280 B JSON) → stdout → /dev/null',
-    async prepare(ctx) {
-      const n = ctx.quick ? 500_000 : 2_000_000;
-      const file = path.join(ctx.dir, 'app.log');
-      const bytes = writeFile(file, n);
-      return {
-        expect: n,
-        bytes,
-        config: `${service(ctx.dir)}pipeline:\n  inputs:\n${fileInput(file)}  outputs:\n    - type: stdout\n`,
-      };
-    },
+    description: 'file → stdout (JSON lines, piped to the harness and counted)',
+    fluentbit: 'w1.conf',
+    prepare: (ctx) => fileData(ctx),
+    run: (ctx, data) => fileRun(ctx, data, stdoutSink(ctx), { fluentbit: 'w1.conf' }),
   },
   {
     id: 'W2',
-    description:
-      'file (2M × 280 B) → parse_json → loki (labels level, component) into a count-only receiver',
-    async prepare(ctx) {
-      const n = ctx.quick ? 500_000 : 2_000_000;
-      const file = path.join(ctx.dir, 'app.log');
-      const bytes = writeFile(file, n);
-      const r = await lokiReceiver(ctx);
-      return {
-        expect: n,
-        bytes,
-        delivered: async () => r.stats.accepted,
-        config: `${service(ctx.dir)}pipeline:\n  inputs:\n${fileInput(file)}${parseJson}  outputs:\n    - type: loki\n      url: ${r.url}\n      labels: { job: bench, level: "{level}", component: "{component}" }\n${process.env.BENCH_LOKI_EXTRA ?? ''}`,
-      };
+    description: 'file → parse_json → loki (labels job, level, component), count-only receiver',
+    fluentbit: 'w2.conf',
+    prepare: (ctx) => fileData(ctx),
+    async run(ctx, data) {
+      const extra = process.env.BENCH_LOKI_EXTRA ?? '';
+      const sink = await lokiSink(ctx, { labels: LOKI_LABELS, extra });
+      return fileRun(ctx, data, sink, { filters: parseJson, fluentbit: 'w2.conf' });
     },
   },
   {
     id: 'W4',
-    description: 'file (2M × 280 B) → parse_json → elasticsearch into a count-only receiver',
-    async prepare(ctx) {
-      const n = ctx.quick ? 500_000 : 2_000_000;
-      const file = path.join(ctx.dir, 'app.log');
-      const bytes = writeFile(file, n);
-      const r = await esReceiver(ctx);
-      return {
-        expect: n,
-        bytes,
-        delivered: async () => r.count(),
-        config: `${service(ctx.dir)}pipeline:\n  inputs:\n${fileInput(file)}${parseJson}  outputs:\n    - type: elasticsearch\n      url: ${r.url}\n      index: bench-%Y.%m.%d\n`,
-      };
+    description: 'file → parse_json → elasticsearch _bulk, count-only receiver',
+    fluentbit: 'w4.conf',
+    prepare: (ctx) => fileData(ctx),
+    async run(ctx, data) {
+      return fileRun(ctx, data, await esSink(ctx), { filters: parseJson, fluentbit: 'w4.conf' });
     },
   },
   {
     id: 'W5',
     description:
-      'steady 20,000 lines/s for 60 s: file → parse_json → loki; CPU and RSS at steady state',
-    async prepare(ctx) {
-      const seconds = ctx.quick ? 20 : 60;
-      const file = path.join(ctx.dir, 'app.log');
-      writeFile(file, 0);
-      const r = await lokiReceiver(ctx);
+      'steady 2,000 lines/s written for 40 s: file → parse_json → loki (labels job, level); CPU and RSS over the second half',
+    fluentbit: 'w5.conf',
+    prepare: () => ({ rate: 2_000 }),
+    async run(ctx, { rate }) {
+      const seconds = ctx.quick ? 20 : 40;
+      const file = path.join(ctx.runDir, 'app.log');
+      closeSync(openSync(file, 'w'));
+      const sink = await lokiSink(ctx, { labels: '{ job: bench, level: "{level}" }' });
       return {
-        expect: 20_000 * seconds,
+        expect: rate * seconds,
+        steady: true,
         pollMs: 500,
-        delivered: async () => r.stats.accepted,
-        start: () => steadyWriter(file, 20_000, seconds),
-        summarise: steadySummary(5),
-        config: `${service(ctx.dir)}pipeline:\n  inputs:\n${fileInput(file)}${parseJson}  outputs:\n    - type: loki\n      url: ${r.url}\n      labels: { job: bench, level: "{level}", component: "{component}" }\n${process.env.BENCH_LOKI_EXTRA ?? ''}`,
+        ...fromSink(sink),
+        start: () => steadyWriter(file, ctx.data, rate, seconds),
+        summarise: steadySummary(rate, seconds / 2, seconds),
+        shiplog: shiplogConfig(ctx, {
+          inputs: fileInput(file),
+          filters: parseJson,
+          outputs: sink.shiplog,
+        }),
+        fluentbit: { conf: 'w5.conf', env: { IN_PATH: file, ...sink.fluentbit } },
       };
     },
   },
@@ -185,79 +185,99 @@ export const workloads = [
     id: 'W6',
     description:
       'backlog: loki down 30 s under 20,000 lines/s, then up; time to catch up, peak RSS',
-    async prepare(ctx) {
+    prepare: () => ({}),
+    async run(ctx) {
       const down = ctx.quick ? 10 : 30;
       const seconds = down + 15;
-      const file = path.join(ctx.dir, 'app.log');
-      writeFile(file, 0);
-      const first = await lokiReceiver(ctx);
-      const port = Number(new URL(first.url).port);
-      await first.close();
+      const file = path.join(ctx.runDir, 'app.log');
+      closeSync(openSync(file, 'w'));
+      // Take a free port, then close the receiver: Loki is down until `down` seconds in.
+      const first = await lokiSink(ctx, { labels: LOKI_LABELS });
+      const port = Number(new URL(first.receiver.url).port);
+      await first.receiver.close();
       ctx.receivers.length = 0;
-      let r;
+      let sink;
       let upAt = 0;
       return {
         expect: 20_000 * seconds,
         pollMs: 250,
-        delivered: async () => r?.stats.accepted ?? 0,
+        delivered: () => sink?.delivered() ?? 0,
         start: async () => {
-          const writing = steadyWriter(file, 20_000, seconds);
+          const writing = steadyWriter(file, ctx.data, 20_000, seconds);
           await new Promise((res) => setTimeout(res, down * 1000));
-          r = await lokiReceiver(ctx, { port });
+          sink = await lokiSink(ctx, { labels: LOKI_LABELS, port });
           upAt = performance.now();
           await writing;
         },
-        summarise: (samples) => ({
+        summarise: (samples, startT) => ({
           rss_during_outage_mb: +(
-            Math.max(0, ...samples.filter((x) => x.t <= down).map((x) => x.rssKiB)) / 1024
+            Math.max(0, ...samples.filter((x) => x.t <= startT + down).map((x) => x.rssKiB)) / 1024
           ).toFixed(1),
           down_s: down,
           catch_up_s: +((performance.now() - upAt) / 1000).toFixed(1),
-          memory_limit_mb: 64,
           peak_rss_during_mb: +(Math.max(...samples.map((x) => x.rssKiB)) / 1024).toFixed(1),
         }),
-        config: `${service(ctx.dir)}pipeline:\n  inputs:\n${fileInput(file)}${parseJson}  outputs:\n    - type: loki\n      url: http://127.0.0.1:${port}\n      labels: { job: bench, level: "{level}", component: "{component}" }\n      retry: { initial: 500ms, max: 2s }\n`,
+        shiplog: shiplogConfig(ctx, {
+          inputs: fileInput(file),
+          filters: parseJson,
+          outputs: first.shiplog.replace(/\n$/, `\n      retry: { initial: 500ms, max: 2s }\n`),
+        }),
       };
     },
   },
   {
     id: 'W3',
-    description: 'kubernetes tree (50 pods, CRI, 10% partial lines) → parse_json → loki',
-    async prepare(ctx) {
-      const n = ctx.quick ? 500_000 : 2_000_000;
-      const pods = 50;
-      const root = path.join(ctx.dir, 'pods');
-      const ts = new Date()
-        .toISOString()
-        .replace('Z', '123Z')
-        .replace(/\.(\d{3})123Z/, '.$1456789Z');
-      let bytes = 0;
-      for (let p = 0; p < pods; p++) {
-        const dir = path.join(root, `bench_pod-${p}_0000-${p}`, 'app');
-        mkdirSync(dir, { recursive: true });
-        const fd = openSync(path.join(dir, '0.log'), 'w');
-        let buf = '';
-        for (let i = p; i < n; i += pods) {
-          const l = line(i, 280, new Date().toISOString()).slice(0, -1);
-          // Every tenth record arrives as two P chunks and an F, like a runtime splitting a long line.
-          if (i % 10 === 0)
-            buf += `${ts} stdout P ${l.slice(0, 100)}\n${ts} stdout P ${l.slice(100, 200)}\n${ts} stdout F ${l.slice(200)}\n`;
-          else buf += `${ts} stdout F ${l}\n`;
-          if (buf.length > 1 << 20) {
-            bytes += writeSync(fd, buf);
-            buf = '';
-          }
-        }
-        bytes += writeSync(fd, buf);
-        closeSync(fd);
-      }
-      const r = await lokiReceiver(ctx);
+    description:
+      'kubernetes tree (50 pods, CRI, 10% partial lines), path metadata only → parse_json → loki (labels job, namespace, level)',
+    fluentbit: 'w3.conf',
+    prepare: (ctx) => podTree(ctx),
+    async run(ctx, data) {
+      const sink = await lokiSink(ctx, {
+        labels: '{ job: bench, namespace: "{kubernetes.namespace_name}", level: "{level}" }',
+      });
       return {
-        expect: n,
-        bytes,
-        delivered: async () => r.stats.accepted,
-        config: `${service(ctx.dir)}pipeline:\n  inputs:\n    - type: kubernetes\n      paths: [${root}/*/*/*.log]\n      read_from: head\n${parseJson}  outputs:\n    - type: loki\n      url: ${r.url}\n      labels: { job: bench, namespace: "{kubernetes.namespace_name}", level: "{level}" }\n`,
+        expect: data.n,
+        bytes: data.bytes,
+        ...fromSink(sink),
+        shiplog: shiplogConfig(ctx, {
+          inputs: `    - type: kubernetes\n      paths: [${data.glob}]\n      read_from: head\n`,
+          filters: parseJson,
+          outputs: sink.shiplog,
+        }),
+        fluentbit: { conf: 'w3.conf', env: { IN_PATH: data.glob, ...sink.fluentbit } },
       };
     },
   },
 ];
+
+/** /var/log/pods-shaped tree: 50 pods, CRI lines; every tenth record split as P, P, F chunks. */
+function podTree(ctx) {
+  const n = ctx.quick ? 500_000 : 2_000_000;
+  const pods = 50;
+  const root = path.join(ctx.dir, 'pods');
+  const ts = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1456789Z');
+  const base = Date.now() - n;
+  const line = datasets[ctx.data].line;
+  let bytes = 0;
+  for (let p = 0; p < pods; p++) {
+    const dir = path.join(root, `bench_pod-${p}_0000-${p}`, 'app');
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(path.join(dir, '0.log'), 'w');
+    let buf = '';
+    for (let i = p; i < n; i += pods) {
+      const l = line(i, new Date(base + i).toISOString()).slice(0, -1);
+      // Like a runtime splitting a long line: two P chunks, then the F.
+      if (i % 10 === 0)
+        buf += `${ts} stdout P ${l.slice(0, 100)}\n${ts} stdout P ${l.slice(100, 200)}\n${ts} stdout F ${l.slice(200)}\n`;
+      else buf += `${ts} stdout F ${l}\n`;
+      if (buf.length > 1 << 20) {
+        bytes += writeSync(fd, buf);
+        buf = '';
+      }
+    }
+    bytes += writeSync(fd, buf);
+    fsyncSync(fd);
+    closeSync(fd);
+  }
+  return { n, bytes, glob: `${root}/*/*/*.log` };
+}
