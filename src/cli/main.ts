@@ -2,6 +2,7 @@
 // failure, 2 usage error, 3 backfill lost records, 78 invalid config (EX_CONFIG).
 
 import './v8-flags.js';
+import { bootLog, releaseFatalHandlers } from './process-log.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../core/errors.js';
@@ -10,7 +11,7 @@ import { jsonSchema } from '../config/schema.js';
 import { Pipeline } from '../core/pipeline.js';
 import { CheckpointStore } from '../core/checkpoint-store.js';
 import { Metrics } from '../telemetry/metrics.js';
-import { nullLogger } from '../telemetry/logger.js';
+import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logger.js';
 import { Daemon } from './daemon.js';
 import { runBackfill } from './backfill.js';
 
@@ -27,7 +28,16 @@ function defaultConfig(): string {
   return process.env.SHIPLOG_CONFIG || '/etc/shiplog/shiplog.yaml';
 }
 
-function fail(e: unknown): never {
+/** Exit on an error: one JSON line through `log` (the daemon), else text (validate, backfill). */
+function fail(e: unknown, log?: Logger): never {
+  if (log) {
+    const config = e instanceof ConfigError;
+    log.error(config ? 'invalid config' : 'start failed', {
+      error: (e as Error).message,
+      code: (e as NodeJS.ErrnoException).code,
+    });
+    process.exit(config ? EXIT.CONFIG : EXIT.RUNTIME);
+  }
   if (e instanceof ConfigError) {
     process.stderr.write(`shiplog: invalid config\n${e.message}\n`);
     process.exit(EXIT.CONFIG);
@@ -41,8 +51,10 @@ async function run(configFile: string): Promise<void> {
   try {
     daemon = new Daemon(loadConfigFile(configFile), { configFile });
   } catch (e) {
-    fail(e);
+    fail(e, bootLog);
   }
+  // Warnings and dependencies' console output from now on at the daemon's level and limits.
+  captureProcessOutput(daemon.log);
   // Handlers go in before start-up: a signal that arrives while starting must not take the
   // default action (SIGHUP would kill the process).
   const startup: { p?: Promise<void> } = {};
@@ -81,6 +93,7 @@ async function run(configFile: string): Promise<void> {
   process.on('unhandledRejection', (e) => {
     daemon.log.error('unhandled rejection', { error: e instanceof Error ? e.message : String(e) });
   });
+  releaseFatalHandlers();
   // A daemon runs until signalled, even when no input keeps the event loop busy (demo with a
   // count, an idle stdin): exiting on its own would look like a crash to systemd.
   setInterval(() => undefined, 1 << 30);
@@ -88,7 +101,7 @@ async function run(configFile: string): Promise<void> {
   try {
     await startup.p;
   } catch (e) {
-    fail(e);
+    fail(e, daemon.log);
   }
 }
 

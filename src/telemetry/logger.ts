@@ -1,6 +1,8 @@
 // shiplog's own logs: JSON lines on stderr, rate-limited per message text so a failure that
 // repeats per record or per request can never flood the log. Never pass credentials here.
 
+import { format } from 'node:util';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -135,3 +137,33 @@ export const nullLogger: Logger = {
     return nullLogger;
   },
 };
+
+let processLog: Logger | undefined;
+
+/**
+ * Route what the process would otherwise print to stderr as text through `log`, as JSON lines:
+ * Node's warnings (`process.emitWarning`, by Node or a dependency, such as the AWS SDK's
+ * multi-line Node version notice; Node's own printer is replaced) and dependencies'
+ * `console.warn` / `console.error`. Called first by the CLI with a bootstrap logger, then again
+ * with the daemon's (its level and rate limits). With `--no-warnings` (NODE_NO_WARNINGS=1) Node
+ * installs no printer and warnings stay silent, as they would without shiplog.
+ */
+export function captureProcessOutput(log: Logger): void {
+  const first = processLog === undefined;
+  processLog = log;
+  if (!first) return;
+  const printers = process.listeners('warning');
+  if (printers.length > 0) {
+    for (const l of printers) process.off('warning', l);
+    process.on('warning', (w: Error & { code?: string; detail?: string }) => {
+      processLog!.warn(w.message, {
+        source: 'node-warning',
+        warning: w.name,
+        ...(w.code !== undefined && { code: w.code }),
+        ...(w.detail !== undefined && { detail: w.detail }),
+      });
+    });
+  }
+  console.warn = (...args: unknown[]) => processLog!.warn(format(...args), { source: 'console' });
+  console.error = (...args: unknown[]) => processLog!.error(format(...args), { source: 'console' });
+}
