@@ -3,6 +3,7 @@ import {
   chmodSync,
   copyFileSync,
   mkdirSync,
+  readFileSync,
   renameSync,
   statSync,
   symlinkSync,
@@ -13,12 +14,38 @@ import {
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../../config/load.js';
 import { capture, startPipeline, tempDir, type Harness } from '../../../../test/helpers/harness.js';
+import { hashBytes, type FilePosition } from './identity.js';
 
 const running: Harness[] = [];
 afterEach(async () => {
   for (const h of running.splice(0)) await h.stop();
 });
+
+/**
+ * These tests mean "acknowledged" as "delivered": the capture output's `auto_ack` decides. Where
+ * outputs have a disk queue (`buffer.type`), they acknowledge once records are queued; then the
+ * capture output is given a memory buffer so that this still holds.
+ */
+const ACK_ON_DELIVERY: Record<string, unknown> = (() => {
+  try {
+    parseConfig(
+      stringify({
+        pipeline: {
+          inputs: [{ type: 'stdin' }],
+          outputs: [{ type: 'stdout', buffer: { type: 'memory' } }],
+        },
+      }),
+      'probe.yaml',
+      { env: {} },
+    );
+    return { buffer: { type: 'memory' } };
+  } catch {
+    return {};
+  }
+})();
 
 function config(paths: string[], extra: Record<string, unknown> = {}, autoAck = true) {
   return {
@@ -33,7 +60,7 @@ function config(paths: string[], extra: Record<string, unknown> = {}, autoAck = 
           ...extra,
         },
       ],
-      outputs: [{ type: 'capture', id: 'cap', auto_ack: autoAck }],
+      outputs: [{ type: 'capture', id: 'cap', auto_ack: autoAck, ...ACK_ON_DELIVERY }],
     },
   };
 }
@@ -174,12 +201,13 @@ describe('file input: reading', () => {
     const h = await start([file], {}, { autoAck: false });
     await capture('cap').waitFor(100);
     await sleep(100);
-    const key = [...h.store.keys()].find((k) => k.startsWith('f/'));
-    expect(key === undefined || h.store.get(key) === undefined).toBe(true);
+    // Only the entry written when the file was opened: its starting offset.
+    const keys = [...h.store.keys()].filter((k) => k.startsWith('f/'));
+    expect(keys).toHaveLength(1);
+    expect((h.store.get(keys[0]) as { o: number }).o).toBe(0);
     capture('cap').release();
-    await waitUntil(() => [...h.store.keys()].some((k) => k.startsWith('f/')), 5000, 'commit');
-    const k = [...h.store.keys()].find((x) => x.startsWith('f/'))!;
-    expect((h.store.get(k) as { o: number }).o).toBe(statSync(file).size);
+    const size = statSync(file).size;
+    await waitUntil(() => (h.store.get(keys[0]) as { o: number }).o === size, 5000, 'commit');
   });
 
   it('handles garbage, invalid UTF-8 and a 50 MB line without crashing', async () => {
@@ -398,5 +426,217 @@ describe('file input: rotation and restarts', () => {
     await capture('cap').waitFor(150);
     await sleep(300);
     expect(messages().slice(100)).toEqual(lines(0, 50, 'again').trimEnd().split('\n'));
+  });
+});
+
+describe('file input: a checkpoint entry for every file opened', () => {
+  /** The input's entries in the store, by file path. */
+  function entries(h: Harness): Map<string, { key: string; pos: FilePosition }> {
+    const out = new Map<string, { key: string; pos: FilePosition }>();
+    for (const k of h.store.keys()) {
+      if (!k.startsWith('f/')) continue;
+      const pos = h.store.get(k) as FilePosition;
+      out.set(pos.p, { key: k.slice(2), pos });
+    }
+    return out;
+  }
+
+  /** Wait until the input holds `n` files open (set after the scan that opened them). */
+  async function opened(h: Harness, n: number): Promise<void> {
+    await waitUntil(async () => (await metric(h, 'shiplog_file_open_files')) >= n, 5000, 'open');
+  }
+
+  const fingerprint = (body: string, n = 1024): string =>
+    hashBytes(Buffer.from(body).subarray(0, n));
+
+  it('is in the store as soon as a file is opened, before anything is acknowledged (head)', async () => {
+    const dir = tempDir();
+    const big = path.join(dir, 'big.log');
+    const short = path.join(dir, 'short.log');
+    const empty = path.join(dir, 'empty.log');
+    const bigBody = lines(0, 100);
+    writeFileSync(big, bigBody);
+    writeFileSync(short, 'short\n');
+    writeFileSync(empty, '');
+    const h = await start([path.join(dir, '*.log')], {}, { autoAck: false });
+    await opened(h, 3);
+    const e = entries(h);
+    expect(e.size).toBe(3);
+    for (const [file, body] of [
+      [big, bigBody],
+      [short, 'short\n'],
+      [empty, ''],
+    ] as const) {
+      const st = statSync(file);
+      const fl = Math.min(1024, body.length);
+      expect(e.get(file)).toEqual({
+        key: `${st.dev}:${st.ino}:${fingerprint(body)}`,
+        pos: { o: 0, fp: fingerprint(body), fl, th: expect.any(String), tl: 0, p: file },
+      });
+    }
+    // Nothing acknowledged: the entries stay at their start …
+    await capture('cap').waitFor(101);
+    await sleep(200);
+    expect([...entries(h).values()].map((x) => x.pos.o)).toEqual([0, 0, 0]);
+    // … and advance under the same keys once acknowledged.
+    capture('cap').release();
+    await waitUntil(() => entries(h).get(big)?.pos.o === bigBody.length, 5000, 'commit');
+    expect(entries(h).get(short)).toMatchObject({ key: e.get(short)!.key, pos: { o: 6, fl: 6 } });
+  });
+
+  it('under read_from: tail is at the end of the file, with the hash of the bytes before it', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    const body = lines(0, 50);
+    writeFileSync(file, body);
+    const h = await start([file], { read_from: 'tail' }, { autoAck: false });
+    await opened(h, 1);
+    const st = statSync(file);
+    const n = Buffer.byteLength(body);
+    expect(entries(h).get(file)).toEqual({
+      key: `${st.dev}:${st.ino}:${fingerprint(body)}`,
+      pos: {
+        o: n,
+        fp: fingerprint(body),
+        fl: 1024,
+        th: hashBytes(Buffer.from(body).subarray(n - 64)),
+        tl: 64,
+        p: file,
+      },
+    });
+    // Written to disk by the next flush.
+    await waitUntil(
+      () => {
+        try {
+          const saved = JSON.parse(readFileSync(path.join(h.dataDir, 'checkpoints.json'), 'utf8'));
+          return (
+            (saved as { checkpoints: Record<string, FilePosition> }).checkpoints[
+              `f/${st.dev}:${st.ino}:${fingerprint(body)}`
+            ]?.o === n
+          );
+        } catch {
+          return false;
+        }
+      },
+      5000,
+      'flush',
+    );
+  });
+
+  for (const atStart of ['empty', 'with lines'] as const) {
+    it(`a file ${atStart} when opened, never acknowledged, renamed while stopped: drained after a restart`, async () => {
+      const dir = tempDir();
+      const file = path.join(dir, 'app.log');
+      const pre = atStart === 'empty' ? 0 : 100;
+      writeFileSync(file, lines(0, pre));
+      // The output never acknowledges (a backend that is down): nothing is committed.
+      const h1 = await start([file], {}, { autoAck: false });
+      appendFileSync(file, lines(pre, pre + 1000));
+      await capture('cap').waitFor(pre + 1000);
+      await stop(h1);
+      renameSync(file, `${file}.1`);
+      writeFileSync(file, lines(0, 200, 'new'));
+      await start([file], {}, { dataDir: h1.dataDir });
+      await capture('cap').waitFor(pre + 1200);
+      await sleep(500);
+      const got = messages();
+      expectExactlyOnce(
+        got.filter((m) => m.startsWith('line-')),
+        pre + 1000,
+      );
+      expectExactlyOnce(
+        got.filter((m) => m.startsWith('new-')),
+        200,
+        'new',
+      );
+    });
+  }
+
+  for (const atStart of ['with lines', 'shorter than fingerprint_bytes', 'empty'] as const) {
+    it(`read_from: tail, a file ${atStart} that did not grow during a run: lines appended while stopped arrive once`, async () => {
+      const dir = tempDir();
+      const file = path.join(dir, 'app.log');
+      const body =
+        atStart === 'with lines'
+          ? lines(0, 300, 'old')
+          : atStart === 'empty'
+            ? ''
+            : 'old-0\nold-1\n';
+      writeFileSync(file, body);
+      const h1 = await start([file], { read_from: 'tail' });
+      await opened(h1, 1);
+      await sleep(200);
+      await stop(h1);
+      expect(capture('cap').records).toHaveLength(0);
+      appendFileSync(file, lines(0, 500));
+      await start([file], { read_from: 'tail' }, { dataDir: h1.dataDir });
+      await capture('cap').waitFor(500);
+      await sleep(500);
+      expectExactlyOnce(messages(), 500);
+    });
+  }
+
+  it('of several saved identities of one inode, the verified one that got furthest is restored', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    writeFileSync(file, lines(0, 100));
+    const h1 = await start([file]);
+    await capture('cap').waitFor(100);
+    await waitUntil(
+      () => [...entries(h1).values()][0]?.pos.o === statSync(file).size,
+      5000,
+      'commit',
+    );
+    await stop(h1);
+    // An entry of an earlier, empty identity of the same inode, saved before the real one (it
+    // verifies against any content): it must not make the restart read the file again.
+    const ckFile = path.join(h1.dataDir, 'checkpoints.json');
+    const saved = JSON.parse(readFileSync(ckFile, 'utf8')) as {
+      checkpoints: Record<string, FilePosition>;
+    };
+    const st = statSync(file);
+    const empty = hashBytes(Buffer.alloc(0));
+    saved.checkpoints = {
+      [`f/${st.dev}:${st.ino}:${empty}`]: { o: 0, fp: empty, fl: 0, th: '', tl: 0, p: file },
+      ...saved.checkpoints,
+    };
+    writeFileSync(ckFile, JSON.stringify(saved));
+    appendFileSync(file, lines(100, 150));
+    await start([file], {}, { dataDir: h1.dataDir });
+    await capture('cap').waitFor(50);
+    await sleep(300);
+    expect(messages()).toEqual(lines(100, 150).trimEnd().split('\n'));
+  });
+
+  it('a file truncated while running gets a new entry at once (not the key its old identity is forgetting)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    // Opened empty: its identity is the fingerprint of zero bytes, as is the identity it gets
+    // when it is found truncated to zero bytes.
+    writeFileSync(file, '');
+    const h1 = await start([file], { read_from: 'tail' }, { autoAck: false });
+    await opened(h1, 1);
+    appendFileSync(file, lines(0, 10, 'old'));
+    await capture('cap').waitFor(10);
+    truncateSync(file, 0);
+    await waitUntil(
+      async () => (await metric(h1, 'shiplog_file_truncations_total')) >= 1,
+      5000,
+      'truncation',
+    );
+    // The old identity's batches are acknowledged now: it commits, then is forgotten.
+    capture('cap').release();
+    await sleep(300);
+    const st = statSync(file);
+    const mine = [...entries(h1).values()].filter((x) => x.key.startsWith(`${st.dev}:${st.ino}:`));
+    expect(mine.map((x) => x.pos.o)).toEqual([0]);
+    // Lines of the new identity, never acknowledged, then a stop.
+    appendFileSync(file, lines(0, 20));
+    await capture('cap').waitFor(30);
+    await stop(h1);
+    await start([file], { read_from: 'tail' }, { dataDir: h1.dataDir });
+    await capture('cap').waitFor(20);
+    await sleep(300);
+    expectExactlyOnce(messages(), 20);
   });
 });

@@ -377,15 +377,72 @@ export class FileInput implements Input {
     if (wait) await wait;
   }
 
-  /** Give a file its checkpoint identity once it has bytes to fingerprint. */
+  /**
+   * A file read without an identity yet (every file gets one when it is opened, see identify();
+   * this is a safety net): give it one now, at the position before this chunk.
+   */
   private assignKey(f: TailedFile, chunk: Buffer, base: number): void {
     const want = Math.min(this.cfg.fingerprint_bytes, base + chunk.length);
     const head =
       base === 0 ? chunk.subarray(0, want) : f.fd !== undefined ? readAt(f.fd, 0, want) : chunk;
+    this.identify(f, head);
+  }
+
+  /**
+   * Give a file that starts fresh (opened without a matching checkpoint, or starting over after a
+   * truncation) its checkpoint identity, and write the position it starts from to the store at
+   * once: a file that is opened and never acknowledged (backend down, then a kill) must still be
+   * found after a restart — renamed while shiplog was stopped, or grown while it was stopped under
+   * `read_from: tail`.
+   *
+   * The fingerprint is the hash of the bytes the file has now, up to fingerprint_bytes: for a file
+   * that is empty or shorter than that, of what there is (for an empty file, of zero bytes; `fl`
+   * says how many). The key is fixed from then on; the saved position's fingerprint grows with the
+   * file as later positions are committed (TailedFile.updateFingerprint). A restart verifies the
+   * saved `fp` over the first `fl` bytes, which a file that only grew still has, so it matches. An
+   * entry saved for an empty file (offset 0, fl 0) verifies against any file with that inode:
+   * reading such a file from 0 is exactly what a file without a checkpoint gets, so an inode reused
+   * by another file loses nothing, and a file that only grew delivers everything written since.
+   */
+  private identify(f: TailedFile, head?: Buffer): void {
+    if (f.fd === undefined) return;
+    head ??= readAt(f.fd, 0, Math.min(this.cfg.fingerprint_bytes, f.size));
     f.fp = hashBytes(head);
     f.fl = head.length;
-    const key = sourceKey(f.dev, f.ino, f.fp);
+    const key = this.freeKey(f.dev, f.ino, f.fp);
     f.setKey(key, this.ctx.source(key));
+    this.commitStart(f);
+  }
+
+  /**
+   * Commit the position a file starts from (restored, head, tail, a copy's takeover point) at
+   * once: a token tracked and released on the spot puts it in the checkpoint store now (no batch
+   * of this source can be in flight before it), so the next flush writes it.
+   */
+  private commitStart(f: TailedFile): void {
+    if (!f.tracker) return;
+    const pos = f.currentPosition();
+    f.restore(pos);
+    f.tracker.track(pos).release();
+  }
+
+  /**
+   * The checkpoint key for a new identity of `dev:ino` whose head hashes to `fp`. A key only names
+   * an entry (restoring matches by dev:ino and verifies the saved hashes), so when an identity of
+   * the same inode still holds `<dev>:<ino>:<fp>` — retired after a truncation or deletion with
+   * batches in flight (its forget() would delete the new entry, its acks overwrite it), or open
+   * — another key is derived. Two empty identities of one inode would otherwise always collide.
+   */
+  private freeKey(dev: number, ino: number, fp: string): string {
+    const taken = (k: string): boolean => {
+      for (const r of this.retired) if (r.key === k) return true;
+      for (const o of this.open.values()) if (o.key === k) return true;
+      return false;
+    };
+    let key = sourceKey(dev, ino, fp);
+    for (let n = 1; taken(key); n++)
+      key = sourceKey(dev, ino, hashBytes(Buffer.from(`${fp}/${n}`)));
+    return key;
   }
 
   private async truncated(f: TailedFile): Promise<void> {
@@ -407,6 +464,9 @@ export class FileInput implements Input {
     if (f.key !== undefined && f.tracker) this.retired.push({ key: f.key, tracker: f.tracker });
     f.resetForTruncation();
     f.dirty = true;
+    // A new identity from offset 0, checkpointed now (after the old one was retired: its key is
+    // not reused).
+    this.identify(f);
   }
 
   /**
@@ -445,11 +505,12 @@ export class FileInput implements Input {
       const c = new TailedFile(fd, fst.dev, fst.ino, p, pos.o, this.topts);
       c.size = fst.size;
       c.restore(pos);
-      const key = sourceKey(c.dev, c.ino, pos.fp);
+      const key = this.freeKey(c.dev, c.ino, pos.fp);
       c.setKey(key, this.ctx.source(key));
       c.detached = true;
       c.detachedAt = Date.now();
       this.open.set(c.devino, c);
+      this.commitStart(c);
       this.ctx.log.info('file truncated after a copy; reading the rest from the copy', {
         path: file,
         copy: p,
@@ -468,11 +529,16 @@ export class FileInput implements Input {
     c.shadowOf = undefined;
     c.dirty = true;
     pos ??= orig && orig.fl > 0 && orig.fd !== undefined ? orig.currentPosition() : undefined;
-    if (!pos || c.fd === undefined || !verifyPosition(c.fd, c.size, pos)) return false;
+    if (!pos || c.fd === undefined || !verifyPosition(c.fd, c.size, pos)) {
+      // Read from its own start: a fresh identity, checkpointed now (a shadow has none before).
+      if (c.key === undefined) this.identify(c);
+      return false;
+    }
     c.splitter.reset(pos.o);
     c.restore(pos);
-    const key = sourceKey(c.dev, c.ino, pos.fp);
+    const key = this.freeKey(c.dev, c.ino, pos.fp);
     c.setKey(key, this.ctx.source(key));
+    this.commitStart(c);
     return true;
   }
 
@@ -733,10 +799,12 @@ export class FileInput implements Input {
     let match: Dormant | undefined;
     let unmatched: FilePosition | undefined;
     if (candidates) {
-      for (const d of candidates) {
-        if (!match && verifyPosition(fd, fst.size, d.pos)) match = d;
-        else this.ctx.forget(d.key);
-      }
+      // Several saved identities of one inode (an older one not yet forgotten when shiplog
+      // stopped): the verified one that got furthest wins. An entry saved for a file that was
+      // empty (offset 0, fl 0) verifies against any content: it must not win over a later one.
+      for (const d of candidates)
+        if (verifyPosition(fd, fst.size, d.pos) && (!match || d.pos.o > match.pos.o)) match = d;
+      for (const d of candidates) if (d !== match) this.ctx.forget(d.key);
       this.dormant.delete(di);
       if (!match) {
         this.ctx.log.info(
@@ -756,16 +824,17 @@ export class FileInput implements Input {
     if (match) {
       f.restore(match.pos);
       f.setKey(match.key, match.tracker);
-    } else if (fromTail && fst.size > 0) {
-      const head = readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, fst.size));
-      f.fp = hashBytes(head);
-      f.fl = head.length;
-      const key = sourceKey(f.dev, f.ino, f.fp);
-      f.setKey(key, this.ctx.source(key));
     }
     if (!match && !fromTail) f.shadowOf = this.copyOf(fd, fst.size, p);
     this.open.set(di, f);
     if (!detached) this.byPath.set(p, f);
+    // Every file opened has a checkpoint entry from now on, at the position it starts from (the
+    // restored offset, 0, or its size under read_from: tail), so that a restart finds it even if
+    // nothing of it is ever acknowledged. Not a shadow copy: it is not read, and an entry at 0
+    // would make a restart read it from its start, duplicating its original; it gets one when
+    // it takes over (releaseShadow).
+    if (match) this.commitStart(f);
+    else if (!f.shadowOf) this.identify(f);
     this.ctx.log.debug('file opened', {
       path: p,
       offset: start,
