@@ -31,6 +31,9 @@ export const serviceSchema = z
       .default('info')
       .describe("shiplog's own logs (JSON lines on stderr)."),
     memory_limit: size('One budget for all buffered records.').prefault('256MiB'),
+    queue_max_size: size(
+      'Cap on the disk queues of all outputs together (each also has buffer.max_size).',
+    ).prefault('1GiB'),
     shutdown_timeout: duration(
       'On SIGTERM/SIGINT: how long to deliver what is buffered before exiting.',
     ).prefault('30s'),

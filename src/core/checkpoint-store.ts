@@ -19,6 +19,7 @@ export class CheckpointStore {
   /** False after a failed write, until a write succeeds again (reported on /readyz). */
   healthy = true;
   lastError: string | undefined;
+  private readonly syncs = new Set<() => Promise<void>>();
 
   constructor(
     readonly file: string,
@@ -69,6 +70,15 @@ export class CheckpointStore {
     if (this.data.delete(key)) this.dirty = true;
   }
 
+  /**
+   * Run `fn` before every checkpoint write, after the snapshot is taken: the disk queues fsync
+   * there, so a position written here is never ahead of queued data on stable storage.
+   */
+  addSync(fn: () => Promise<void>): () => void {
+    this.syncs.add(fn);
+    return () => this.syncs.delete(fn);
+  }
+
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => void this.flush(), this.intervalMs);
@@ -88,7 +98,9 @@ export class CheckpointStore {
     if (!this.dirty) return;
     this.dirty = false;
     const snapshot: FileShape = { version: 1, checkpoints: Object.fromEntries(this.data) };
-    this.writing = this.writeAtomic(JSON.stringify(snapshot))
+    const text = JSON.stringify(snapshot);
+    this.writing = Promise.all([...this.syncs].map((fn) => fn()))
+      .then(() => this.writeAtomic(text))
       .then(() => {
         if (!this.healthy) this.log.info('checkpoint writes recovered', { file: this.file });
         this.healthy = true;

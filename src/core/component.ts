@@ -9,6 +9,7 @@ import type { SourceTracker } from './acks.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { DeadLetterWriter } from './dead-letter.js';
 import type { InputBatch, LogRecord, OutputBatch } from './record.js';
+import type { DiskQueue } from './queue.js';
 
 export type Kind = 'input' | 'filter' | 'output';
 
@@ -87,6 +88,12 @@ export interface OutputContext extends BaseContext {
    * output that holds batches until some threshold (an S3 object) must acknowledge before it.
    */
   bufferLimit: number;
+  /**
+   * The output's disk queue (buffer.type: disk), for an output whose core Sender stores its sealed
+   * chunks (`ownsQueue`); undefined in memory mode. Resolves to undefined when the queue could not
+   * be opened and the type was defaulted (the output then runs with a memory buffer).
+   */
+  queue?: () => Promise<DiskQueue | undefined>;
 }
 
 export interface ComponentDef<S extends z.ZodObject = z.ZodObject> {
@@ -108,6 +115,13 @@ export interface FilterDef<S extends z.ZodObject = z.ZodObject> extends Componen
 }
 export interface OutputDef<S extends z.ZodObject = z.ZodObject> extends ComponentDef<S> {
   kind: 'output';
+  /**
+   * True when the output hands `ctx.queue` to its Sender (sealed chunks are queued as encoded).
+   * Otherwise, in disk mode, the pipeline queues records in front of the output.
+   */
+  ownsQueue?: boolean;
+  /** Buffer type when the config does not say (default disk). */
+  defaultBuffer?: 'disk' | 'memory';
   create(config: z.output<S> & CommonOutput, ctx: OutputContext): Output;
 }
 
@@ -132,7 +146,12 @@ export interface CommonOutput {
   type: string;
   id: string;
   match: string | string[];
-  buffer: { max_bytes?: number; when_full: 'block' | 'drop_newest' };
+  buffer: {
+    type?: 'disk' | 'memory';
+    max_size: number;
+    max_bytes?: number;
+    when_full: 'block' | 'drop_newest';
+  };
   retry: RetryConfig;
 }
 

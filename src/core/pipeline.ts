@@ -10,15 +10,20 @@ import type { CheckpointStore } from './checkpoint-store.js';
 import type { Filter, Input, Output, Lifecycle } from './component.js';
 import { createDeadLetterWriter } from './dead-letter.js';
 import { compileMatch, type TagMatcher } from './glob.js';
-import { estimateBytes, type InputBatch, type LogRecord } from './record.js';
+import { estimateBytes, newRecord, type InputBatch, type LogRecord } from './record.js';
 import { getDef } from './registry.js';
 import type { ShiplogConfig } from '../config/schema.js';
 import { locateFactoryError } from '../config/load.js';
 import { ConfigError } from './errors.js';
+import { DiskQueue, QueueBudget } from './queue.js';
+import { QueuedOutput } from './queued-output.js';
+import * as path from 'node:path';
 
 interface OutputSlot {
   id: string;
   output: Output;
+  /** Disk queue of this output, once opened. */
+  queue: DiskQueue | undefined;
   match: TagMatcher;
   limit: number;
   bytes: number;
@@ -60,6 +65,8 @@ export class Pipeline {
   private globalBytes = 0;
   private readonly memoryLimit: number;
   private readonly outputAbort = new AbortController();
+  private readonly queueBudget: QueueBudget;
+  private readonly unsync: Array<() => void> = [];
   private state: 'built' | 'started' | 'stopping' | 'stopped' = 'built';
   private stopPromise: Promise<void> | undefined;
   /** Records dropped because no output matched their tag. */
@@ -73,12 +80,22 @@ export class Pipeline {
     const { log, metrics } = deps;
     const dataDir = config.service.data_dir;
     const outCount = Math.max(1, config.pipeline.outputs.length);
+    this.queueBudget = new QueueBudget(config.service.queue_max_size);
 
     for (const oc of config.pipeline.outputs) {
       const def = getDef('output', oc.type);
       const clog = log.child({ component: oc.id, type: oc.type });
       const limit = oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount);
-      const output = located(oc, () =>
+      const deadLetter = createDeadLetterWriter(dataDir, oc.id, clog, metrics);
+      // backfill waits for delivery and keeps its own checkpoints: it never uses the daemon's queues.
+      const type = deps.oneShot ? 'memory' : (oc.buffer.type ?? def.defaultBuffer ?? 'disk');
+      const slot = { queue: undefined as DiskQueue | undefined };
+      const queue =
+        type === 'disk'
+          ? async () =>
+              (slot.queue = await this.openQueue(oc, oc.buffer.type === 'disk', clog, deadLetter))
+          : undefined;
+      let output: Output = located(oc, () =>
         def.create(oc as never, {
           bufferLimit: limit,
           id: oc.id,
@@ -87,12 +104,18 @@ export class Pipeline {
           metrics,
           dataDir,
           signal: this.outputAbort.signal,
-          deadLetter: createDeadLetterWriter(dataDir, oc.id, clog, metrics),
+          deadLetter,
+          queue: def.ownsQueue ? queue : undefined,
         }),
       );
+      if (queue && !def.ownsQueue)
+        output = new QueuedOutput(output, queue, limit, clog, deadLetter, this.outputAbort.signal);
       this.outputs.push({
         id: oc.id,
         output,
+        get queue() {
+          return slot.queue;
+        },
         match: compileMatch(oc.match),
         limit,
         bytes: 0,
@@ -156,6 +179,12 @@ export class Pipeline {
     if (this.state !== 'started') out.push(`pipeline ${this.state}`);
     if (!this.deps.checkpoints.healthy)
       out.push(`checkpoint writes failing: ${this.deps.checkpoints.lastError ?? ''}`);
+    for (const o of this.outputs) {
+      const q = o.queue;
+      if (!q) continue;
+      if (q.writeError !== undefined) out.push(`${o.id}: queue writes failing: ${q.writeError}`);
+      else if (q.full) out.push(`${o.id}: queue full (${q.bytes} bytes, ${q.records} records)`);
+    }
     const all: Array<[string, Lifecycle]> = [
       ...this.inputs.map((i): [string, Lifecycle] => [i.id, i.input]),
       ...this.filters.map((f): [string, Lifecycle] => [f.id, f.filter]),
@@ -228,9 +257,48 @@ export class Pipeline {
           }
         }),
       );
+      for (const fn of this.unsync.splice(0)) fn();
+      for (const o of this.outputs) this.deps.metrics.queues.delete(o.id);
       this.state = 'stopped';
     })();
     return this.stopPromise;
+  }
+
+  /** Open an output's disk queue; in a defaulted disk mode a failure falls back to memory. */
+  private async openQueue(
+    oc: { id: string; buffer: { max_size: number } },
+    explicit: boolean,
+    log: Logger,
+    deadLetter: ReturnType<typeof createDeadLetterWriter>,
+  ): Promise<DiskQueue | undefined> {
+    const { metrics, checkpoints } = this.deps;
+    const dir = path.join(this.config.service.data_dir, 'queue', oc.id);
+    let q: DiskQueue;
+    try {
+      q = await DiskQueue.open({
+        dir,
+        maxBytes: oc.buffer.max_size,
+        budget: this.queueBudget,
+        log,
+        onCorrupt: (f) => {
+          metrics.queueCorrupt.inc({ component: oc.id });
+          void deadLetter.write([
+            {
+              record: newRecord({ queue_frame: { dir, ...f } }),
+              reason: `queue frame corrupt (${f.reason}): up to ${f.records} records lost`,
+            },
+          ]);
+        },
+      });
+    } catch (e) {
+      const msg = `cannot open the disk queue ${dir}: ${(e as Error).message}`;
+      if (explicit) throw new Error(`${oc.id}: ${msg} (buffer.type: disk)`);
+      log.warn(`${msg}; running with a memory buffer (set buffer.type: memory to silence)`);
+      return undefined;
+    }
+    metrics.queues.set(oc.id, q);
+    this.unsync.push(checkpoints.addSync(() => q.sync()));
+    return q;
   }
 
   /** Give up on in-flight deliveries now: retries stop, unacknowledged records stay uncommitted. */

@@ -69,6 +69,15 @@ export function commonShape(kind: Kind, type: string) {
     match: matchSchema,
     buffer: z
       .strictObject({
+        type: z
+          .enum(['disk', 'memory'])
+          .optional()
+          .describe(
+            'disk: a durable queue under data_dir/queue/<id>; inputs commit once records are in it, so a backend outage survives restarts and deleted sources. memory: inputs commit only on delivery. Default: disk (stdout: memory; memory when data_dir is not writable).',
+          ),
+        max_size: size(
+          'Largest disk queue of this output; inputs feeding it pause (or drop_newest drops) when it is full.',
+        ).prefault('256MiB'),
         max_bytes: size(
           'Bytes buffered for this output before inputs pause. Default: service.memory_limit / number of outputs.',
         ).optional(),

@@ -9,7 +9,15 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { RetryConfig } from './component.js';
 import type { DeadLetter, DeadLetterWriter } from './dead-letter.js';
 import { estimateBytes, newRecord, type LogRecord, type OutputBatch } from './record.js';
-import { RetryTimeoutError, RetryableError, withRetry } from './retry.js';
+import { RetryTimeoutError, RetryableError, abortableSleep, withRetry } from './retry.js';
+import type { DiskQueue, QueueItem } from './queue.js';
+import {
+  decodeFrame,
+  decodeRecords,
+  encodeFrame,
+  encodeRecords,
+  type ChunkCodec,
+} from './queue-codec.js';
 
 /** What one send attempt achieved. `{}` means every record was delivered. */
 export interface SendResult {
@@ -90,6 +98,13 @@ export interface SenderOptions {
   send(chunk: Chunk, signal: AbortSignal): Promise<SendResult>;
   /** Optional: start encoding a new chunk as its records arrive (the records are not kept). */
   seal?(): Sealer;
+  /**
+   * Optional durable queue (buffer.type: disk): cut chunks are appended to it and their input
+   * batches acknowledged once written; workers deliver from it. Needs `codec` when `seal` is set.
+   */
+  queue?: () => Promise<DiskQueue | undefined>;
+  /** How sealed chunks are stored in the queue. */
+  codec?: ChunkCodec;
 }
 
 /** An input batch's share of chunks: its tag and ack, never its records (they may be released). */
@@ -128,11 +143,36 @@ export class Sender {
   private readonly signal: AbortSignal;
   private readonly measure: (r: LogRecord) => number;
   private stopped = false;
+  private queue: DiskQueue | undefined;
+  /** Appends to the queue, in cut order. */
+  private appendChain: Promise<void> = Promise.resolve();
+  private appending = 0;
+  /** Workers sleeping in a retry backoff (queue mode: the backend is failing). */
+  private backingOff = 0;
+  private loops: Array<Promise<void>> = [];
+  /** Aborted by stop() once the queue holds everything (queue mode) or at the deadline. */
+  private readonly local = new AbortController();
 
   constructor(private readonly o: SenderOptions) {
     this.measure = o.measure ?? estimateBytes;
-    this.signal = o.signal;
+    if (o.queue && o.seal && !o.codec)
+      throw new Error('a sealing sender with a queue needs a codec');
+    this.signal = AbortSignal.any([o.signal, this.local.signal]);
     this.signal.addEventListener('abort', () => this.notifyIdle(true), { once: true });
+  }
+
+  /** Open the queue (if any) and start its delivery workers. */
+  async start(): Promise<void> {
+    if (!this.o.queue || this.queue || this.stopped) return;
+    const queue = await this.o.queue();
+    if (!queue) return;
+    this.queue = queue;
+    for (let i = 0; i < this.o.workers; i++) this.loops.push(this.deliver(queue));
+  }
+
+  /** The queue of this sender, once started (metrics, health). */
+  get diskQueue(): DiskQueue | undefined {
+    return this.queue;
   }
 
   write(batch: OutputBatch): void {
@@ -172,6 +212,7 @@ export class Sender {
       this.stopped = true;
       this.cut();
     }
+    if (this.queue) return this.stopQueued(this.queue);
     if (this.idleNow() || this.signal.aborted) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     if (!this.idleNow()) {
@@ -183,6 +224,31 @@ export class Sender {
         },
       );
     }
+  }
+
+  /**
+   * Queue mode: wait until every cut chunk is written (its inputs can commit), then deliver what
+   * the queue holds until it is empty, the backend is failing (every busy worker backing off:
+   * the queue keeps the rest for the next start) or the deadline.
+   */
+  private async stopQueued(queue: DiskQueue): Promise<void> {
+    const aborted = new Promise<void>((r) =>
+      this.signal.addEventListener('abort', () => r(), { once: true }),
+    );
+    await Promise.race([this.appendChain, aborted]);
+    while (!this.signal.aborted) {
+      if (queue.empty && this.active === 0 && this.ready.length === 0) break;
+      if (this.active > 0 && this.backingOff >= this.active) break;
+      await Promise.race([new Promise((r) => setTimeout(r, 50)), aborted]);
+    }
+    if (!queue.empty)
+      this.o.log.info('stopping with records in the queue; they are delivered after restart', {
+        records: queue.records,
+        bytes: queue.bytes,
+      });
+    this.local.abort(new Error('stopped'));
+    await queue.close();
+    await Promise.all(this.loops);
   }
 
   /** Chunks waiting or in flight. */
@@ -235,8 +301,103 @@ export class Sender {
       }
       chunk.sealer = undefined;
     }
+    // Queue mode once started (an output stopped before it started delivers from memory).
+    if (this.queue && chunk.failed === undefined) {
+      this.enqueue(chunk);
+      return;
+    }
     this.ready.push(chunk);
     this.pump();
+  }
+
+  /** Queue mode: write the chunk to the disk queue (in cut order), then acknowledge its inputs. */
+  private enqueue(chunk: PendingChunk): void {
+    let payload: Buffer;
+    try {
+      const tags: Array<[string, number]> = chunk.parts.map((p) => [p.owner.tag, p.count]);
+      if (chunk.sealed) {
+        const { meta, parts } = this.o.codec!.encode(chunk.sealed);
+        payload = encodeFrame({ tags, meta, parts });
+      } else {
+        payload = encodeFrame({ tags, meta: null, parts: [encodeRecords(chunk.records)] });
+      }
+    } catch (e) {
+      // Cannot be stored: deliver it from memory instead (acknowledged when delivered).
+      this.o.log.error('queue: chunk could not be encoded; delivered from memory', {
+        error: (e as Error).message,
+      });
+      this.ready.push(chunk);
+      this.pump();
+      return;
+    }
+    chunk.records = [];
+    this.appending++;
+    this.appendChain = this.appendChain.then(async () => {
+      try {
+        const queue = this.queue!;
+        await queue.room();
+        await queue.append(payload, chunk.count);
+        this.settle(chunk);
+      } catch (e) {
+        // Closed at the deadline: never acknowledged, so the source reads it again.
+        if (!this.signal.aborted)
+          this.o.log.error('queue append failed; records stay uncommitted', {
+            error: (e as Error).message,
+          });
+      } finally {
+        this.appending--;
+      }
+    });
+  }
+
+  /** A delivery worker: take the next frame, deliver it, acknowledge it to the queue. */
+  private async deliver(queue: DiskQueue): Promise<void> {
+    while (!this.signal.aborted) {
+      const item = await queue.next();
+      if (!item) return;
+      const chunk = this.fromQueue(item);
+      if (!chunk) {
+        queue.ack(item);
+        continue;
+      }
+      this.active++;
+      let done = false;
+      try {
+        done = await this.run(chunk);
+      } finally {
+        this.active--;
+        this.notifyIdle();
+      }
+      if (done) queue.ack(item);
+    }
+  }
+
+  /** Rebuild a chunk from a queue frame; undefined (after dead-lettering) when it cannot be. */
+  private fromQueue(item: QueueItem): PendingChunk | undefined {
+    const chunk = new PendingChunk();
+    chunk.count = item.records;
+    try {
+      const frame = decodeFrame(item.payload);
+      for (const [tag, count] of frame.tags)
+        chunk.parts.push({ owner: { tag, ack: noop, remaining: 1 }, count });
+      if (frame.meta === null) {
+        chunk.records = decodeRecords(frame.parts[0] ?? Buffer.alloc(0));
+        chunk.count = chunk.records.length;
+      } else chunk.sealed = this.o.codec!.decode(frame.meta, frame.parts);
+      return chunk;
+    } catch (e) {
+      const reason = `queue frame unreadable: ${(e as Error).message}`;
+      this.o.log.error('queue: a frame could not be decoded; dead-lettered', { error: reason });
+      void this.o.deadLetter.write([
+        {
+          record: newRecord({
+            queue_frame: { segment: item.segment, offset: item.offset, records: item.records },
+          }),
+          reason,
+        },
+      ]);
+      return undefined;
+    }
   }
 
   private pump(): void {
@@ -251,7 +412,8 @@ export class Sender {
     }
   }
 
-  private async run(chunk: PendingChunk): Promise<void> {
+  /** Deliver one chunk; false when it was abandoned at the shutdown deadline. */
+  private async run(chunk: PendingChunk): Promise<boolean> {
     const { id, metrics, log } = this.o;
     // `live` maps positions in the current attempt to positions in the chunk.
     let live: number[] | undefined;
@@ -264,7 +426,7 @@ export class Sender {
       const all = Array.from({ length: chunk.count }, (_, at) => ({ at, reason: chunk.failed! }));
       await this.o.deadLetter.write(this.deadLetters(chunk, all));
       this.settle(chunk);
-      return;
+      return true;
     }
     const attemptChunk: Chunk = {
       records: attemptRecords,
@@ -324,10 +486,14 @@ export class Sender {
               delay_ms: delay,
               records: size,
             }),
+          sleep: (ms, signal) => {
+            this.backingOff++;
+            return abortableSleep(ms, signal).finally(() => this.backingOff--);
+          },
         },
       );
     } catch (e) {
-      if (this.signal.aborted) return; // not acknowledged: re-read after restart
+      if (this.signal.aborted) return false; // not acknowledged: re-read after restart
       const reason =
         e instanceof RetryTimeoutError ? e.message : `unexpected: ${(e as Error).message}`;
       if (live) for (const at of live) dead.push({ at, reason });
@@ -335,6 +501,7 @@ export class Sender {
     }
     if (dead.length > 0) await this.o.deadLetter.write(this.deadLetters(chunk, dead));
     this.settle(chunk);
+    return true;
   }
 
   /** The chunk is done: acknowledge each input batch whose last chunk this was. */
@@ -360,6 +527,8 @@ export class Sender {
     return dead.map((d, k) => ({ record: records[k], reason: d.reason, tag: chunk.tagAt(d.at) }));
   }
 }
+
+function noop(): void {}
 
 function errorStatus(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

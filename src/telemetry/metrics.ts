@@ -3,6 +3,13 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What the queue gauges read from a disk queue. */
+export interface QueueStats {
+  readonly bytes: number;
+  readonly records: number;
+  oldestTime(): Promise<number | undefined>;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly inputRecords: Counter<'component'>;
@@ -15,6 +22,12 @@ export class Metrics {
   readonly droppedRecords: Counter<'component' | 'reason'>;
   readonly fileLagBytes: Gauge<'component'>;
   readonly checkpointWriteFailures: Counter;
+  readonly queueBytes: Gauge<'component'>;
+  readonly queueRecords: Gauge<'component'>;
+  readonly queueOldestAge: Gauge<'component'>;
+  readonly queueCorrupt: Counter<'component'>;
+  /** Disk queues by output id, read when /metrics is scraped. */
+  readonly queues = new Map<string, QueueStats>();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -77,6 +90,44 @@ export class Metrics {
     this.checkpointWriteFailures = new Counter({
       name: `${p}checkpoint_write_failures_total`,
       help: 'Failed checkpoint file writes.',
+      registers: [r],
+    });
+    const queues = this.queues;
+    this.queueBytes = new Gauge({
+      name: `${p}queue_bytes`,
+      help: "Bytes in an output's disk queue (segment files).",
+      labelNames: ['component'],
+      registers: [r],
+      collect() {
+        for (const [id, q] of queues) this.set({ component: id }, q.bytes);
+      },
+    });
+    this.queueRecords = new Gauge({
+      name: `${p}queue_records`,
+      help: "Records in an output's disk queue not yet delivered.",
+      labelNames: ['component'],
+      registers: [r],
+      collect() {
+        for (const [id, q] of queues) this.set({ component: id }, q.records);
+      },
+    });
+    this.queueOldestAge = new Gauge({
+      name: `${p}queue_oldest_age_seconds`,
+      help: "Age of the oldest undelivered chunk in an output's disk queue (0 when empty).",
+      labelNames: ['component'],
+      registers: [r],
+      async collect() {
+        const now = Date.now();
+        for (const [id, q] of queues) {
+          const t = await q.oldestTime();
+          this.set({ component: id }, t === undefined ? 0 : Math.max(0, (now - t) / 1000));
+        }
+      },
+    });
+    this.queueCorrupt = new Counter({
+      name: `${p}queue_corrupt_frames_total`,
+      help: 'Disk-queue frames that failed their checks (skipped and dead-lettered).',
+      labelNames: ['component'],
       registers: [r],
     });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, prefix: p });

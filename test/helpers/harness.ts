@@ -40,6 +40,8 @@ register(
   defineOutput({
     kind: 'output',
     type: 'capture',
+    // Tests hold and release acks by hand: a disk queue in front would acknowledge on its own.
+    defaultBuffer: 'memory',
     description: 'Test output: records what it receives.',
     options: z.object({ auto_ack: z.boolean().default(true) }),
     create(config, ctx): Output {

@@ -87,6 +87,9 @@ async function checkpointFailure(
     dataDir: data,
     inputs: [fileInput([log])],
     lokiUrl: receiver.url,
+    // Checkpoint failures alone: a disk queue in the same data_dir would fail too (and pause
+    // the input, as it should: see "queue on a full disk").
+    loki: { buffer: { type: 'memory' } },
   });
   const ship = new Shiplog(cfg);
   cleanups.push(() => ship.dispose());

@@ -7,6 +7,7 @@ import { ElasticsearchOutput } from './output.js';
 
 export default defineOutput({
   kind: 'output',
+  ownsQueue: true,
   type: 'elasticsearch',
   description:
     'Indexes records with the Elasticsearch _bulk API: per-document outcomes, deterministic ids, gzip, basic/API-key/bearer auth.',

@@ -22,7 +22,7 @@ import { Result, Sender, type Chunk, type SendResult } from '../../../core/sende
 import type { RetryConfig } from '../../../core/component.js';
 import type { EsOptions } from './config.js';
 import { Arena } from '../_shared/arena.js';
-import { BulkSealer, SealedBulk } from './seal.js';
+import { BulkSealer, SealedBulk, bulkCodec } from './seal.js';
 import {
   compileId,
   compileIndex,
@@ -125,6 +125,9 @@ export class ElasticsearchOutput {
       send: (chunk, signal) => this.send(chunk, signal),
       // Encode each chunk while it fills; attempts send its bytes (seal.ts).
       seal: () => new BulkSealer(this.encoder, this.arena, config.time_key),
+      // buffer.type: disk — the sealed `_bulk` bytes are what the queue stores and resends.
+      queue: ctx.queue,
+      codec: bulkCodec(config.time_key),
     });
   }
 
@@ -150,6 +153,8 @@ export class ElasticsearchOutput {
       connect,
     });
     if (this.config.healthcheck) await this.healthcheck();
+    // Last: the queue's workers may send at once (a backlog from the last run).
+    await this.sender.start();
   }
 
   /** `GET /`: throws unless the cluster answers 2xx (wrong URL, credentials or CA show up here). */

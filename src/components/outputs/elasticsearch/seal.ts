@@ -9,6 +9,12 @@ import type { LogRecord } from '../../../core/record.js';
 import type { Sealed, Sealer } from '../../../core/sender.js';
 import type { Arena } from '../_shared/arena.js';
 import type { BulkEncoder } from './encode.js';
+import {
+  keptFromJson,
+  keptToJson,
+  type ChunkCodec,
+  type KeptJson,
+} from '../../../core/queue-codec.js';
 
 export class BulkSealer implements Sealer {
   private readonly ends: number[] = [];
@@ -62,6 +68,11 @@ export class SealedBulk implements Sealed {
     private readonly timeKey: string | undefined,
   ) {}
 
+  /** Records refused before sending, by chunk position (for the disk queue). */
+  keptRecords(): Map<number, LogRecord> {
+    return this.kept;
+  }
+
   private start(p: number): number {
     return p === 0 ? 0 : this.ends[p - 1];
   }
@@ -98,4 +109,30 @@ export class SealedBulk implements Sealed {
       return { fields, timeMs: Number.isNaN(ms) ? Date.now() : ms, timeNs: 0 };
     });
   }
+}
+
+/** Disk-queue codec of SealedBulk: the `_bulk` body and the record ends, stored as they are. */
+export function bulkCodec(timeKey: string | undefined): ChunkCodec {
+  return {
+    encode(sealed) {
+      const b = sealed as SealedBulk;
+      const ends = Buffer.from(b.ends.buffer, b.ends.byteOffset, b.ends.byteLength);
+      return {
+        meta: { pre: [...b.pre], kept: keptToJson(b.keptRecords()) },
+        parts: [b.body, ends],
+      };
+    },
+    decode(meta, parts) {
+      const m = meta as { pre: Array<[number, string]>; kept: KeptJson };
+      const [body, endBytes] = parts;
+      if (!body || !endBytes || endBytes.length % 4 !== 0)
+        throw new Error('elasticsearch: queued chunk has no body or ends');
+      // Copy: the frame's bytes need not be 4-aligned for an Int32Array view.
+      const ends = new Int32Array(endBytes.length / 4);
+      for (let i = 0; i < ends.length; i++) ends[i] = endBytes.readInt32LE(i * 4);
+      if (ends.length > 0 && ends[ends.length - 1] > body.length)
+        throw new Error('elasticsearch: queued chunk ends past its body');
+      return new SealedBulk(body, ends, new Map(m.pre), keptFromJson(m.kept), timeKey);
+    },
+  };
 }

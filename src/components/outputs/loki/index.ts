@@ -7,6 +7,7 @@ import { LokiOutput } from './output.js';
 
 export default defineOutput({
   kind: 'output',
+  ownsQueue: true,
   type: 'loki',
   description:
     'Pushes to Grafana Loki (snappy protobuf or JSON): labels, structured metadata, tenant, basic/bearer auth, TLS; 400s are never resent.',

@@ -71,6 +71,8 @@ async function pipeline(url: string, loki: Record<string, unknown> = {}): Promis
           labels: { job: 'test' },
           batch: { max_wait: '20ms' },
           retry: FAST_RETRY,
+          // Most tests here check that a checkpoint waits for delivery; the disk queue has its own.
+          buffer: { type: 'memory' },
           ...loki,
         },
       ],

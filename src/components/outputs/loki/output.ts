@@ -35,7 +35,7 @@ import {
   type Push,
 } from './encode.js';
 import { Arena } from '../_shared/arena.js';
-import { LokiSealer, SealedChunk } from './seal.js';
+import { LokiSealer, SealedChunk, lokiCodec } from './seal.js';
 
 const gzipAsync = promisify(gzip);
 const PUSH_PATH = '/loki/api/v1/push';
@@ -135,6 +135,9 @@ export class LokiOutput {
         config.encoding === 'protobuf'
           ? () => new LokiSealer(this.encoder, (prep) => void this.report(prep), this.arena)
           : undefined,
+      // buffer.type: disk — sealed pushes are queued compressed and resent as they are.
+      queue: ctx.queue,
+      codec: lokiCodec(this.encoder),
     });
   }
 
@@ -161,6 +164,8 @@ export class LokiOutput {
       timeoutMs: this.config.timeout,
       connect: tlsConnect(tls, !tls.insecure_skip_verify),
     });
+    // Last: the queue's workers may send at once (a backlog from the last run).
+    await this.sender.start();
   }
 
   write(batch: OutputBatch): void {

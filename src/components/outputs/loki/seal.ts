@@ -12,6 +12,8 @@
 import snappy from 'snappy';
 import type { LogRecord } from '../../../core/record.js';
 import type { Sealed, Sealer } from '../../../core/sender.js';
+import type { ChunkCodec } from '../../../core/queue-codec.js';
+import { keptFromJson, keptToJson, type KeptJson } from '../../../core/queue-codec.js';
 import {
   Entry,
   encodeProtobufView,
@@ -168,6 +170,11 @@ export class SealedChunk implements Sealed {
     private readonly kept: Map<number, LogRecord>,
   ) {}
 
+  /** Records refused before sending, by chunk position (for the disk queue). */
+  keptRecords(): Map<number, LogRecord> {
+    return this.kept;
+  }
+
   /** Chunk positions of a push's entries. */
   static indexes(sp: SealedPush): number[] {
     const out: number[] = [];
@@ -216,4 +223,57 @@ export class SealedChunk implements Sealed {
         },
     );
   }
+}
+
+/** How a sealed push is kept in the disk queue: its metadata as JSON, its body as it is. */
+interface QueuedPush {
+  tenant: string | null;
+  count: number;
+  streams: Array<{ l: string; p: Array<[string, string]>; s: number[]; n: number[]; i: number[] }>;
+}
+
+/** Disk-queue codec of SealedChunk: the compressed bodies are stored and resent as they are. */
+export function lokiCodec(encoder: LokiEncoder): ChunkCodec {
+  return {
+    encode(sealed) {
+      const c = sealed as SealedChunk;
+      const pushes: QueuedPush[] = c.pushes.map((sp) => ({
+        tenant: sp.tenant ?? null,
+        count: sp.count,
+        streams: sp.streams.map((st) => ({
+          l: st.labels,
+          p: st.pairs,
+          s: st.seconds,
+          n: st.nanos,
+          i: st.index,
+        })),
+      }));
+      return {
+        meta: { pushes, pre: c.pre, kept: keptToJson(c.keptRecords()) },
+        parts: c.pushes.map((sp) => sp.body),
+      };
+    },
+    decode(meta, parts) {
+      const m = meta as {
+        pushes: QueuedPush[];
+        pre: Array<{ index: number; reason: string }>;
+        kept: KeptJson;
+      };
+      if (!Array.isArray(m.pushes) || m.pushes.length !== parts.length)
+        throw new Error('loki: queued chunk metadata does not match its bodies');
+      const pushes: SealedPush[] = m.pushes.map((p, k) => ({
+        tenant: p.tenant ?? undefined,
+        count: p.count,
+        streams: p.streams.map((st) => ({
+          labels: st.l,
+          pairs: st.p,
+          seconds: st.s,
+          nanos: st.n,
+          index: st.i,
+        })),
+        body: parts[k],
+      }));
+      return new SealedChunk(encoder, pushes, m.pre, keptFromJson(m.kept));
+    },
+  };
 }

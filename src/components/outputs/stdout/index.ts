@@ -53,6 +53,8 @@ export function formatRecord(
 
 export default defineOutput({
   kind: 'output',
+  // A pipe is never "down": a disk queue would only add cost. buffer.type: disk still works.
+  defaultBuffer: 'memory',
   type: 'stdout',
   description: 'Writes records to standard output as JSON lines, logfmt or text.',
   options,

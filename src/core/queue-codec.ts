@@ -1,0 +1,127 @@
+// What a disk-queue frame holds for an output: the chunk's tags (for dead letters), the output's
+// encoding of its sealed chunk (ChunkCodec: metadata as JSON, bytes as they are), or, for an
+// output that does not seal, its records. Layout of a payload:
+//
+//   u32 LE header length · header JSON { tags: [[tag, count]…], meta, lens: [n…] } · part bytes…
+
+import { recordJson, type LogRecord } from './record.js';
+import type { Sealed } from './sender.js';
+
+/** How an output's sealed chunk is stored in its disk queue and read back after a restart. */
+export interface ChunkCodec {
+  encode(sealed: Sealed): { meta: unknown; parts: Buffer[] };
+  /** Throws when the bytes do not decode (the frame is then dead-lettered as corrupt). */
+  decode(meta: unknown, parts: Buffer[]): Sealed;
+}
+
+export interface FrameContent {
+  tags: Array<[string, number]>;
+  meta: unknown;
+  parts: Buffer[];
+}
+
+export function encodeFrame(content: FrameContent): Buffer {
+  const lens = content.parts.map((p) => p.length);
+  const header = Buffer.from(JSON.stringify({ tags: content.tags, meta: content.meta, lens }));
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32LE(header.length, 0);
+  return Buffer.concat([head, header, ...content.parts]);
+}
+
+export function decodeFrame(payload: Buffer): FrameContent {
+  if (payload.length < 4) throw new Error('queue frame too short');
+  const hl = payload.readUInt32LE(0);
+  if (4 + hl > payload.length) throw new Error('queue frame header past its end');
+  const h = JSON.parse(payload.toString('utf8', 4, 4 + hl)) as {
+    tags?: unknown;
+    meta?: unknown;
+    lens?: unknown;
+  };
+  if (!Array.isArray(h.tags) || !Array.isArray(h.lens)) throw new Error('queue frame header bad');
+  const parts: Buffer[] = [];
+  let at = 4 + hl;
+  for (const n of h.lens as number[]) {
+    if (!Number.isSafeInteger(n) || n < 0 || at + n > payload.length)
+      throw new Error('queue frame part past its end');
+    parts.push(payload.subarray(at, at + n));
+    at += n;
+  }
+  return { tags: h.tags as Array<[string, number]>, meta: h.meta, parts };
+}
+
+/**
+ * Records as queue bytes, for outputs that do not seal (stdout, s3, loki's JSON encoding): one
+ * JSON array per line, `[timeMs, timeNs, sourceId, labels, fields]`. Reading them back parses the
+ * fields again; sealing outputs avoid that cost by storing their encoded chunk instead.
+ */
+export function encodeRecords(
+  records: readonly LogRecord[],
+  from = 0,
+  to = records.length,
+): Buffer {
+  let text = '';
+  for (let i = from; i < to; i++) {
+    const r = records[i];
+    let body: string;
+    try {
+      body = recordJson(r);
+    } catch (e) {
+      body = JSON.stringify({ unserialisable: (e as Error).message });
+    }
+    const labels = r.labels === undefined ? 'null' : JSON.stringify(r.labels);
+    const sid = r.sourceId === undefined ? 'null' : JSON.stringify(r.sourceId);
+    const t = Number.isFinite(r.timeMs) ? r.timeMs : 'null';
+    text += `[${t},${r.timeNs | 0},${sid},${labels},${body}]\n`;
+  }
+  return Buffer.from(text);
+}
+
+export function decodeRecords(bytes: Buffer): LogRecord[] {
+  const out: LogRecord[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    let nl = bytes.indexOf(10, at);
+    if (nl < 0) nl = bytes.length;
+    const a = JSON.parse(bytes.toString('utf8', at, nl)) as [
+      number | null,
+      number,
+      string | null,
+      Record<string, string> | null,
+      Record<string, unknown>,
+    ];
+    const rec: LogRecord = {
+      fields: a[4] !== null && typeof a[4] === 'object' ? a[4] : { message: a[4] },
+      timeMs: a[0] ?? NaN,
+      timeNs: a[1] | 0,
+    };
+    if (a[2] !== null) rec.sourceId = a[2];
+    if (a[3] !== null) rec.labels = a[3];
+    out.push(rec);
+    at = nl + 1;
+  }
+  return out;
+}
+
+/** Records kept beside a sealed chunk (refused before sending), by chunk position. */
+export type KeptJson = Array<[number, number, number, string]>;
+
+export function keptToJson(kept: ReadonlyMap<number, LogRecord>): KeptJson {
+  const out: KeptJson = [];
+  for (const [i, r] of kept) {
+    let json: string;
+    try {
+      json = recordJson(r);
+    } catch (e) {
+      json = JSON.stringify({ unserialisable: (e as Error).message });
+    }
+    out.push([i, Number.isFinite(r.timeMs) ? r.timeMs : 0, r.timeNs | 0, json]);
+  }
+  return out;
+}
+
+export function keptFromJson(kept: KeptJson | undefined): Map<number, LogRecord> {
+  const out = new Map<number, LogRecord>();
+  for (const [i, timeMs, timeNs, json] of kept ?? [])
+    out.set(i, { fields: JSON.parse(json) as Record<string, unknown>, timeMs, timeNs });
+  return out;
+}

@@ -1,0 +1,641 @@
+// A per-output durable queue on disk: append-only segment files of framed payloads (an output's
+// sealed chunks), read back in order by the output's senders and deleted once every frame in them
+// is acknowledged. It is what lets a source checkpoint advance while a backend is down: the
+// source may then rotate away or be deleted, and nothing is lost.
+//
+//   append(payload) ──▶ write batch ──▶ <dir>/<id>.seg   (resolves once written: page cache)
+//                                          │
+//   next() ◀── recent frames (memory) ◀────┤ or read back from disk once evicted
+//      │
+//   ack(item) ──▶ pointer = end of the longest acknowledged prefix ──▶ <dir>/pointer.json (1s)
+//                 segments wholly behind it are unlinked
+//
+// Frame: u32 LE length of the payload · u32 LE crc32 (of records, time and payload) ·
+//        u32 LE records · f64 LE append time (ms) · payload.
+//
+// Durability: an append resolves once write(2) returned, so a process crash (SIGKILL) loses
+// nothing that was acknowledged to an input. `sync()` (fdatasync) is called by the checkpoint
+// store before every checkpoint write, so a committed source position is never ahead of what
+// the queue holds on stable storage either (a power loss costs at most the frames appended
+// since the last checkpoint write, which the sources still hold). The pointer is written at an
+// interval: a crash resends at most what was acknowledged since (duplicates, never losses).
+// A torn tail (SIGKILL mid-write) fails its length/crc check and is truncated on open; a
+// corrupt frame elsewhere is skipped, counted and reported, never a crash loop.
+
+import { promises as fsp, constants as fsc } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from '../telemetry/logger.js';
+
+const HEADER = 20;
+const SUFFIX = '.seg';
+/** Frames larger than this are refused (a corrupt length field must not allocate gigabytes). */
+export const MAX_FRAME = 256 * 1024 * 1024;
+
+export interface QueueItem {
+  /** Segment id and byte range of the frame. */
+  readonly segment: number;
+  readonly offset: number;
+  readonly end: number;
+  readonly records: number;
+  /** When it was appended (ms since the epoch). */
+  readonly timeMs: number;
+  readonly payload: Buffer;
+  /** @internal */ done: boolean;
+}
+
+/** A frame that failed its checks: what was lost, for the dead-letter file and the metric. */
+export interface CorruptFrame {
+  segment: number;
+  offset: number;
+  /** Records the header claims (untrusted). */
+  records: number;
+  bytes: number;
+  reason: string;
+}
+
+/** Shared by every queue of a process: the global cap on queued bytes (service.queue_limit). */
+export class QueueBudget {
+  bytes = 0;
+  constructor(readonly limit: number) {}
+}
+
+export interface QueueOptions {
+  dir: string;
+  /** Most bytes on disk (buffer.max_size). Appends wait while the queue is at or above it. */
+  maxBytes: number;
+  budget?: QueueBudget;
+  /** Roll to a new segment file after this many bytes. */
+  segmentBytes?: number;
+  /** Frames kept in memory after they were appended, so a caught-up reader does not read back. */
+  recentBytes?: number;
+  /** How often the read pointer is persisted. */
+  pointerIntervalMs?: number;
+  log: Logger;
+  onCorrupt?: (frame: CorruptFrame) => void;
+}
+
+interface Segment {
+  id: number;
+  /** Bytes in the file (written). */
+  size: number;
+  fh: FileHandle | undefined;
+}
+
+interface PendingAppend {
+  header: Buffer;
+  payload: Buffer;
+  records: number;
+  resolve: () => void;
+}
+
+interface Pointer {
+  segment: number;
+  offset: number;
+}
+
+export class DiskQueue {
+  private segments: Segment[] = [];
+  /** Where the next unread frame starts. */
+  private read: Pointer = { segment: 0, offset: 0 };
+  /** Start of the oldest unacknowledged frame (everything before it is delivered). */
+  private committed: Pointer = { segment: 0, offset: 0 };
+  private savedPointer = '';
+  /** Frames handed out, in read order, until the acknowledged prefix passes them. */
+  private inFlight: QueueItem[] = [];
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private writing = false;
+  private readers: Array<() => void> = [];
+  private roomWaiters: Array<() => void> = [];
+  private recent = new Map<string, { payload: Buffer; records: number; timeMs: number }>();
+  private recentOrder: string[] = [];
+  private recentSize = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private unsynced = new Set<FileHandle>();
+  /** Bytes of all segment files. */
+  bytes = 0;
+  /** Records appended and not yet acknowledged. */
+  records = 0;
+  /** Set while writes fail (ENOSPC, EIO): appends wait and /readyz says why. */
+  writeError: string | undefined;
+  corruptFrames = 0;
+  private readonly segmentBytes: number;
+  private readonly recentLimit: number;
+
+  private constructor(private readonly o: QueueOptions) {
+    this.segmentBytes = o.segmentBytes ?? Math.max(1 << 20, Math.min(32 << 20, o.maxBytes >> 3));
+    this.recentLimit = o.recentBytes ?? 8 << 20;
+  }
+
+  /** Open (or create) the queue in `dir`: truncate a torn tail, resume after the saved pointer. */
+  static async open(o: QueueOptions): Promise<DiskQueue> {
+    const q = new DiskQueue(o);
+    await q.load();
+    return q;
+  }
+
+  /** Bytes the queue may still take before appends wait. */
+  get full(): boolean {
+    const b = this.o.budget;
+    return (
+      this.bytes + this.pendingBytes >= this.o.maxBytes ||
+      (b !== undefined && b.bytes >= b.limit && this.bytes + this.pendingBytes > 0)
+    );
+  }
+
+  /** Resolves once there is room for another append (immediately if there is). */
+  room(): Promise<void> | undefined {
+    if (!this.full || this.closed) return undefined;
+    // Woken when a segment is dropped here; polled too, since other queues free the global budget.
+    return new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (!this.full || this.closed) done();
+      }, 200);
+      const done = (): void => {
+        clearInterval(poll);
+        const i = this.roomWaiters.indexOf(done);
+        if (i >= 0) this.roomWaiters.splice(i, 1);
+        resolve();
+      };
+      this.roomWaiters.push(done);
+    });
+  }
+
+  /**
+   * Append one frame. Resolves once it is written to the segment file (survives a process
+   * crash). Frames are written in call order. While writes fail, it keeps retrying and the
+   * promise stays pending (the records are not acknowledged, the inputs wait).
+   */
+  append(payload: Buffer, records: number, timeMs = Date.now()): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('queue closed'));
+    if (payload.length > MAX_FRAME) throw new Error(`frame of ${payload.length} bytes too large`);
+    const header = Buffer.allocUnsafe(HEADER);
+    header.writeUInt32LE(payload.length, 0);
+    header.writeUInt32LE(records, 8);
+    header.writeDoubleLE(timeMs, 12);
+    header.writeUInt32LE(crc32(payload, crc32(header.subarray(8, HEADER))), 4);
+    return new Promise((resolve) => {
+      this.pending.push({ header, payload, records, resolve });
+      this.pendingBytes += HEADER + payload.length;
+      if (this.o.budget) this.o.budget.bytes += HEADER + payload.length;
+      if (!this.writing) void this.writeLoop();
+    });
+  }
+
+  /** The next unread frame, waiting for one; undefined once the queue is closed. */
+  next(): Promise<QueueItem | undefined> {
+    // One reader at a time: frames are handed out in order, each once.
+    const turn = this.readChain.then(() => this.nextNow());
+    this.readChain = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+  private readChain: Promise<void> = Promise.resolve();
+
+  private async nextNow(): Promise<QueueItem | undefined> {
+    for (;;) {
+      if (this.closed) return undefined;
+      const item = await this.readNext();
+      if (item) return item;
+      if (this.closed) return undefined;
+      await new Promise<void>((resolve) => this.readers.push(resolve));
+    }
+  }
+
+  /** True when nothing is unread or unacknowledged and no append is pending. */
+  get empty(): boolean {
+    return this.records === 0 && this.pending.length === 0 && this.inFlight.length === 0;
+  }
+
+  /** Unread frames exist (or appends are pending). */
+  get backlog(): boolean {
+    return this.pending.length > 0 || !this.atEnd(this.read);
+  }
+
+  /** Append time of the oldest frame not yet acknowledged (ms), or undefined when empty. */
+  async oldestTime(): Promise<number | undefined> {
+    if (this.inFlight.length > 0) return this.inFlight[0].timeMs;
+    if (this.records === 0 || this.closed) return undefined;
+    const p = this.read;
+    const cached = this.recent.get(`${p.segment}:${p.offset}`);
+    if (cached) return cached.timeMs;
+    const seg = this.segment(p.segment);
+    if (!seg || p.offset + HEADER > seg.size) return undefined;
+    const head = Buffer.alloc(HEADER);
+    try {
+      await (await this.reader(seg)).read(head, 0, HEADER, p.offset);
+    } catch {
+      return undefined;
+    }
+    return head.readDoubleLE(12);
+  }
+
+  /** The frame is delivered (or dead-lettered): the pointer may pass it. */
+  ack(item: QueueItem): void {
+    if (item.done || this.closed) return;
+    item.done = true;
+    this.records -= item.records;
+    let advanced = false;
+    while (this.inFlight.length > 0 && this.inFlight[0].done) {
+      const it = this.inFlight.shift()!;
+      this.committed = { segment: it.segment, offset: it.end };
+      advanced = true;
+    }
+    if (this.inFlight.length === 0 && advanced) this.committed = { ...this.read };
+    if (advanced) void this.dropSegments();
+  }
+
+  /** fdatasync every segment written since the last call (checkpoint store hook). */
+  async sync(): Promise<void> {
+    const handles = [...this.unsynced];
+    this.unsynced.clear();
+    for (const fh of handles) {
+      try {
+        await fh.datasync();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EBADF') throw e;
+      }
+    }
+  }
+
+  /** Persist the pointer and close the files. Pending appends are abandoned (never acknowledged). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const r of this.readers.splice(0)) r();
+    for (const r of this.roomWaiters.slice()) r();
+    while (this.writing) await new Promise((r) => setTimeout(r, 5));
+    if (this.o.budget) this.o.budget.bytes -= this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.savePointer().catch((e: Error) =>
+      this.o.log.error('queue pointer write failed', { dir: this.o.dir, error: e.message }),
+    );
+    for (const s of this.segments) await s.fh?.close().catch(() => undefined);
+    if (this.o.budget) this.o.budget.bytes -= this.bytes;
+    this.bytes = 0;
+  }
+
+  // ---- loading ------------------------------------------------------------------------------
+
+  private async load(): Promise<void> {
+    const dir = this.o.dir;
+    await fsp.mkdir(dir, { recursive: true });
+    const ids = (await fsp.readdir(dir))
+      .filter((f) => f.endsWith(SUFFIX) && /^\d+\.seg$/.test(f))
+      .map((f) => Number(f.slice(0, -SUFFIX.length)))
+      .sort((a, b) => a - b);
+    let pointer: Pointer | undefined;
+    try {
+      const p = JSON.parse(await fsp.readFile(path.join(dir, 'pointer.json'), 'utf8')) as Pointer;
+      if (Number.isSafeInteger(p.segment) && Number.isSafeInteger(p.offset)) pointer = p;
+    } catch {
+      // No pointer yet (or unreadable): replay from the oldest segment; duplicates, not losses.
+    }
+    for (const id of ids) {
+      if (pointer && id < pointer.segment) {
+        await fsp.unlink(this.file(id)).catch(() => undefined);
+        continue;
+      }
+      const st = await fsp.stat(this.file(id));
+      this.segments.push({ id, size: st.size, fh: undefined });
+    }
+    const start = this.segments[0];
+    this.read =
+      pointer && start && pointer.segment === start.id
+        ? { segment: start.id, offset: Math.min(pointer.offset, start.size) }
+        : { segment: start?.id ?? 0, offset: 0 };
+    this.committed = { ...this.read };
+    // Walk every frame after the pointer: count records, find the oldest time, cut a torn tail.
+    for (let s = 0; s < this.segments.length; s++) {
+      const seg = this.segments[s];
+      const last = s === this.segments.length - 1;
+      const from = seg.id === this.read.segment ? this.read.offset : 0;
+      await this.scan(seg, from, last);
+    }
+    for (const seg of this.segments) this.bytes += seg.size;
+    if (this.o.budget) this.o.budget.bytes += this.bytes;
+    // Appends always go to a fresh segment: an old file is never written again.
+    const nextId = (this.segments.at(-1)?.id ?? 0) + 1;
+    this.segments.push({ id: nextId, size: 0, fh: undefined });
+    if (this.segments.length === 1) this.read = { segment: nextId, offset: 0 };
+    if (this.atEnd(this.read) && this.segments.length > 1) {
+      // Everything old was delivered: start clean.
+      this.read = { segment: nextId, offset: 0 };
+    }
+    this.committed = { ...this.read };
+    await this.dropSegments();
+    await this.savePointer();
+    this.timer = setInterval(() => void this.savePointer().catch(() => undefined), 1000);
+    this.timer.unref();
+  }
+
+  private async scan(seg: Segment, from: number, last: boolean): Promise<void> {
+    const fh = await fsp.open(this.file(seg.id), fsc.O_RDWR);
+    try {
+      let off = from;
+      const head = Buffer.alloc(HEADER);
+      while (off < seg.size) {
+        const frame = await readFrame(fh, off, seg.size, head);
+        if (frame.ok) {
+          this.records += frame.records;
+          off = frame.end;
+          continue;
+        }
+        // A bad frame at the end of the last segment is a torn write: cut it.
+        if (last && !(await anyValidAfter(fh, frame, seg.size, head))) {
+          this.o.log.warn('queue: torn tail truncated (crash during a write)', {
+            file: this.file(seg.id),
+            at: off,
+            bytes: seg.size - off,
+          });
+          await fh.truncate(off);
+          seg.size = off;
+          break;
+        }
+        // Otherwise skipped when it is read (reported then); keep counting what follows.
+        if (frame.end <= off || frame.end > seg.size) break;
+        off = frame.end;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  // ---- writing ------------------------------------------------------------------------------
+
+  private async writeLoop(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.pending.length > 0 && !this.closed) {
+        const batch = this.pending.splice(0, 256);
+        let bytes = 0;
+        for (const p of batch) bytes += HEADER + p.payload.length;
+        const seg = this.segments.at(-1)!;
+        try {
+          await this.writeBatch(seg, batch, bytes);
+        } catch (e) {
+          this.pending.unshift(...batch);
+          const msg = (e as Error).message;
+          if (this.writeError !== msg)
+            this.o.log.error('queue write failed; inputs feeding this output wait', {
+              dir: this.o.dir,
+              error: msg,
+            });
+          this.writeError = msg;
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        if (this.writeError !== undefined) {
+          this.o.log.info('queue writes recovered', { dir: this.o.dir });
+          this.writeError = undefined;
+        }
+        this.pendingBytes -= bytes;
+        this.bytes += bytes;
+        let off = seg.size - bytes;
+        for (const p of batch) {
+          const len = HEADER + p.payload.length;
+          this.remember(seg.id, off, p);
+          this.records += p.records;
+          off += len;
+          p.resolve();
+        }
+        for (const r of this.readers.splice(0)) r();
+        if (seg.size >= this.segmentBytes) await this.roll();
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async writeBatch(seg: Segment, batch: PendingAppend[], bytes: number): Promise<void> {
+    seg.fh ??= await fsp.open(this.file(seg.id), fsc.O_RDWR | fsc.O_CREAT, 0o640);
+    const bufs: Buffer[] = [];
+    for (const p of batch) bufs.push(p.header, p.payload);
+    let written = 0;
+    try {
+      while (written < bytes) {
+        const { bytesWritten } = await seg.fh.writev(
+          written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)],
+          seg.size + written,
+        );
+        if (bytesWritten === 0) throw new Error('write returned 0 bytes');
+        written += bytesWritten;
+      }
+    } catch (e) {
+      // Leave no partial frame behind: the next attempt rewrites the whole batch here.
+      if (written > 0) await seg.fh.truncate(seg.size).catch(() => undefined);
+      throw e;
+    }
+    seg.size += bytes;
+    this.unsynced.add(seg.fh);
+  }
+
+  private async roll(): Promise<void> {
+    const last = this.segments.at(-1)!;
+    this.segments.push({ id: last.id + 1, size: 0, fh: undefined });
+  }
+
+  private remember(segment: number, offset: number, p: PendingAppend): void {
+    const payload = p.payload;
+    if (payload.length > this.recentLimit) return;
+    const key = `${segment}:${offset}`;
+    this.recent.set(key, { payload, records: p.records, timeMs: p.header.readDoubleLE(12) });
+    this.recentOrder.push(key);
+    this.recentSize += payload.length;
+    while (this.recentSize > this.recentLimit && this.recentOrder.length > 0) {
+      const k = this.recentOrder.shift()!;
+      const b = this.recent.get(k);
+      if (b) {
+        this.recent.delete(k);
+        this.recentSize -= b.payload.length;
+      }
+    }
+  }
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  private segment(id: number): Segment | undefined {
+    for (const s of this.segments) if (s.id === id) return s;
+    return undefined;
+  }
+
+  private atEnd(p: Pointer): boolean {
+    const last = this.segments.at(-1);
+    if (!last) return true;
+    if (p.segment < last.id) return false;
+    return p.offset >= last.size;
+  }
+
+  private async readNext(): Promise<QueueItem | undefined> {
+    for (;;) {
+      const seg = this.segment(this.read.segment);
+      if (!seg) return undefined;
+      if (this.read.offset >= seg.size) {
+        const idx = this.segments.indexOf(seg);
+        if (idx === this.segments.length - 1) return undefined;
+        this.read = { segment: this.segments[idx + 1].id, offset: 0 };
+        continue;
+      }
+      const at = this.read.offset;
+      const key = `${seg.id}:${at}`;
+      const cached = this.recent.get(key);
+      let item: QueueItem;
+      if (cached) {
+        this.recent.delete(key);
+        this.recentSize -= cached.payload.length;
+        item = {
+          segment: seg.id,
+          offset: at,
+          end: at + HEADER + cached.payload.length,
+          records: cached.records,
+          timeMs: cached.timeMs,
+          payload: cached.payload,
+          done: false,
+        };
+      } else {
+        const fh = await this.reader(seg);
+        const frame = await readFrame(fh, at, seg.size, Buffer.alloc(HEADER), true);
+        if (!frame.ok) {
+          this.corruptFrames++;
+          const bad: CorruptFrame = {
+            segment: seg.id,
+            offset: at,
+            records: frame.records,
+            bytes: Math.max(0, Math.min(seg.size, frame.end) - at),
+            reason: frame.reason,
+          };
+          this.o.log.error('queue: corrupt frame skipped', { dir: this.o.dir, ...bad });
+          this.o.onCorrupt?.(bad);
+          // A plausible length lets us skip the frame; otherwise the rest of the segment is lost.
+          const next = frame.end > at && frame.end <= seg.size ? frame.end : seg.size;
+          if (frame.records > 0 && frame.records <= this.records) this.records -= frame.records;
+          this.read = { segment: seg.id, offset: next };
+          if (this.inFlight.length === 0) this.committed = { ...this.read };
+          continue;
+        }
+        item = {
+          segment: seg.id,
+          offset: at,
+          end: frame.end,
+          records: frame.records,
+          timeMs: frame.timeMs,
+          payload: frame.payload!,
+          done: false,
+        };
+      }
+      this.read = { segment: seg.id, offset: item.end };
+      this.inFlight.push(item);
+      return item;
+    }
+  }
+
+  private async reader(seg: Segment): Promise<FileHandle> {
+    seg.fh ??= await fsp.open(this.file(seg.id), fsc.O_RDWR | fsc.O_CREAT, 0o640);
+    return seg.fh;
+  }
+
+  /** Unlink segments wholly behind the acknowledged prefix, then persist it lazily. */
+  private async dropSegments(): Promise<void> {
+    while (this.segments.length > 1 && this.segments[0].id < this.committed.segment) {
+      const seg = this.segments.shift()!;
+      this.bytes -= seg.size;
+      if (this.o.budget) this.o.budget.bytes -= seg.size;
+      const fh = seg.fh;
+      seg.fh = undefined;
+      if (fh) this.unsynced.delete(fh);
+      await fh?.close().catch(() => undefined);
+      await fsp.unlink(this.file(seg.id)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT')
+          this.o.log.warn('queue: could not delete a delivered segment', { error: e.message });
+      });
+    }
+    if (!this.full) for (const r of this.roomWaiters.slice()) r();
+  }
+
+  private async savePointer(): Promise<void> {
+    const text = JSON.stringify(this.committed);
+    if (text === this.savedPointer) return;
+    const file = path.join(this.o.dir, 'pointer.json');
+    const tmp = `${file}.tmp`;
+    await fsp.writeFile(tmp, text, { mode: 0o640 });
+    await fsp.rename(tmp, file);
+    this.savedPointer = text;
+  }
+
+  private file(id: number): string {
+    return path.join(this.o.dir, `${String(id).padStart(16, '0')}${SUFFIX}`);
+  }
+}
+
+interface FrameRead {
+  ok: boolean;
+  end: number;
+  records: number;
+  timeMs: number;
+  reason: string;
+  payload?: Buffer;
+}
+
+/** Read and check the frame at `off` (the payload is returned only with `withPayload`). */
+async function readFrame(
+  fh: FileHandle,
+  off: number,
+  size: number,
+  head: Buffer,
+  withPayload = false,
+): Promise<FrameRead> {
+  const bad = (reason: string, end: number, records = 0): FrameRead => ({
+    ok: false,
+    end,
+    records,
+    timeMs: 0,
+    reason,
+  });
+  if (size - off < HEADER) return bad('truncated header', size);
+  const { bytesRead } = await fh.read(head, 0, HEADER, off);
+  if (bytesRead < HEADER) return bad('truncated header', size);
+  const len = head.readUInt32LE(0);
+  const records = head.readUInt32LE(8);
+  const end = off + HEADER + len;
+  if (len > MAX_FRAME || end > size) return bad('length past the end of the segment', end, records);
+  const payload = Buffer.allocUnsafe(len);
+  if (len > 0) {
+    const r = await fh.read(payload, 0, len, off + HEADER);
+    if (r.bytesRead < len) return bad('truncated payload', end, records);
+  }
+  if (crc32(payload, crc32(head.subarray(8, HEADER))) !== head.readUInt32LE(4))
+    return bad('checksum mismatch', end, records);
+  return {
+    ok: true,
+    end,
+    records,
+    timeMs: head.readDoubleLE(12),
+    reason: '',
+    payload: withPayload ? payload : undefined,
+  };
+}
+
+/** After a bad frame with a plausible length: is any later frame valid (corruption, not a torn tail)? */
+async function anyValidAfter(
+  fh: FileHandle,
+  frame: FrameRead,
+  size: number,
+  head: Buffer,
+): Promise<boolean> {
+  let off = frame.end;
+  if (frame.reason !== 'checksum mismatch' || off >= size) return false;
+  while (off < size) {
+    const f = await readFrame(fh, off, size, head);
+    if (f.ok) return true;
+    if (f.end <= off || f.end > size) return false;
+    off = f.end;
+  }
+  return false;
+}
