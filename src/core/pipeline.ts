@@ -279,6 +279,8 @@ export class Pipeline {
         dir,
         maxBytes: oc.buffer.max_size,
         budget: this.queueBudget,
+        // Delivered chunks are resent after a crash since the last save: as often as checkpoints.
+        pointerIntervalMs: this.config.service.checkpoint_interval,
         log,
         onCorrupt: (f) => {
           metrics.queueCorrupt.inc({ component: oc.id });

@@ -332,7 +332,10 @@ export class DiskQueue {
     this.committed = { ...this.read };
     await this.dropSegments();
     await this.savePointer();
-    this.timer = setInterval(() => void this.savePointer().catch(() => undefined), 1000);
+    this.timer = setInterval(
+      () => void this.savePointer().catch(() => undefined),
+      this.o.pointerIntervalMs ?? 1000,
+    );
     this.timer.unref();
   }
 

@@ -219,4 +219,37 @@ describe('Sender', () => {
     expect(dead).toHaveLength(3);
     expect(dead[0]).toContain('encoding the chunk failed: boom');
   });
+
+  it('a probe ends a long backoff once the backend answers again (not a throttle)', async () => {
+    let up = false;
+    let probes = 0;
+    let sent = 0;
+    const { s } = sender(
+      async (c) => {
+        if (!up) return Result.retry('connection refused', undefined, 'econnrefused');
+        sent += c.size;
+        return Result.ok();
+      },
+      {
+        // A backoff of up to 10 minutes: only the probe can end it within the test.
+        retry: { initial: 600_000, max: 600_000 },
+        random: () => 0.99,
+        probe: async () => {
+          probes++;
+          return up;
+        },
+      },
+    );
+    const b = batch(3);
+    s.write(b);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sent).toBe(0);
+    up = true;
+    const t0 = Date.now();
+    while (b.acked === 0 && Date.now() - t0 < 8000) await new Promise((r) => setTimeout(r, 50));
+    expect(b.acked).toBe(1);
+    expect(sent).toBe(3);
+    expect(probes).toBeGreaterThanOrEqual(1);
+    await s.stop();
+  }, 15_000);
 });

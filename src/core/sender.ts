@@ -105,6 +105,13 @@ export interface SenderOptions {
   queue?: () => Promise<DiskQueue | undefined>;
   /** How sealed chunks are stored in the queue. */
   codec?: ChunkCodec;
+  /**
+   * Optional cheap reachability check (an empty push, `GET /`): while workers back off from a
+   * failing backend, it runs every few seconds and ends their backoff when it succeeds.
+   */
+  probe?: (signal: AbortSignal) => Promise<boolean>;
+  /** Backoff randomness (tests). */
+  random?: () => number;
 }
 
 /** An input batch's share of chunks: its tag and ack, never its records (they may be released). */
@@ -152,6 +159,8 @@ export class Sender {
   private loops: Array<Promise<void>> = [];
   /** Aborted by stop() once the queue holds everything (queue mode) or at the deadline. */
   private readonly local = new AbortController();
+  private readonly sleepers = new Set<() => void>();
+  private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: SenderOptions) {
     this.measure = o.measure ?? estimateBytes;
@@ -428,6 +437,7 @@ export class Sender {
       this.settle(chunk);
       return true;
     }
+    let throttled = false;
     const attemptChunk: Chunk = {
       records: attemptRecords,
       size,
@@ -474,6 +484,8 @@ export class Sender {
           live = retryIdx.map((i) => (prev ? prev[i] : i));
           size = live.length;
           if (!sealed) attemptRecords = live.map((ci) => chunk.records[ci]);
+          // Throttled (429, Retry-After): keep the backoff; other failures may be cut short by a probe.
+          throttled = res.status === '429' || res.retry!.delayMs !== undefined;
           throw new RetryableError(res.retry!.reason, res.retry!.delayMs);
         },
         {
@@ -486,10 +498,8 @@ export class Sender {
               delay_ms: delay,
               records: size,
             }),
-          sleep: (ms, signal) => {
-            this.backingOff++;
-            return abortableSleep(ms, signal).finally(() => this.backingOff--);
-          },
+          sleep: (ms, signal) => this.backoff(ms, signal, throttled),
+          random: this.o.random,
         },
       );
     } catch (e) {
@@ -502,6 +512,56 @@ export class Sender {
     if (dead.length > 0) await this.o.deadLetter.write(this.deadLetters(chunk, dead));
     this.settle(chunk);
     return true;
+  }
+
+  /**
+   * Sleep out a retry backoff. A sleep for a failing backend (not a throttle) ends early when the
+   * output's probe succeeds, so delivery resumes within `probeIntervalMs` of the backend's return
+   * however long the backoff had grown.
+   */
+  private backoff(ms: number, signal: AbortSignal | undefined, throttled: boolean): Promise<void> {
+    this.backingOff++;
+    const probe = this.o.probe;
+    if (!probe || throttled || ms <= PROBE_INTERVAL_MS)
+      return abortableSleep(ms, signal).finally(() => this.backingOff--);
+    return new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        clearTimeout(t);
+        this.sleepers.delete(wake);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        clearTimeout(t);
+        this.sleepers.delete(wake);
+        reject(signal?.reason as Error);
+      };
+      const t = setTimeout(wake, ms);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.sleepers.add(wake);
+      this.probeSoon();
+    }).finally(() => this.backingOff--);
+  }
+
+  private probeSoon(): void {
+    if (this.probeTimer || !this.o.probe) return;
+    this.probeTimer = setTimeout(() => {
+      void (async () => {
+        let ok = false;
+        try {
+          ok = await this.o.probe!(this.signal);
+        } catch {
+          ok = false;
+        }
+        this.probeTimer = undefined;
+        if (ok) {
+          this.o.log.info('backend answers again; retrying now', { waiting: this.sleepers.size });
+          for (const w of [...this.sleepers]) w();
+        } else if (this.sleepers.size > 0 && !this.signal.aborted) this.probeSoon();
+      })();
+    }, PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
   }
 
   /** The chunk is done: acknowledge each input batch whose last chunk this was. */
@@ -529,6 +589,9 @@ export class Sender {
 }
 
 function noop(): void {}
+
+/** How often a failing backend is probed while workers back off (delivery resumes within it). */
+export const PROBE_INTERVAL_MS = 5000;
 
 function errorStatus(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

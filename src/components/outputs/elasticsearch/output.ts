@@ -128,6 +128,12 @@ export class ElasticsearchOutput {
       // buffer.type: disk — the sealed `_bulk` bytes are what the queue stores and resends.
       queue: ctx.queue,
       codec: bulkCodec(config.time_key),
+      // Is the cluster back? `GET /` answering 2xx.
+      probe: () =>
+        this.healthcheck().then(
+          () => true,
+          () => false,
+        ),
     });
   }
 

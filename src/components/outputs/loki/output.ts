@@ -138,6 +138,7 @@ export class LokiOutput {
       // buffer.type: disk — sealed pushes are queued compressed and resent as they are.
       queue: ctx.queue,
       codec: lokiCodec(this.encoder),
+      probe: (signal) => this.probe(signal),
     });
   }
 
@@ -312,6 +313,34 @@ export class LokiOutput {
     // The status of the last half that failed, else of the first.
     const failed = outs.filter((o) => !/^2/.test(o.status)).at(-1);
     return fold(outs, (failed ?? outs[0]).status);
+  }
+
+  /**
+   * Is Loki back? An empty push (no streams): 2xx once the distributor accepts pushes again. A
+   * templated tenant is not known here: the static one, if any, is sent.
+   */
+  private async probe(signal: AbortSignal): Promise<boolean> {
+    const pool = this.pool;
+    if (!pool) return false;
+    const protobuf = this.config.encoding === 'protobuf';
+    const headers: Record<string, string> = { ...this.headers };
+    delete headers['content-encoding'];
+    if (!protobuf) headers['content-type'] = 'application/json';
+    const tenant = this.config.tenant;
+    if (tenant && !tenant.includes('{')) headers['x-scope-orgid'] = tenant;
+    try {
+      const res = await pool.request({
+        path: this.pushPath,
+        method: 'POST',
+        headers,
+        body: protobuf ? snappy.compressSync(Buffer.alloc(0)) : '{"streams":[]}',
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.config.timeout)]),
+      });
+      await res.body.dump();
+      return res.statusCode >= 200 && res.statusCode < 300;
+    } catch {
+      return false;
+    }
   }
 
   /** One HTTP push, classified in chunk positions. */
