@@ -82,20 +82,26 @@ export function decodeRecords(bytes: Buffer): LogRecord[] {
   while (at < bytes.length) {
     let nl = bytes.indexOf(10, at);
     if (nl < 0) nl = bytes.length;
-    const a = JSON.parse(bytes.toString('utf8', at, nl)) as [
-      number | null,
-      number,
-      string | null,
-      Record<string, string> | null,
-      Record<string, unknown>,
-    ];
+    const a = JSON.parse(bytes.toString('utf8', at, nl)) as unknown;
+    if (
+      !Array.isArray(a) ||
+      a.length !== 5 ||
+      (a[0] !== null && typeof a[0] !== 'number') ||
+      typeof a[1] !== 'number' ||
+      (a[2] !== null && typeof a[2] !== 'string') ||
+      (a[3] !== null && (typeof a[3] !== 'object' || Array.isArray(a[3])))
+    )
+      throw new Error('queue records line is not [timeMs, timeNs, sourceId, labels, fields]');
     const rec: LogRecord = {
-      fields: a[4] !== null && typeof a[4] === 'object' ? a[4] : { message: a[4] },
-      timeMs: a[0] ?? NaN,
+      fields:
+        a[4] !== null && typeof a[4] === 'object'
+          ? (a[4] as Record<string, unknown>)
+          : { message: a[4] as unknown },
+      timeMs: (a[0] as number | null) ?? NaN,
       timeNs: a[1] | 0,
     };
-    if (a[2] !== null) rec.sourceId = a[2];
-    if (a[3] !== null) rec.labels = a[3];
+    if (a[2] !== null) rec.sourceId = a[2] as string;
+    if (a[3] !== null) rec.labels = a[3] as Record<string, string>;
     out.push(rec);
     at = nl + 1;
   }

@@ -110,11 +110,12 @@ export class DiskQueue {
   private readers: Array<() => void> = [];
   private roomWaiters: Array<() => void> = [];
   private recent = new Map<string, { payload: Buffer; records: number; timeMs: number }>();
-  private recentOrder: string[] = [];
   private recentSize = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private unsynced = new Set<FileHandle>();
+  /** Bad frames found by the restart scan: their records were never counted. */
+  private uncounted = new Set<string>();
   /** Bytes of all segment files. */
   bytes = 0;
   /** Records appended and not yet acknowledged. */
@@ -126,7 +127,9 @@ export class DiskQueue {
   private readonly recentLimit: number;
 
   private constructor(private readonly o: QueueOptions) {
-    this.segmentBytes = o.segmentBytes ?? Math.max(1 << 20, Math.min(32 << 20, o.maxBytes >> 3));
+    // At most an eighth of the queue (at least 64 KiB): a delivered segment is deleted whole.
+    this.segmentBytes =
+      o.segmentBytes ?? Math.max(64 << 10, Math.min(32 << 20, Math.floor(o.maxBytes / 8)));
     this.recentLimit = o.recentBytes ?? 8 << 20;
   }
 
@@ -176,7 +179,7 @@ export class DiskQueue {
     header.writeUInt32LE(payload.length, 0);
     header.writeUInt32LE(records, 8);
     header.writeDoubleLE(timeMs, 12);
-    header.writeUInt32LE(crc32(payload, crc32(header.subarray(8, HEADER))), 4);
+    header.writeUInt32LE(frameCrc(header, payload), 4);
     return new Promise((resolve) => {
       this.pending.push({ header, payload, records, resolve });
       this.pendingBytes += HEADER + payload.length;
@@ -247,7 +250,32 @@ export class DiskQueue {
       advanced = true;
     }
     if (this.inFlight.length === 0 && advanced) this.committed = { ...this.read };
-    if (advanced) void this.dropSegments();
+    if (advanced) {
+      this.passDelivered();
+      void this.dropSegments();
+    }
+  }
+
+  /** Move the acknowledged pointer past segments it has wholly passed (so they can be dropped). */
+  private passDelivered(): void {
+    for (;;) {
+      const i = this.segments.findIndex((s) => s.id === this.committed.segment);
+      const seg = this.segments[i];
+      if (!seg || this.committed.offset < seg.size) return;
+      let next = this.segments[i + 1];
+      if (!next) {
+        // The segment being written is wholly acknowledged: start a new one so this one can go.
+        if (seg.size === 0 || this.writing || this.pending.length > 0) return;
+        // Only once it holds a fair share: a drained queue in steady state must not create and
+        // unlink a file per chunk (a full queue always rolls, so it cannot stay full).
+        if (seg.size < this.segmentBytes / 4 && !this.full) return;
+        next = { id: seg.id + 1, size: 0, fh: undefined };
+        this.segments.push(next);
+      }
+      this.committed = { segment: next.id, offset: 0 };
+      // The reader (caught up) must not stay in a segment about to be deleted.
+      if (this.read.segment === seg.id) this.read = { ...this.committed };
+    }
   }
 
   /** fdatasync every segment written since the last call (checkpoint store hook). */
@@ -294,7 +322,13 @@ export class DiskQueue {
     let pointer: Pointer | undefined;
     try {
       const p = JSON.parse(await fsp.readFile(path.join(dir, 'pointer.json'), 'utf8')) as Pointer;
-      if (Number.isSafeInteger(p.segment) && Number.isSafeInteger(p.offset)) pointer = p;
+      if (
+        Number.isSafeInteger(p.segment) &&
+        Number.isSafeInteger(p.offset) &&
+        p.segment >= 0 &&
+        p.offset >= 0
+      )
+        pointer = p;
     } catch {
       // No pointer yet (or unreadable): replay from the oldest segment; duplicates, not losses.
     }
@@ -309,7 +343,7 @@ export class DiskQueue {
     const start = this.segments[0];
     this.read =
       pointer && start && pointer.segment === start.id
-        ? { segment: start.id, offset: Math.min(pointer.offset, start.size) }
+        ? { segment: start.id, offset: pointer.offset <= start.size ? pointer.offset : 0 }
         : { segment: start?.id ?? 0, offset: 0 };
     this.committed = { ...this.read };
     // Walk every frame after the pointer: count records, find the oldest time, cut a torn tail.
@@ -363,6 +397,7 @@ export class DiskQueue {
           break;
         }
         // Otherwise skipped when it is read (reported then); keep counting what follows.
+        this.uncounted.add(`${seg.id}:${off}`);
         if (frame.end <= off || frame.end > seg.size) break;
         off = frame.end;
       }
@@ -450,15 +485,12 @@ export class DiskQueue {
     if (payload.length > this.recentLimit) return;
     const key = `${segment}:${offset}`;
     this.recent.set(key, { payload, records: p.records, timeMs: p.header.readDoubleLE(12) });
-    this.recentOrder.push(key);
     this.recentSize += payload.length;
-    while (this.recentSize > this.recentLimit && this.recentOrder.length > 0) {
-      const k = this.recentOrder.shift()!;
-      const b = this.recent.get(k);
-      if (b) {
-        this.recent.delete(k);
-        this.recentSize -= b.payload.length;
-      }
+    // A Map iterates in insertion order: the first entry is the oldest.
+    for (const [k, b] of this.recent) {
+      if (this.recentSize <= this.recentLimit) break;
+      this.recent.delete(k);
+      this.recentSize -= b.payload.length;
     }
   }
 
@@ -470,10 +502,11 @@ export class DiskQueue {
   }
 
   private atEnd(p: Pointer): boolean {
-    const last = this.segments.at(-1);
-    if (!last) return true;
-    if (p.segment < last.id) return false;
-    return p.offset >= last.size;
+    for (const s of this.segments) {
+      if (s.id < p.segment) continue;
+      if (s.id === p.segment ? p.offset < s.size : s.size > 0) return false;
+    }
+    return true;
   }
 
   private async readNext(): Promise<QueueItem | undefined> {
@@ -518,7 +551,8 @@ export class DiskQueue {
           this.o.onCorrupt?.(bad);
           // A plausible length lets us skip the frame; otherwise the rest of the segment is lost.
           const next = frame.end > at && frame.end <= seg.size ? frame.end : seg.size;
-          if (frame.records > 0 && frame.records <= this.records) this.records -= frame.records;
+          if (!this.uncounted.delete(key) && frame.records > 0 && frame.records <= this.records)
+            this.records -= frame.records;
           this.read = { segment: seg.id, offset: next };
           if (this.inFlight.length === 0) this.committed = { ...this.read };
           continue;
@@ -613,7 +647,7 @@ async function readFrame(
     const r = await fh.read(payload, 0, len, off + HEADER);
     if (r.bytesRead < len) return bad('truncated payload', end, records);
   }
-  if (crc32(payload, crc32(head.subarray(8, HEADER))) !== head.readUInt32LE(4))
+  if (frameCrc(head, payload) !== head.readUInt32LE(4))
     return bad('checksum mismatch', end, records);
   return {
     ok: true,
@@ -641,4 +675,10 @@ async function anyValidAfter(
     off = f.end;
   }
   return false;
+}
+
+/** crc32 of records, time and payload (zlib returns 0 for a NULL buffer, whatever the seed). */
+function frameCrc(head: Buffer, payload: Buffer): number {
+  const c = crc32(head.subarray(8, HEADER));
+  return payload.length === 0 ? c : crc32(payload, c);
 }

@@ -365,7 +365,9 @@ export class Sender {
       const item = await queue.next();
       if (!item) return;
       const chunk = this.fromQueue(item);
-      if (!chunk) {
+      if (!(chunk instanceof PendingChunk)) {
+        // Unreadable: acknowledged only once its dead letter is written.
+        await chunk;
         queue.ack(item);
         continue;
       }
@@ -381,8 +383,8 @@ export class Sender {
     }
   }
 
-  /** Rebuild a chunk from a queue frame; undefined (after dead-lettering) when it cannot be. */
-  private fromQueue(item: QueueItem): PendingChunk | undefined {
+  /** Rebuild a chunk from a queue frame, or dead-letter the frame when it cannot be. */
+  private fromQueue(item: QueueItem): PendingChunk | Promise<void> {
     const chunk = new PendingChunk();
     chunk.count = item.records;
     try {
@@ -397,7 +399,7 @@ export class Sender {
     } catch (e) {
       const reason = `queue frame unreadable: ${(e as Error).message}`;
       this.o.log.error('queue: a frame could not be decoded; dead-lettered', { error: reason });
-      void this.o.deadLetter.write([
+      return this.o.deadLetter.write([
         {
           record: newRecord({
             queue_frame: { segment: item.segment, offset: item.offset, records: item.records },
@@ -405,7 +407,6 @@ export class Sender {
           reason,
         },
       ]);
-      return undefined;
     }
   }
 
