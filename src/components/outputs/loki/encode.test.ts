@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
 import {
+  canonicalDecimal,
   attributeRejections,
   encodeJson,
   encodeProtobuf,
@@ -230,5 +232,32 @@ describe('reading a 400 back onto entries', () => {
   it('returns undefined for a body it cannot map', () => {
     expect(attributeRejections('something broke', push)).toBeUndefined();
     expect(parseGoTime('2025-03-01 12:00:00 +0000 UTC')).toEqual([NOW / 1000, 0]);
+  });
+});
+
+describe('canonicalDecimal', () => {
+  const slow = (t: string): boolean => {
+    const v = Number(t);
+    return Number.isFinite(v) && String(v) === t;
+  };
+  it('agrees with Number→String whenever it says yes (property), and accepts typical floats', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.double({ noNaN: true, noDefaultInfinity: true }).map((v) => String(Math.abs(v))),
+          fc
+            .tuple(fc.stringMatching(/^[0-9]{1,22}$/), fc.stringMatching(/^[0-9]{1,20}$/))
+            .map(([a, b]) => `${a}.${b}`),
+        ),
+        (t) => {
+          if (canonicalDecimal(t, 0, t.length)) expect(slow(t)).toBe(true);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    for (const t of ['123.456', '0.5', '0.000123', '99999.12345', '1.25'])
+      expect(canonicalDecimal(t, 0, t.length)).toBe(true);
+    for (const t of ['1.50', '01.5', '0.0000001', '1.', '.5', '1.2.3', '1234567890.1234567'])
+      expect(canonicalDecimal(t, 0, t.length)).toBe(false);
   });
 });

@@ -330,9 +330,42 @@ function numberEnd(raw: string, start: number): number {
     if (len === 1 && digits === start) return i; // 0 (but not -0)
     return -1;
   }
+  if (canonicalDecimal(raw, digits, i)) return i;
   const text = raw.slice(start, i);
   const v = Number(text);
   return Number.isFinite(v) && String(v) === text ? i : -1;
+}
+
+/**
+ * `int.frac` (digits only) as Number→String writes it back, decided without converting: no
+ * leading zero in the integer part, no trailing zero in the fraction, at most 15 significant
+ * digits (a double holds any 15-digit decimal exactly, and the shortest round-trip form is those
+ * digits), and within the range JavaScript prints without an exponent (1e-6 ≤ |v| < 1e21).
+ */
+export function canonicalDecimal(raw: string, from: number, to: number): boolean {
+  let dot = -1;
+  for (let j = from; j < to; j++) {
+    const c = raw.charCodeAt(j);
+    if (c === 46) {
+      if (dot >= 0) return false;
+      dot = j;
+    } else if (c < 48 || c > 57) return false;
+  }
+  if (dot <= from || dot === to - 1) return false;
+  if (raw.charCodeAt(to - 1) === 48) return false; // trailing zero: 1.50 prints as 1.5
+  const intLen = dot - from;
+  if (intLen > 1 && raw.charCodeAt(from) === 48) return false;
+  let sig: number;
+  if (intLen === 1 && raw.charCodeAt(from) === 48) {
+    let z = dot + 1;
+    while (z < to && raw.charCodeAt(z) === 48) z++;
+    if (z - dot - 1 >= 6) return false; // 0.0000001 prints as 1e-7
+    sig = to - z;
+  } else {
+    if (intLen > 21) return false;
+    sig = intLen + (to - dot - 1);
+  }
+  return sig <= 15;
 }
 
 const saved: unknown[] = [];
