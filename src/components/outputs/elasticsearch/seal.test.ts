@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
 import { Arena } from '../_shared/arena.js';
 import { compileId, compileIndex, createBulkEncoder } from './encode.js';
-import { BulkSealer } from './seal.js';
+import { BulkSealer, SealedBulk, bulkCodec } from './seal.js';
+import { decodeFrame, encodeFrame } from '../../../core/queue-codec.js';
 
 const enc = createBulkEncoder({
   index: compileIndex('logs'),
@@ -57,5 +58,24 @@ describe('sealing a bulk chunk as it fills', () => {
       msg: 'm 1 é',
     });
     expect(back[1].timeMs).toBe(all[1].timeMs);
+  });
+});
+
+describe('the disk-queue codec', () => {
+  it('stores a sealed bulk chunk and reads back the same body, ends and refusals', () => {
+    const all = recs(0, 20);
+    const s = new BulkSealer(enc, new Arena(), '@timestamp');
+    s.add(all, 0, 20, 0);
+    const sealed = s.finish();
+    const codec = bulkCodec('@timestamp');
+    const { meta, parts } = codec.encode(sealed);
+    const frame = decodeFrame(encodeFrame({ tags: [['t', 20]], meta, parts }));
+    const back = codec.decode(frame.meta, frame.parts) as SealedBulk;
+    expect(back.body.equals(sealed.body)).toBe(true);
+    expect([...back.ends]).toEqual([...sealed.ends]);
+    const some = [2, 11, 12];
+    expect(back.bodyOf(some, 0, 3).equals(sealed.bodyOf(some, 0, 3))).toBe(true);
+    expect(back.restore([4])[0].fields.seq).toBe(4);
+    expect(() => codec.decode(frame.meta, [frame.parts[0]])).toThrow();
   });
 });

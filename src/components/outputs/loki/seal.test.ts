@@ -4,7 +4,8 @@ import type { LogRecord } from '../../../core/record.js';
 import { LokiEncoder, encodeProtobuf, type EncoderConfig, type Prepared } from './encode.js';
 import { decodePushRequest } from './logproto.js';
 import { Arena } from '../_shared/arena.js';
-import { LokiSealer, SealedChunk } from './seal.js';
+import { LokiSealer, SealedChunk, lokiCodec } from './seal.js';
+import { decodeFrame, encodeFrame } from '../../../core/queue-codec.js';
 
 const NOW = Date.parse('2025-03-01T12:00:00Z');
 
@@ -121,5 +122,37 @@ describe('sealing a chunk as it fills', () => {
     s2.add(withTeam.slice(0, 1), 0, 1, 0);
     const c2 = s2.finish();
     expect(body(c2).streams.flatMap((s) => s.entries)).toHaveLength(1);
+  });
+});
+
+describe('the disk-queue codec', () => {
+  it('stores a sealed chunk and reads back the same pushes, entries and refused records', () => {
+    const e = enc({ rejectOlderThanMs: 60_000 });
+    const sealer = new LokiSealer(e, () => undefined, new Arena());
+    const all = recs(0, 40);
+    all[5] = { ...all[5], timeMs: NOW - 3_600_000 }; // too old: refused before sending, kept
+    sealer.add(all, 0, 25, 0);
+    sealer.add(all, 25, 40, 25);
+    const sealed = sealer.finish();
+    const codec = lokiCodec(e);
+    const { meta, parts } = codec.encode(sealed);
+    const frame = decodeFrame(encodeFrame({ tags: [['t', 40]], meta, parts }));
+    const back = codec.decode(frame.meta, frame.parts) as SealedChunk;
+    expect(back.pushes.length).toBe(sealed.pushes.length);
+    for (let k = 0; k < sealed.pushes.length; k++) {
+      const a = sealed.pushes[k];
+      const b = back.pushes[k];
+      expect(b.body.equals(a.body)).toBe(true);
+      expect(b.tenant).toBe(a.tenant);
+      expect(b.count).toBe(a.count);
+      expect(b.streams).toEqual(a.streams);
+    }
+    expect(back.pre).toEqual(sealed.pre);
+    expect(back.pre.map((p) => p.index)).toEqual([5]);
+    const positions = [5, 0, 39];
+    expect(back.restore(positions).map((r) => r.fields.seq)).toEqual(
+      sealed.restore(positions).map((r) => r.fields.seq),
+    );
+    expect(() => codec.decode(frame.meta, frame.parts.slice(1))).toThrow();
   });
 });

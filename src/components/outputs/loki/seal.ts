@@ -225,33 +225,44 @@ export class SealedChunk implements Sealed {
   }
 }
 
-/** How a sealed push is kept in the disk queue: its metadata as JSON, its body as it is. */
+/** How a sealed push is kept in the disk queue: labels as JSON, entry metadata as binary. */
 interface QueuedPush {
   tenant: string | null;
   count: number;
-  streams: Array<{ l: string; p: Array<[string, string]>; s: number[]; n: number[]; i: number[] }>;
+  /** Per stream: labels, label pairs, entries. */
+  streams: Array<[string, Array<[string, string]>, number]>;
 }
 
-/** Disk-queue codec of SealedChunk: the compressed bodies are stored and resent as they are. */
+/**
+ * Disk-queue codec of SealedChunk: the compressed bodies are stored and resent as they are; per
+ * push one binary part holds every entry's seconds (f64), nanos and chunk position (i32).
+ */
 export function lokiCodec(encoder: LokiEncoder): ChunkCodec {
   return {
     encode(sealed) {
       const c = sealed as SealedChunk;
-      const pushes: QueuedPush[] = c.pushes.map((sp) => ({
-        tenant: sp.tenant ?? null,
-        count: sp.count,
-        streams: sp.streams.map((st) => ({
-          l: st.labels,
-          p: st.pairs,
-          s: st.seconds,
-          n: st.nanos,
-          i: st.index,
-        })),
-      }));
-      return {
-        meta: { pushes, pre: c.pre, kept: keptToJson(c.keptRecords()) },
-        parts: c.pushes.map((sp) => sp.body),
-      };
+      const parts: Buffer[] = [];
+      const pushes: QueuedPush[] = [];
+      for (const sp of c.pushes) {
+        let n = 0;
+        for (const st of sp.streams) n += st.index.length;
+        const bin = Buffer.allocUnsafe(n * 16);
+        let at = 0;
+        for (const st of sp.streams)
+          for (let j = 0; j < st.index.length; j++) {
+            bin.writeDoubleLE(st.seconds[j], at);
+            bin.writeInt32LE(st.nanos[j], at + 8);
+            bin.writeInt32LE(st.index[j], at + 12);
+            at += 16;
+          }
+        pushes.push({
+          tenant: sp.tenant ?? null,
+          count: sp.count,
+          streams: sp.streams.map((st) => [st.labels, st.pairs, st.index.length]),
+        });
+        parts.push(sp.body, bin);
+      }
+      return { meta: { pushes, pre: c.pre, kept: keptToJson(c.keptRecords()) }, parts };
     },
     decode(meta, parts) {
       const m = meta as {
@@ -259,20 +270,29 @@ export function lokiCodec(encoder: LokiEncoder): ChunkCodec {
         pre: Array<{ index: number; reason: string }>;
         kept: KeptJson;
       };
-      if (!Array.isArray(m.pushes) || m.pushes.length !== parts.length)
-        throw new Error('loki: queued chunk metadata does not match its bodies');
-      const pushes: SealedPush[] = m.pushes.map((p, k) => ({
-        tenant: p.tenant ?? undefined,
-        count: p.count,
-        streams: p.streams.map((st) => ({
-          labels: st.l,
-          pairs: st.p,
-          seconds: st.s,
-          nanos: st.n,
-          index: st.i,
-        })),
-        body: parts[k],
-      }));
+      if (!Array.isArray(m.pushes) || m.pushes.length * 2 !== parts.length)
+        throw new Error('loki: queued chunk metadata does not match its parts');
+      const pushes: SealedPush[] = m.pushes.map((p, k) => {
+        const bin = parts[2 * k + 1];
+        let at = 0;
+        const streams = p.streams.map(([labels, pairs, n]) => {
+          if (at + n * 16 > bin.length) throw new Error('loki: queued entries past their end');
+          const st = {
+            labels,
+            pairs,
+            seconds: [] as number[],
+            nanos: [] as number[],
+            index: [] as number[],
+          };
+          for (let j = 0; j < n; j++, at += 16) {
+            st.seconds.push(bin.readDoubleLE(at));
+            st.nanos.push(bin.readInt32LE(at + 8));
+            st.index.push(bin.readInt32LE(at + 12));
+          }
+          return st;
+        });
+        return { tenant: p.tenant ?? undefined, count: p.count, streams, body: parts[2 * k] };
+      });
       return new SealedChunk(encoder, pushes, m.pre, keptFromJson(m.kept));
     },
   };
