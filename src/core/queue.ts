@@ -107,6 +107,8 @@ export class DiskQueue {
   private pending: PendingAppend[] = [];
   private pendingBytes = 0;
   private writing = false;
+  /** From choosing the segment of a write until its frames are accounted for. */
+  private inWrite = false;
   private readers: Array<() => void> = [];
   private roomWaiters: Array<() => void> = [];
   private recent = new Map<string, { payload: Buffer; records: number; timeMs: number }>();
@@ -265,10 +267,12 @@ export class DiskQueue {
       let next = this.segments[i + 1];
       if (!next) {
         // The segment being written is wholly acknowledged: start a new one so this one can go.
-        if (seg.size === 0 || this.writing || this.pending.length > 0) return;
+        // Not while a write into it is under way (its frames would land in a deleted file).
+        if (seg.size === 0 || this.inWrite) return;
         // Only once it holds a fair share: a drained queue in steady state must not create and
-        // unlink a file per chunk (a full queue always rolls, so it cannot stay full).
-        if (seg.size < this.segmentBytes / 4 && !this.full) return;
+        // unlink a file per chunk. A full queue, or one whose writes fail (ENOSPC: deleting
+        // this file is what frees the space), always rolls.
+        if (seg.size < this.segmentBytes / 4 && !this.full && this.writeError === undefined) return;
         next = { id: seg.id + 1, size: 0, fh: undefined };
         this.segments.push(next);
       }
@@ -411,15 +415,23 @@ export class DiskQueue {
   private async writeLoop(): Promise<void> {
     this.writing = true;
     try {
+      let most = 256;
       while (this.pending.length > 0 && !this.closed) {
-        const batch = this.pending.splice(0, 256);
+        const batch = this.pending.splice(0, most);
         let bytes = 0;
         for (const p of batch) bytes += HEADER + p.payload.length;
+        this.inWrite = true;
         const seg = this.segments.at(-1)!;
         try {
           await this.writeBatch(seg, batch, bytes);
         } catch (e) {
+          this.inWrite = false;
           this.pending.unshift(...batch);
+          // One frame at a time until writes succeed: a batch larger than the space left would
+          // never fit. Delivered segments may be deleted now (that frees the space).
+          most = 1;
+          this.passDelivered();
+          await this.dropSegments();
           const msg = (e as Error).message;
           if (this.writeError !== msg)
             this.o.log.error('queue write failed; inputs feeding this output wait', {
@@ -433,6 +445,7 @@ export class DiskQueue {
         if (this.writeError !== undefined) {
           this.o.log.info('queue writes recovered', { dir: this.o.dir });
           this.writeError = undefined;
+          most = 256;
         }
         this.pendingBytes -= bytes;
         this.bytes += bytes;
@@ -444,10 +457,12 @@ export class DiskQueue {
           off += len;
           p.resolve();
         }
+        this.inWrite = false;
         for (const r of this.readers.splice(0)) r();
         if (seg.size >= this.segmentBytes) await this.roll();
       }
     } finally {
+      this.inWrite = false;
       this.writing = false;
     }
   }
