@@ -333,6 +333,25 @@ describe('file input: rotation and restarts', () => {
     expect(await metric(h, 'shiplog_file_truncations_total')).toBeGreaterThanOrEqual(5);
   });
 
+  it('copytruncate and the next generation written past the read position during a pause: the rest from the copy, the new one from 0', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    writeFileSync(file, lines(0, 1000));
+    const h = await start([file]);
+    await capture('cap').waitFor(1000);
+    await sleep(100);
+    // In one go: 500 more lines, the copy, the truncation, and a next generation longer than what
+    // was read. The file is never seen shorter than the read position; its head tells.
+    appendFileSync(file, lines(1000, 1500));
+    copyFileSync(file, `${file}.1`);
+    truncateSync(file, 0);
+    appendFileSync(file, lines(1500, 4000));
+    await capture('cap').waitFor(4000, 5000);
+    await sleep(300);
+    expectExactlyOnce(messages(), 4000);
+    expect(await metric(h, 'shiplog_file_truncations_total')).toBe(1);
+  });
+
   it('a glob that matches rotated names (app.log*) reads no line twice', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'app.log');
@@ -638,5 +657,153 @@ describe('file input: a checkpoint entry for every file opened', () => {
     await capture('cap').waitFor(20);
     await sleep(300);
     expectExactlyOnce(messages(), 20);
+  });
+});
+
+describe('file input: copytruncate across a kill', () => {
+  /**
+   * What a SIGKILL right after a checkpoint write leaves behind: a data dir holding the checkpoint
+   * file as it is now. The pipeline goes on in its own dir until the test stops it.
+   */
+  async function killedAt(h: Harness): Promise<string> {
+    await h.store.flush();
+    const dataDir = tempDir();
+    copyFileSync(path.join(h.dataDir, 'checkpoints.json'), path.join(dataDir, 'checkpoints.json'));
+    return dataDir;
+  }
+
+  /** The input's entries in a data dir's checkpoint file, with their file names (none yet: []). */
+  function saved(dataDir: string): Array<{ name: string; pos: FilePosition }> {
+    let text: string;
+    try {
+      text = readFileSync(path.join(dataDir, 'checkpoints.json'), 'utf8');
+    } catch {
+      return [];
+    }
+    const all = (JSON.parse(text) as { checkpoints: Record<string, FilePosition> }).checkpoints;
+    return Object.entries(all)
+      .filter(([k]) => k.startsWith('f/'))
+      .map(([, pos]) => ({ name: path.basename(pos.p), pos }));
+  }
+
+  const truncations = (h: Harness) =>
+    waitUntil(
+      async () => (await metric(h, 'shiplog_file_truncations_total')) >= 1,
+      5000,
+      'truncation',
+    );
+
+  function copytruncate(file: string, to: string): void {
+    copyFileSync(file, to);
+    truncateSync(file, 0);
+  }
+
+  it('opened, nothing acknowledged, copied and truncated while stopped: the copy is read from its start', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    writeFileSync(file, lines(0, 1000));
+    const h1 = await start([file], {}, { autoAck: false });
+    await capture('cap').waitFor(1000);
+    const data = await killedAt(h1);
+    // Its entry, at the offset it started from, with a full fingerprint.
+    expect(saved(data).map((e) => [e.name, e.pos.o, e.pos.fl])).toEqual([['app.log', 0, 1024]]);
+    capture('cap').release();
+    await stop(h1);
+
+    copytruncate(file, `${file}.1`);
+    appendFileSync(file, lines(1000, 1200));
+    await start([file], {}, { dataDir: data });
+    await capture('cap').waitFor(1200, 5000);
+    await sleep(300);
+    expectExactlyOnce(messages(), 1200);
+  });
+
+  it('opened empty, lines read but nothing acknowledged, copied and truncated while stopped: the copy is read from its start', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    writeFileSync(file, '');
+    // No interval write during the test: the entry must be written when its first bytes are read.
+    const h1 = await startPipeline(
+      { ...config([file], {}, false), service: { checkpoint_interval: '1h' } },
+      {},
+    );
+    running.push(h1);
+    await waitUntil(async () => (await metric(h1, 'shiplog_file_open_files')) >= 1, 5000, 'open');
+    appendFileSync(file, lines(0, 500));
+    await capture('cap').waitFor(500);
+    // Identified while empty (fl 0, which any file verifies against); re-saved with the
+    // fingerprint of its first bytes as soon as they were read, and written to disk at once.
+    await waitUntil(
+      () => saved(h1.dataDir)[0]?.pos.fl === 1024,
+      3000,
+      'the entry with its grown fingerprint on disk',
+    );
+    const data = await killedAt(h1);
+    expect(saved(data).map((e) => [e.name, e.pos.o, e.pos.fl])).toEqual([['app.log', 0, 1024]]);
+    capture('cap').release();
+    await stop(h1);
+
+    copytruncate(file, `${file}.1`);
+    appendFileSync(file, lines(500, 600));
+    await start([file], {}, { dataDir: data });
+    await capture('cap').waitFor(600, 5000);
+    await sleep(300);
+    expectExactlyOnce(messages(), 600);
+  });
+
+  it('truncated while running with batches in flight, killed, truncated again while stopped: every line once', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    writeFileSync(file, lines(0, 1000));
+    const h1 = await start([file], {}, { autoAck: false });
+    await capture('cap').waitFor(1000);
+    // In one go (the input cannot read in between): 500 more lines, the copy, the truncation and
+    // 100 lines of the next generation. The copy is found and read on from where the original
+    // had been read to; the original's identity is retired with all of its batches in flight.
+    appendFileSync(file, lines(1000, 1500));
+    copytruncate(file, `${file}.1`);
+    appendFileSync(file, lines(1500, 1600));
+    await truncations(h1);
+    await capture('cap').waitFor(1600);
+    const data = await killedAt(h1);
+    const entries = saved(data);
+    // The retired identity at 0 (nothing acknowledged), the copy's entry past it, the new one.
+    expect(entries.map((e) => e.name).sort()).toEqual(['app.log', 'app.log', 'app.log.1']);
+    expect(entries.find((e) => e.name === 'app.log.1')!.pos.o).toBeGreaterThan(0);
+    expect(entries.filter((e) => e.name === 'app.log').map((e) => e.pos.o)).toEqual([0, 0]);
+    capture('cap').release();
+    await stop(h1);
+
+    // Copied and truncated again while stopped.
+    copytruncate(file, `${file}.2`);
+    appendFileSync(file, lines(1600, 1700));
+    await start([file], {}, { dataDir: data });
+    await capture('cap').waitFor(1700, 5000);
+    await sleep(300);
+    expectExactlyOnce(messages(), 1700);
+  });
+
+  it('truncated while running, killed before the copy was drained: the rest of the copy once', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    writeFileSync(file, lines(0, 1000, 'old'));
+    const h1 = await start([file], {}, { autoAck: false });
+    await capture('cap').waitFor(1000);
+    capture('cap').release();
+    const size = statSync(file).size;
+    await waitUntil(() => saved(h1.dataDir)[0]?.pos.o === size, 5000, 'commit');
+    appendFileSync(file, lines(0, 500));
+    copytruncate(file, `${file}.1`);
+    appendFileSync(file, lines(500, 600));
+    await truncations(h1);
+    await capture('cap').waitFor(1600);
+    const data = await killedAt(h1);
+    capture('cap').release();
+    await stop(h1);
+
+    await start([file], {}, { dataDir: data });
+    await capture('cap').waitFor(600, 5000);
+    await sleep(300);
+    expectExactlyOnce(messages(), 600);
   });
 });

@@ -86,6 +86,8 @@ const fstat = (fd: number): Promise<fs.Stats> =>
   new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 
 const MAX_WATCHED_DIRS = 4096;
+/** Bytes read after a pause at least this long are checked against the file's head. */
+const HEAD_CHECK_AFTER_MS = 20;
 
 export class FileInput implements Input {
   private readonly globs: CompiledGlob[];
@@ -286,6 +288,21 @@ export class FileInput implements Input {
     if (f.fd === undefined) return false;
     const now = Date.now();
     if (n > 0) {
+      // Bytes after a pause (the pipeline made us wait, the process was starved, the file was
+      // idle): was the file truncated and written past our position meanwhile? Then these bytes
+      // are the next generation's, not the rest of ours: a copytruncate the size check at the end
+      // of the file (below) never sees. Its head tells: handled as the truncation it is (the rest
+      // of ours from the copy, the file again from 0), these bytes dropped.
+      if (
+        now - f.lastGrowth >= HEAD_CHECK_AFTER_MS &&
+        !f.detached &&
+        !this.ctx.oneShot &&
+        f.headChanged()
+      ) {
+        f.size = base + n;
+        await this.truncated(f);
+        return true;
+      }
       f.dirty = true;
       f.lastGrowth = now;
       if (base + n > f.size) f.size = base + n;
@@ -302,7 +319,8 @@ export class FileInput implements Input {
       }
       const chunk = buf.subarray(0, n);
       if (f.key === undefined) this.assignKey(f, chunk, base);
-      f.updateFingerprint(chunk, base);
+      const weak = f.fl === 0;
+      if (f.updateFingerprint(chunk, base)) this.refingerprint(f, weak);
       f.beginChunk(now);
       const before = f.splitter.truncatedLines;
       f.splitter.push(chunk, f.sink);
@@ -415,6 +433,23 @@ export class FileInput implements Input {
   }
 
   /**
+   * The fingerprint of a file identified while shorter than fingerprint_bytes grew (its first
+   * bytes were read): save its entry again at once, at the same offset, with the grown
+   * fingerprint. Until its next acknowledgement, the entry would otherwise still describe the file
+   * as it was (for one opened empty: fl 0, which any file verifies against). If the file is then
+   * copied and truncated while shiplog is stopped, the copy is found by that fingerprint and read
+   * from the entry's offset. The tracked position is the last one handed to the tracker, so the
+   * committed offset never goes back; with batches in flight it is committed after them. For a
+   * file that was empty, the checkpoint file is written now rather than at the next interval.
+   */
+  private refingerprint(f: TailedFile, wasEmpty: boolean): void {
+    const pos = f.lastPosition();
+    if (!f.tracker || !pos) return;
+    f.tracker.track(pos).release();
+    if (wasEmpty && !this.ctx.oneShot) void this.ctx.checkpoints.flush();
+  }
+
+  /**
    * Commit the position a file starts from (restored, head, tail, a copy's takeover point) at
    * once: a token tracked and released on the spot puts it in the checkpoint store now (no batch
    * of this source can be in flight before it), so the next flush writes it.
@@ -460,7 +495,8 @@ export class FileInput implements Input {
     let copied = false;
     for (const c of this.open.values())
       if (c.shadowOf === f) copied = this.releaseShadow(c, pos) || copied;
-    if (!copied && pos && pos.o > 0) await this.findCopy(f.path, pos);
+    // Also from offset 0 (nothing of it emitted yet): the copy has all of it.
+    if (!copied && pos && (pos.o > 0 || pos.fl > 0)) await this.findCopy(f.path, pos);
     if (f.key !== undefined && f.tracker) this.retired.push({ key: f.key, tracker: f.tracker });
     f.resetForTruncation();
     f.dirty = true;
@@ -473,6 +509,12 @@ export class FileInput implements Input {
    * copytruncate copies the file, then truncates it: the lines between our position and the
    * truncation are only in the copy. Find the copy (same head, same bytes before our offset) in
    * the directory and drain it from our position.
+   *
+   * A copy may have saved entries of its own (found after an earlier truncation, then shiplog
+   * stopped): it is read from the lowest of those and `pos` that it verifies, and those entries
+   * are retired. `pos` can be the lower one: the original's identity, retired at the truncation
+   * with batches still in flight, was saved at what had been acknowledged, the copy's at where
+   * the original had been read to.
    */
   private async findCopy(file: string, pos: FilePosition): Promise<void> {
     const dir = path.dirname(file);
@@ -482,15 +524,21 @@ export class FileInput implements Input {
     } catch {
       return;
     }
+    // Newest first: of several files that share the head (a banner longer than
+    // fingerprint_bytes), the copy of this truncation is the one made last.
+    const files: Array<{ p: string; st: fs.Stats }> = [];
     for (const name of names) {
       const p = path.join(dir, name);
-      let st: fs.Stats;
       try {
-        st = await fsp.stat(p);
+        const st = await fsp.stat(p);
+        if (st.isFile() && st.size >= pos.o && !this.open.has(devIno(st))) files.push({ p, st });
       } catch {
         continue;
       }
-      if (!st.isFile() || st.size < pos.o || this.open.has(devIno(st))) continue;
+    }
+    files.sort((a, b) => b.st.mtimeMs - a.st.mtimeMs);
+    for (const { p, st } of files) {
+      if (this.open.has(devIno(st))) continue;
       let fd: number;
       try {
         fd = fs.openSync(p, 'r');
@@ -502,10 +550,19 @@ export class FileInput implements Input {
         fs.closeSync(fd);
         continue;
       }
-      const c = new TailedFile(fd, fst.dev, fst.ino, p, pos.o, this.topts);
+      let start = pos;
+      const own = this.dormant.get(devIno(fst));
+      if (own) {
+        this.dormant.delete(devIno(fst));
+        for (const d of own) {
+          if (d.pos.o < start.o && verifyPosition(fd, fst.size, d.pos)) start = d.pos;
+          this.retired.push({ key: d.key, tracker: d.tracker });
+        }
+      }
+      const c = new TailedFile(fd, fst.dev, fst.ino, p, start.o, this.topts);
       c.size = fst.size;
-      c.restore(pos);
-      const key = this.freeKey(c.dev, c.ino, pos.fp);
+      c.restore(start);
+      const key = this.freeKey(c.dev, c.ino, start.fp);
       c.setKey(key, this.ctx.source(key));
       c.detached = true;
       c.detachedAt = Date.now();
@@ -514,7 +571,7 @@ export class FileInput implements Input {
       this.ctx.log.info('file truncated after a copy; reading the rest from the copy', {
         path: file,
         copy: p,
-        offset: pos.o,
+        offset: start.o,
       });
       return;
     }
@@ -697,7 +754,7 @@ export class FileInput implements Input {
         const d0 = dormant[0];
         if (dormant.length === 1 && d0.size === st.size && d0.mtimeMs === st.mtimeMs) continue;
         const lost = this.openFile(p, st, dormant, false, false);
-        if (lost) await this.findCopy(p, lost);
+        for (const pos of lost) await this.findCopy(p, pos);
         continue;
       }
       if (this.cfg.ignore_older_than > 0 && Date.now() - st.mtimeMs > this.cfg.ignore_older_than)
@@ -713,6 +770,7 @@ export class FileInput implements Input {
       if (!seen.has(f.devino) && !f.detached) this.detach(f, 'rotated');
     // Known identities not found: rotated while closed or while shiplog was stopped?
     for (const [di, list] of [...this.dormant]) {
+      if (this.dormant.get(di) !== list) continue; // taken over meanwhile (a copy, findCopy)
       const unseen = list.filter((d) => !d.seen);
       for (const d of list) d.seen = false;
       if (unseen.length === 0) continue;
@@ -751,20 +809,27 @@ export class FileInput implements Input {
         path: p,
       });
       const lost = this.openFile(p, st, list, false, true);
-      if (lost) await this.findCopy(p, lost);
+      for (const pos of lost) await this.findCopy(p, pos);
       return;
     }
     // Gone: nothing left to read.
     for (const d of list) this.ctx.forget(d.key);
   }
 
+  /**
+   * Open a file and give it its identity: a verified saved one among `candidates` (the saved
+   * identities of its inode), or a new one. Returns the saved positions of this inode that the
+   * file does not hold any more (truncated, copytruncate, while shiplog was stopped or the file
+   * closed), lowest first: the caller looks for each one's copy (findCopy). Their entries are
+   * retired, not forgotten, so they stay on disk until the copies have entries of their own.
+   */
   private openFile(
     p: string,
     st: fs.Stats,
     candidates: Dormant[] | undefined,
     fromTail: boolean,
     detached: boolean,
-  ): FilePosition | undefined {
+  ): FilePosition[] {
     const di = devIno(st);
     if (this.open.size >= this.maxOpen) {
       if (!this.deferredLogged)
@@ -773,7 +838,7 @@ export class FileInput implements Input {
         });
       this.deferredLogged = true;
       if (candidates) for (const d of candidates) d.seen = true;
-      return;
+      return [];
     }
     let fd: number;
     let fst: fs.Stats;
@@ -782,40 +847,52 @@ export class FileInput implements Input {
       fst = fs.fstatSync(fd);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT') return;
+      if (err.code === 'ENOENT') return [];
       this.m.errors.inc({ component: this.ctx.id, reason: 'open' });
       this.once(`open:${p}:${err.code}`, 'warn', 'cannot open file; skipped', {
         path: p,
         error: err.message,
       });
-      return;
+      return [];
     }
     if (devIno(fst) !== di) {
       // Replaced between stat and open: the next scan sees the new one.
       fs.closeSync(fd);
       this.scanRequested = true;
-      return;
+      return [];
     }
     let match: Dormant | undefined;
-    let unmatched: FilePosition | undefined;
+    const lost: FilePosition[] = [];
     if (candidates) {
       // Several saved identities of one inode (an older one not yet forgotten when shiplog
       // stopped): the verified one that got furthest wins. An entry saved for a file that was
       // empty (offset 0, fl 0) verifies against any content: it must not win over a later one.
-      for (const d of candidates)
-        if (verifyPosition(fd, fst.size, d.pos) && (!match || d.pos.o > match.pos.o)) match = d;
-      for (const d of candidates) if (d !== match) this.ctx.forget(d.key);
+      const verified = new Set<Dormant>();
+      for (const d of candidates) {
+        if (!verifyPosition(fd, fst.size, d.pos)) continue;
+        verified.add(d);
+        if (!match || d.pos.o > match.pos.o) match = d;
+      }
       this.dormant.delete(di);
-      if (!match) {
+      for (const d of candidates) {
+        if (d === match) continue;
+        // Retired, not forgotten: the entry stays until the copy found for it has its own (no
+        // checkpoint write in between may lose both), and no new identity takes its key.
+        this.retired.push({ key: d.key, tracker: d.tracker });
+        // Not in this file any more (copytruncate while stopped or closed, also of an older
+        // identity that still had batches in flight): its lines from there on may be in a copy.
+        // Also at offset 0 — a file opened and never acknowledged, then copied and truncated,
+        // has all its lines in the copy. Not an entry saved for an empty file (offset 0, fl 0):
+        // any file would verify against it.
+        if (!verified.has(d) && (d.pos.fl > 0 || d.pos.o > 0)) lost.push(d.pos);
+      }
+      if (!match)
         this.ctx.log.info(
           'checkpoint does not match the file any more; reading it from the start',
           {
             path: p,
           },
         );
-        // Truncated (copytruncate) while shiplog was stopped? The rest may be in a copy.
-        unmatched = candidates.find((d) => d.pos.o > 0)?.pos;
-      }
     }
     const start = match ? match.pos.o : fromTail ? fst.size : 0;
     const f = new TailedFile(fd, fst.dev, fst.ino, p, start, this.topts);
@@ -841,8 +918,8 @@ export class FileInput implements Input {
       restored: match !== undefined,
       copy_of: f.shadowOf?.path,
     });
-    return unmatched;
     this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+    return lost.sort((a, b) => a.o - b.o);
   }
 
   /** An open file in the same directory whose full fingerprint this new file shares. */

@@ -126,17 +126,44 @@ export class TailedFile implements LineSink {
     return held >= 0 ? held : this.splitter.safeOffset;
   }
 
-  /** Recompute the fingerprint while the file is shorter than fingerprint_bytes. */
-  updateFingerprint(chunk?: Buffer, chunkBase = 0): void {
-    if (this.fl >= this.opts.fingerprintBytes || this.fd === undefined) return;
-    const want = Math.min(this.opts.fingerprintBytes, this.readPos);
-    if (want <= this.fl) return;
+  /**
+   * Recompute the fingerprint while it covers fewer than fingerprint_bytes: over the bytes read so
+   * far, including `chunk` (just read at `chunkBase`), so the positions of the lines in the first
+   * chunk of a file that was empty when it was identified already name its content. True when
+   * it grew.
+   */
+  updateFingerprint(chunk?: Buffer, chunkBase = 0): boolean {
+    if (this.fl >= this.opts.fingerprintBytes || this.fd === undefined) return false;
+    const end = chunk ? Math.max(this.readPos, chunkBase + chunk.length) : this.readPos;
+    const want = Math.min(this.opts.fingerprintBytes, end);
+    if (want <= this.fl) return false;
     const head =
       chunk && chunkBase === 0 && chunk.length >= want
         ? chunk.subarray(0, want)
         : readAt(this.fd, 0, want);
+    if (head.length <= this.fl) return false;
     this.fp = hashBytes(head);
     this.fl = head.length;
+    return true;
+  }
+
+  /**
+   * The first `fl` bytes no longer hash to the fingerprint: the file was rewritten (truncated and
+   * written again) since its identity was taken.
+   */
+  headChanged(): boolean {
+    if (this.fd === undefined || this.fl === 0) return false;
+    return hashBytes(readAt(this.fd, 0, this.fl)) !== this.fp;
+  }
+
+  /**
+   * The last position handed to the tracker, with the fingerprint as it is now: tracked again
+   * after the fingerprint grew, so the saved entry names the file's content before anything new
+   * is acknowledged. Undefined before the first one.
+   */
+  lastPosition(): FilePosition | undefined {
+    if (this.lastPos < 0) return undefined;
+    return { o: this.lastPos, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path };
   }
 
   /**
