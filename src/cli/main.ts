@@ -9,6 +9,7 @@ import { ConfigError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
 import { Pipeline } from '../core/pipeline.js';
+import { loadComponents } from '../core/registry.js';
 import { CheckpointStore } from '../core/checkpoint-store.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logger.js';
@@ -49,7 +50,10 @@ function fail(e: unknown, log?: Logger): never {
 async function run(configFile: string): Promise<void> {
   let daemon: Daemon;
   try {
-    daemon = new Daemon(loadConfigFile(configFile), { configFile });
+    const config = loadConfigFile(configFile);
+    // Import what the config uses (and only that) before the pipeline is built on it.
+    await loadComponents(config);
+    daemon = new Daemon(config, { configFile });
   } catch (e) {
     fail(e, bootLog);
   }
@@ -83,6 +87,9 @@ async function run(configFile: string): Promise<void> {
   process.on('SIGHUP', () => {
     void (async () => {
       await startup.p;
+      // A component type the new config adds is imported before the daemon builds (validates)
+      // the new pipeline; a config that does not load is left to reload() to report.
+      await (async () => loadComponents(loadConfigFile(configFile)))().catch(() => undefined);
       if (signals === 0) await daemon.reload();
     })();
   });
@@ -108,6 +115,7 @@ async function run(configFile: string): Promise<void> {
 async function validate(configFile: string, quiet: boolean, healthcheck: boolean): Promise<void> {
   try {
     const config = loadConfigFile(configFile);
+    await loadComponents(config);
     // Build the whole graph (factories validate what schemas cannot) without starting it.
     const pipeline = new Pipeline(config, {
       log: nullLogger,
@@ -201,6 +209,7 @@ export async function main(argv: string[]): Promise<void> {
         let code: number;
         try {
           const config = loadConfigFile(o.config ?? defaultConfig());
+          await loadComponents(config);
           const handlers: Array<() => void> = [];
           const onSignal = (): void => {
             for (const h of handlers) h();

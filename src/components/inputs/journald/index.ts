@@ -7,18 +7,15 @@ import { promises as fsp } from 'node:fs';
 import { defineInput, type Input } from '../../../core/component.js';
 import { ConfigError, ShiplogError } from '../../../core/errors.js';
 import { lastEntryArgs, parseReadFrom, type StartAt } from './args.js';
-import { options, type JournaldConfig } from './config.js';
+import type { JournaldConfig } from './config.js';
+import { meta } from './meta.js';
 import { JournalReader } from './reader.js';
 
 /** Checkpoint key of the journal stream (one per input). */
 export const SOURCE_KEY = 'cursor';
 
 export default defineInput({
-  kind: 'input',
-  type: 'journald',
-  description:
-    'Reads the systemd journal through journalctl, resuming after the last acknowledged cursor.',
-  options,
+  ...meta,
   create(config, ctx): Input {
     const where = `pipeline.inputs[id=${ctx.id}]`;
     const readFrom = parseReadFrom(config.read_from);

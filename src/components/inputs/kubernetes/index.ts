@@ -5,16 +5,13 @@
 import { defineInput, type Input } from '../../../core/component.js';
 import { ConfigError } from '../../../core/errors.js';
 import { compileTemplate, type Template } from '../../../core/template.js';
-import { DEFAULT_TAG, options } from './config.js';
+import { DEFAULT_TAG } from './config.js';
+import { meta } from './meta.js';
 import { KubernetesInput } from './input.js';
 import { K8S_NAME } from './path-meta.js';
 
 export default defineInput({
-  kind: 'input',
-  type: 'kubernetes',
-  description:
-    'Container logs from /var/log/pods (CRI and docker json-file), partial lines joined, with pod metadata from the path and the Kubernetes API.',
-  options,
+  ...meta,
   create(config, ctx): Input {
     const bad = (path: string, message: string): ConfigError =>
       new ConfigError([{ code: 'SHIPLOG_CONFIG_INVALID', path: `${ctx.id}.${path}`, message }]);

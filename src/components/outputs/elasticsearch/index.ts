@@ -2,16 +2,11 @@
 // (strftime UTC + {field}) or data streams. See README.md for the delivery semantics.
 
 import { defineOutput, type Output } from '../../../core/component.js';
-import { options } from './config.js';
+import { meta } from './meta.js';
 import { ElasticsearchOutput } from './output.js';
 
 export default defineOutput({
-  kind: 'output',
-  ownsQueue: true,
-  type: 'elasticsearch',
-  description:
-    'Indexes records with the Elasticsearch _bulk API: per-document outcomes, deterministic ids, gzip, basic/API-key/bearer auth.',
-  options,
+  ...meta,
   create(config, ctx): Output {
     return new ElasticsearchOutput(config, ctx);
   },

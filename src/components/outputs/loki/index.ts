@@ -2,16 +2,11 @@
 // templates, structured metadata, tenants, auth and TLS. See README.md for delivery semantics.
 
 import { defineOutput, type Output } from '../../../core/component.js';
-import { options } from './config.js';
+import { meta } from './meta.js';
 import { LokiOutput } from './output.js';
 
 export default defineOutput({
-  kind: 'output',
-  ownsQueue: true,
-  type: 'loki',
-  description:
-    'Pushes to Grafana Loki (snappy protobuf or JSON): labels, structured metadata, tenant, basic/bearer auth, TLS; 400s are never resent.',
-  options,
+  ...meta,
   create(config, ctx): Output {
     return new LokiOutput(config, ctx);
   },

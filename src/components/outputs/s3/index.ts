@@ -5,15 +5,11 @@
 import * as os from 'node:os';
 import { defineOutput, type Output } from '../../../core/component.js';
 import { checkOptions } from './key.js';
-import { options } from './config.js';
+import { meta } from './meta.js';
 import type { S3Output } from './output.js';
 
 export default defineOutput({
-  kind: 'output',
-  type: 's3',
-  description:
-    'Archives records as gzip NDJSON objects in S3 (or MinIO, Ceph, R2), rolled by size and time; acknowledged once uploaded.',
-  options,
+  ...meta,
   create(config, ctx): Output {
     // What the schema cannot check, now: `shiplog validate` must catch it.
     checkOptions(config, os.hostname());
