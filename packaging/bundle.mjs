@@ -5,13 +5,23 @@
 // - The entry is an esbuild stdin module that calls the CLI's main(process.argv); the TypeScript
 //   sources are bundled directly (esbuild resolves the NodeNext `.js` imports to `.ts`).
 // - Native addons stay external: `snappy` and its per-platform `@napi-rs/snappy-*` package are
-//   resolved at run time from node_modules next to the bundle (or any parent directory).
+//   resolved at run time from node_modules next to the bundle (or any parent directory). The
+//   entry checks at start that snappy is there; it is require()d where Loki's encoder first needs
+//   it, so a config without a loki output never loads it.
 // - CommonJS dependencies inside an ESM bundle need `require`: the banner provides one.
+// - Resident memory (issue #22, docs/deployment.md "Memory"): V8 keeps the whole source of the
+//   bundle in memory, two bytes a character as soon as one character is not ASCII. So the output
+//   is whitespace- and syntax-minified (comments gone; identifiers kept, for stack traces) and
+//   must be pure ASCII (checked below). undici is resolved to packaging/undici-lean.mjs (Pool,
+//   Agent, request: undici without fetch/WebSocket/caches). Components shiplog loads lazily
+//   (src/core/registry.ts) stay lazy: esbuild evaluates a dynamically imported module only when
+//   the import runs.
 // - The CLI reads its version from ../../package.json relative to its module; in a single
 //   file that path means nothing, so the version is inlined at build time.
 
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,6 +29,21 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'shiplog.mjs');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const natives = ['snappy', '@napi-rs/snappy-*'];
+const BUILTIN = new RegExp(
+  `^(node:)?(${builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`,
+);
+/**
+ * How the bundle starts node when run as a program (issue #22, measured in docs/deployment.md
+ * "Memory"): settings a process cannot change once it runs. --max-semi-space-size=2: V8's young
+ * generation grows to 2 x 8-16 MiB by default, most of it empty between scavenges. GLIBC_TUNABLES:
+ * fixed trim/mmap thresholds (glibc otherwise raises them after large frees and keeps the memory)
+ * and two malloc arenas instead of one per thread.
+ */
+const LAUNCH =
+  'export GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=2}"; ' +
+  'exec node --max-semi-space-size=2 "$0" "$@"';
+/** What packaging/undici-lean.mjs exports: the only names shiplog may import from undici. */
+const UNDICI_LEAN = new Set(['Pool', 'Agent', 'request', 'Dispatcher']);
 
 const PKG_READ =
   /readFileSync\(\s*new URL\(\s*['"]\.\.\/\.\.\/package\.json['"]\s*,\s*import\.meta\.url\s*\)\s*,\s*['"]utf-?8['"]\s*\)/g;
@@ -47,10 +72,85 @@ const inlinePackageJson = {
   },
 };
 
+/**
+ * Lean dependencies: shiplog's `undici` imports get packaging/undici-lean.mjs; `snappy` becomes a
+ * CommonJS module that require()s the external addon when it is first evaluated (an ESM import
+ * of an external package would be hoisted to the top of the bundle and load it at start).
+ */
+const leanDependencies = {
+  name: 'lean-dependencies',
+  setup(b) {
+    const src = join(root, 'src');
+    b.onResolve({ filter: /^undici$/ }, (args) =>
+      args.importer.startsWith(src)
+        ? { path: join(root, 'packaging', 'undici-lean.mjs') }
+        : undefined,
+    );
+    b.onResolve({ filter: /^snappy$/ }, (args) =>
+      args.namespace === 'lazy-require'
+        ? { path: 'snappy', external: true }
+        : { path: 'snappy', namespace: 'lazy-require' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});\n`,
+      loader: 'js',
+    }));
+    // Node's builtins through require(), not ESM imports: an ESM import of a builtin builds its
+    // namespace by reading every export, lazy getters included, and on Node 22/24 `node:http`'s
+    // WebSocket/CloseEvent/MessageEvent getters load Node's own copy of undici (~12-15 MB
+    // resident); `node:crypto` loads WebCrypto the same way.
+    b.onResolve({ filter: BUILTIN }, (args) =>
+      args.kind === 'import-statement' && args.namespace === 'file'
+        ? {
+            path: args.path.startsWith('node:') ? args.path : `node:${args.path}`,
+            namespace: 'lazy-require',
+          }
+        : undefined,
+    );
+  },
+};
+
+/** Names shiplog's sources import from undici that packaging/undici-lean.mjs does not export. */
+function undiciNamesMissing(dir = join(root, 'src')) {
+  const missing = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) missing.push(...undiciNamesMissing(p));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
+      const text = readFileSync(p, 'utf8');
+      for (const m of text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+'undici'/g)) {
+        if (m[1]) continue;
+        for (const part of m[2].split(',')) {
+          const name = part.trim().split(/\s+as\s+/)[0];
+          if (name && !name.startsWith('type ') && !UNDICI_LEAN.has(name))
+            missing.push(`${relative(root, p)}: ${name}`);
+        }
+      }
+      if (/import\s+(\*\s+as\s+\w+|\w+)\s+from\s+'undici'/.test(text))
+        missing.push(`${relative(root, p)}: default or namespace import`);
+    }
+  }
+  return missing;
+}
+
+const missing = undiciNamesMissing();
+if (missing.length) {
+  process.stderr.write(
+    `packaging/undici-lean.mjs does not export what src/ imports from undici (add it there):\n  ${missing.join('\n  ')}\n`,
+  );
+  process.exit(1);
+}
+
 const started = Date.now();
 const result = await build({
   stdin: {
-    contents: "import { main } from './src/cli/main.js';\nawait main(process.argv);\n",
+    contents: [
+      "import { main } from './src/cli/main.js';",
+      // Fail at start, not at the first Loki push, when the addon is not installed with the bundle.
+      "try { require.resolve('snappy'); } catch (e) { throw new Error(`the snappy native addon is not installed next to the bundle (node_modules/snappy and node_modules/@napi-rs/snappy-<platform>, see docs/deployment.md): ${e.message.split('\\n')[0]}`); }",
+      'await main(process.argv);',
+      '',
+    ].join('\n'),
     resolveDir: root,
     sourcefile: 'shiplog-bundle-entry.ts',
     loader: 'ts',
@@ -60,12 +160,21 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  external: natives,
-  plugins: [inlinePackageJson],
+  external: natives.filter((n) => n !== 'snappy'),
+  plugins: [inlinePackageJson, leanDependencies],
+  minifyWhitespace: true,
+  minifySyntax: true,
   banner: {
     js: [
-      '#!/usr/bin/env node',
-      `// shiplog ${pkg.version} — single-file bundle (npm run bundle). Needs node >= 20 and the snappy addon in node_modules.`,
+      // Run as a program (/usr/bin/shiplog, the image's entrypoint), the first two lines are sh:
+      // node is started with what the launcher cannot set from inside the process (see LAUNCH).
+      // `node shiplog.mjs` skips them (a hashbang, then a string and a comment).
+      '#!/bin/sh',
+      `':' //; [ "$SHIPLOG_V8_DEFAULTS" = 0 ] && exec node "$0" "$@"; ${LAUNCH}`,
+      `// shiplog ${pkg.version}, single-file bundle (npm run bundle). Needs node >= 22 and the snappy addon in node_modules.`,
+      '// Started as a program, it runs node with a 2 MiB young-generation semi-space and glibc malloc',
+      '// returning freed memory at once, over 2 arenas (docs/deployment.md, Memory); an existing',
+      '// GLIBC_TUNABLES is kept; SHIPLOG_V8_DEFAULTS=0 starts plain node.',
       "import { createRequire as __shiplogCreateRequire } from 'node:module';",
       'const require = __shiplogCreateRequire(import.meta.url);',
     ].join('\n'),
@@ -75,6 +184,26 @@ const result = await build({
   logLevel: 'warning',
   metafile: true,
 });
+// One character outside ASCII and V8 holds the whole source as UTF-16: twice the memory. Code is
+// escaped by esbuild (charset ascii); what remains is in comments: the banner (ASCII) and the
+// licences esbuild collects at the end, where those characters become \u{...}.
+const LEGAL = '/*! Bundled license information:';
+const out = readFileSync(outfile, 'utf8');
+const legalAt = out.lastIndexOf(LEGAL);
+const code = legalAt >= 0 ? out.slice(0, legalAt) : out;
+const legal = legalAt >= 0 ? out.slice(legalAt) : '';
+const bad = code.search(/[^\x00-\x7f]/);
+if (bad >= 0) {
+  process.stderr.write(
+    `${relative(root, outfile)}: not ASCII at ${bad} (${JSON.stringify(code.slice(Math.max(0, bad - 40), bad + 10))}); V8 would keep the source as UTF-16\n`,
+  );
+  process.exit(1);
+}
+const escaped = [
+  code,
+  legal.replace(/[^\x00-\x7f]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`),
+];
+writeFileSync(outfile, escaped.join(''));
 chmodSync(outfile, 0o755);
 
 const inputs = Object.keys(result.metafile.inputs).length;
