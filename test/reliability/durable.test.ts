@@ -528,8 +528,16 @@ class ReadTimes {
       while (j + 1 < sorted.length && sorted[j + 1][0] - sorted[j][0] <= 1) j++;
       const run = sorted.slice(i, j + 1);
       const same = run.filter(([, a, b]) => a === b).length;
-      const reads = (k: 1 | 2): string =>
-        `${s(Math.min(...run.map((r) => r[k])))}…${s(Math.max(...run.map((r) => r[k])))} s`;
+      // A loop, not Math.min(...xs): a run of 150,000 duplicates overflows the call stack.
+      const reads = (k: 1 | 2): string => {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const r of run) {
+          lo = Math.min(lo, r[k]);
+          hi = Math.max(hi, r[k]);
+        }
+        return `${s(lo)}…${s(hi)} s`;
+      };
       out.push(
         `${run[0][0]}…${run.at(-1)![0]} (${run.length}): ` +
           (same === run.length
