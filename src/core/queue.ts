@@ -312,6 +312,10 @@ export class DiskQueue {
     await this.savePointer().catch((e: Error) =>
       this.o.log.error('queue pointer write failed', { dir: this.o.dir, error: e.message }),
     );
+    // The final checkpoint write comes after this (its sync hook is gone by then).
+    await this.sync().catch((e: Error) =>
+      this.o.log.error('queue fdatasync failed at close', { dir: this.o.dir, error: e.message }),
+    );
     for (const s of this.segments) await s.fh?.close().catch(() => undefined);
     if (this.o.budget) this.o.budget.bytes -= this.bytes;
     this.bytes = 0;
