@@ -241,9 +241,10 @@ export class Sender {
    * the queue keeps the rest for the next start) or the deadline.
    */
   private async stopQueued(queue: DiskQueue): Promise<void> {
-    const aborted = new Promise<void>((r) =>
-      this.signal.addEventListener('abort', () => r(), { once: true }),
-    );
+    const aborted = new Promise<void>((r) => {
+      if (this.signal.aborted) r();
+      else this.signal.addEventListener('abort', () => r(), { once: true });
+    });
     await Promise.race([this.appendChain, aborted]);
     while (!this.signal.aborted) {
       if (queue.empty && this.active === 0 && this.ready.length === 0) break;
