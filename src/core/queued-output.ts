@@ -112,7 +112,10 @@ export class QueuedOutput implements Output {
     if (queue) {
       await Promise.race([
         this.chain,
-        new Promise((r) => this.signal.addEventListener('abort', r, { once: true })),
+        new Promise<void>((r) => {
+          if (this.signal.aborted) r();
+          else this.signal.addEventListener('abort', () => r(), { once: true });
+        }),
       ]);
       // Hand over what is queued while the output makes progress; the rest waits for the next
       // start (an output that holds records until stopped, like s3, flushes in inner.stop()).
