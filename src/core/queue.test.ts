@@ -224,7 +224,7 @@ describe('DiskQueue: order, acknowledgements, restart', () => {
     await q.close();
   });
 
-  it('acks out of order: the prefix plus the frames acknowledged beyond it are remembered; only the rest is replayed', async () => {
+  it('acks out of order: only the contiguous prefix counts; later frames are replayed, never skipped', async () => {
     const dir = tmp();
     const frames = Array.from({ length: 8 }, (_, i) => frame(i));
     let q = await open(dir);
@@ -238,9 +238,7 @@ describe('DiskQueue: order, acknowledgements, restart', () => {
     await q.close();
 
     q = await open(dir);
-    expect(q.records).toBe(sum([frames[2], frames[4], frames[7]]));
-    same(await take(q, 3), [frames[2], frames[4], frames[7]]);
-    expect(q.backlog).toBe(false);
+    same(await take(q, 6), frames.slice(2));
     await q.close();
   });
 

@@ -116,8 +116,6 @@ export class DiskQueue {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private unsynced = new Set<FileHandle>();
-  /** Frames after the saved prefix that were acknowledged in the last run (`seg:offset`). */
-  private skip = new Set<string>();
   /** Bad frames found by the restart scan: their records were never counted. */
   private uncounted = new Set<string>();
   /** Bytes of all segment files. */
@@ -340,10 +338,6 @@ export class DiskQueue {
         p.offset >= 0
       )
         pointer = p;
-      const acked = (p as { acked?: unknown }).acked;
-      if (Array.isArray(acked))
-        for (const a of acked as unknown[])
-          if (Array.isArray(a) && a.length === 2) this.skip.add(`${String(a[0])}:${String(a[1])}`);
     } catch {
       // No pointer yet (or unreadable): replay from the oldest segment; duplicates, not losses.
     }
@@ -396,7 +390,7 @@ export class DiskQueue {
       while (off < seg.size) {
         const frame = await readFrame(fh, off, seg.size, head);
         if (frame.ok) {
-          if (!this.skip.has(`${seg.id}:${off}`)) this.records += frame.records;
+          this.records += frame.records;
           off = frame.end;
           continue;
         }
@@ -594,11 +588,6 @@ export class DiskQueue {
         };
       }
       this.read = { segment: seg.id, offset: item.end };
-      if (this.skip.delete(key)) {
-        // Delivered before the last run ended, after an older frame still in flight: not again.
-        if (this.inFlight.length === 0) this.committed = { ...this.read };
-        continue;
-      }
       this.inFlight.push(item);
       return item;
     }
@@ -641,15 +630,7 @@ export class DiskQueue {
       try {
         do {
           this.pointerAgain = false;
-          // The prefix, plus frames acknowledged beyond it (at most one per worker): a restart
-          // skips those instead of resending them.
-          const acked: Array<[number, number]> = [];
-          for (const it of this.inFlight) if (it.done) acked.push([it.segment, it.offset]);
-          for (const k of this.skip) {
-            const [sg, of] = k.split(':');
-            acked.push([Number(sg), Number(of)]);
-          }
-          const text = JSON.stringify({ ...this.committed, acked });
+          const text = JSON.stringify(this.committed);
           if (text === this.savedPointer) continue;
           const file = path.join(this.o.dir, 'pointer.json');
           const tmp = `${file}.tmp`;
