@@ -255,7 +255,6 @@ export class DiskQueue {
     if (advanced) {
       this.passDelivered();
       void this.dropSegments();
-      if (!this.closed) void this.savePointer().catch(() => undefined);
     }
   }
 
@@ -616,36 +615,15 @@ export class DiskQueue {
     if (!this.full) for (const r of this.roomWaiters.slice()) r();
   }
 
-  /**
-   * Persist the acknowledged prefix. Serialised (one temp file), and coalesced: called after
-   * every advance, so a crash resends at most the chunks acknowledged during one small write,
-   * not a whole interval of a fast drain.
-   */
-  private savePointer(): Promise<void> {
-    if (this.pointerSaving) {
-      this.pointerAgain = true;
-      return this.pointerSaving;
-    }
-    this.pointerSaving = (async () => {
-      try {
-        do {
-          this.pointerAgain = false;
-          const text = JSON.stringify(this.committed);
-          if (text === this.savedPointer) continue;
-          const file = path.join(this.o.dir, 'pointer.json');
-          const tmp = `${file}.tmp`;
-          await fsp.writeFile(tmp, text, { mode: 0o640 });
-          await fsp.rename(tmp, file);
-          this.savedPointer = text;
-        } while (this.pointerAgain);
-      } finally {
-        this.pointerSaving = undefined;
-      }
-    })();
-    return this.pointerSaving;
+  private async savePointer(): Promise<void> {
+    const text = JSON.stringify(this.committed);
+    if (text === this.savedPointer) return;
+    const file = path.join(this.o.dir, 'pointer.json');
+    const tmp = `${file}.tmp`;
+    await fsp.writeFile(tmp, text, { mode: 0o640 });
+    await fsp.rename(tmp, file);
+    this.savedPointer = text;
   }
-  private pointerSaving: Promise<void> | undefined;
-  private pointerAgain = false;
 
   private file(id: number): string {
     return path.join(this.o.dir, `${String(id).padStart(16, '0')}${SUFFIX}`);
