@@ -3,7 +3,7 @@
 // all threads), peak RSS (VmHWM) and bytes written to storage are read from /proc at that moment,
 // before the process is stopped.
 
-import { machineBusy, procStat, procWriteBytes, stopProcess } from './proc.mjs';
+import { machineBusy, procStat, procThreadsCpu, procWriteBytes, stopProcess } from './proc.mjs';
 
 /** Records shiplog reports as sent, from its /metrics (for workloads without a receiver). */
 export async function shiplogSent(base) {
@@ -26,29 +26,35 @@ export function metricSum(text, name, labels = {}) {
   return sum;
 }
 
-/** Poll until `run.expect` records are delivered, the process exits, or the deadline passes. */
-async function pollDelivery(run, proc) {
+/**
+ * Poll until `run.expect` records are delivered, the process exits, or the deadline passes. With
+ * `run.windowFrom` (s after the writer started), snapshot the per-thread CPU when it passes.
+ */
+async function pollDelivery(run, proc, startT) {
   let exited = false;
   void proc.exited.then(() => (exited = true));
   const samples = [];
   const since = () => (performance.now() - proc.t0) / 1000;
   const deadline = performance.now() + (run.timeoutMs ?? 600_000);
   let delivered = 0;
+  let windowThreads;
   while (!exited && performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, run.pollMs ?? 50));
     const st = procStat(proc.child.pid);
     if (st) samples.push({ t: since(), cpu: st.cpu, rssKiB: st.rssKiB });
+    if (run.windowFrom !== undefined && !windowThreads && since() >= startT + run.windowFrom)
+      windowThreads = procThreadsCpu(proc.child.pid);
     delivered = await run.delivered();
     if (delivered >= run.expect) break;
   }
-  return { delivered, samples, wall: since(), exited };
+  return { delivered, samples, wall: since(), exited, windowThreads };
 }
 
 /** Measure `tool` on one run of workload `w` (its data already prepared). */
 export async function measure(tool, w, ctx, data) {
   const harness0 = process.cpuUsage();
   const busy0 = machineBusy();
-  let launched, outcome, end, written, extra;
+  let launched, outcome, end, written, extra, threads;
   try {
     const run = await w.run(ctx, data);
     launched = await tool.launch(run, ctx);
@@ -56,9 +62,10 @@ export async function measure(tool, w, ctx, data) {
     try {
       const startT = (performance.now() - proc.t0) / 1000;
       const writing = run.start?.(ctx);
-      outcome = await pollDelivery(run, proc);
+      outcome = await pollDelivery(run, proc, startT);
       end = procStat(proc.child.pid);
       written = procWriteBytes(proc.child.pid);
+      threads = procThreadsCpu(proc.child.pid);
       outcome.busy = machineBusy() - busy0;
       outcome.harness = process.cpuUsage(harness0);
       extra = run.summarise?.(outcome.samples, startT);
@@ -66,19 +73,20 @@ export async function measure(tool, w, ctx, data) {
     } finally {
       await stopProcess(proc);
     }
-    return report(tool, run, launched, outcome, { end, written, extra });
+    return report(tool, run, launched, outcome, { end, written, extra, threads });
   } finally {
     for (const r of ctx.receivers) await r.close?.();
     ctx.receivers.length = 0;
   }
 }
 
-function report(tool, run, launched, outcome, { end, written, extra }) {
+function report(tool, run, launched, outcome, { end, written, extra, threads }) {
   const harnessCpu = (outcome.harness.user + outcome.harness.system) / 1e6;
   const { delivered, wall } = outcome;
   const cpu = end?.cpu ?? NaN;
   const result = {
     tool: tool.name,
+    at: new Date().toISOString(),
     lines: delivered,
     expected: run.expect,
     wall_s: +wall.toFixed(3),
@@ -100,9 +108,23 @@ function report(tool, run, launched, outcome, { end, written, extra }) {
     others_cpu_s: +Math.max(0, outcome.busy - cpu - harnessCpu).toFixed(2),
     ...(launched.startup_s !== undefined ? { startup_s: launched.startup_s } : {}),
     ...extra,
+    // CPU seconds per thread name (threads that exited before the end are not listed).
+    cpu_threads: threads,
+    ...(outcome.windowThreads
+      ? { cpu_threads_window: threadDelta(threads, outcome.windowThreads) }
+      : {}),
   };
   if (delivered < run.expect)
     result.error = `only ${delivered}/${run.expect} delivered${outcome.exited ? ` (exited: ${launched.proc.stderr().slice(-300)})` : ' before timeout'}`;
-  else if (delivered > run.expect) result.duplicates = delivered - run.expect;
+  // More records than lines: resent (duplicates) or a line split in two (a partial CRI line
+  // flushed before its last chunk); either way not what was written.
+  else if (delivered > run.expect) result.extra_records = delivered - run.expect;
   return result;
+}
+
+/** Per-thread CPU spent between two snapshots. */
+function threadDelta(now = {}, before = {}) {
+  const out = {};
+  for (const [k, v] of Object.entries(now)) out[k] = +(v - (before[k] ?? 0)).toFixed(2);
+  return out;
 }

@@ -2,7 +2,7 @@
 // resident memory (current and high-water mark), bytes it caused to be written to storage.
 
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -112,4 +112,24 @@ export async function waitQuiet(maxS = 60, cores = 0.15) {
     const busy = machineBusy() - b0 - (own.user + own.system) / 1e6;
     if (busy < cores || performance.now() > until) return +busy.toFixed(2);
   }
+}
+
+/** CPU seconds (user+sys) per thread name of a live process: where its CPU goes. */
+export function procThreadsCpu(pid) {
+  const out = {};
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '#');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out[name] = +((out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / TICK).toFixed(2);
+      } catch {
+        // The thread exited meanwhile.
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
 }

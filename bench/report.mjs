@@ -30,14 +30,14 @@ export function summarise(w, data, tool, runs) {
     if (vals.length === 0 || ['run', 'lines', 'expected', 'cpu_s'].includes(k)) continue;
     out[k] = round(median(vals));
   }
-  if (ok.length > 1) {
+  if (ok.length > 1 && ok.every((r) => r.lines_per_s !== undefined)) {
     const lps = ok.map((r) => r.lines_per_s);
     out.lines_per_s_range = [Math.min(...lps), Math.max(...lps)];
   }
   const errors = runs.filter((r) => r.error).map((r) => r.error);
   if (errors.length) out.errors = errors;
-  const dups = runs.filter((r) => r.duplicates).map((r) => r.duplicates);
-  if (dups.length) out.duplicates = dups;
+  const extra = runs.filter((r) => r.extra_records).map((r) => r.extra_records);
+  if (extra.length) out.extra_records = extra;
   out.per_run = runs;
   return out;
 }
@@ -105,6 +105,9 @@ export function writeResults(file, meta, summaries, comparisons, merge) {
       const measured = new Set(summaries.map(pair));
       results = [...(prev.results ?? []).filter((r) => !measured.has(pair(r))), ...summaries];
       ratios = [...(prev.comparisons ?? []).filter((r) => !measured.has(pair(r))), ...comparisons];
+      // The invocations whose results are kept: newest first.
+      const { earlier = [], ...prevMeta } = prev.meta ?? {};
+      meta = { ...meta, earlier: [prevMeta, ...earlier] };
     } catch {
       // An unreadable previous file is replaced.
     }

@@ -20,7 +20,8 @@ export const shiplog = {
   /** `<commit>[+dirty] <bin> on node <version>` of the build measured. */
   version() {
     const cwd = path.dirname(path.dirname(BIN));
-    const git = (...a) => execFileSync('git', a, { cwd, encoding: 'utf8' }).trim();
+    const git = (...a) =>
+      execFileSync('git', a, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const node = `on node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}`;
     try {
       const dirty = git('status', '--porcelain', '--', 'src').length > 0 ? '+dirty' : '';

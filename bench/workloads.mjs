@@ -168,6 +168,7 @@ export const workloads = [
       return {
         expect: rate * seconds,
         steady: true,
+        windowFrom: seconds / 2,
         pollMs: 500,
         ...fromSink(sink),
         start: () => steadyWriter(file, ctx.data, rate, seconds),
