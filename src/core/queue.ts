@@ -7,8 +7,9 @@
 //                                          │
 //   next() ◀── recent frames (memory) ◀────┤ or read back from disk once evicted
 //      │
-//   ack(item) ──▶ pointer = end of the longest acknowledged prefix ──▶ <dir>/pointer.json (1s)
-//                 segments wholly behind it are unlinked
+//   ack(item) ──▶ pointer = end of the longest acknowledged prefix, plus the frames acknowledged
+//                 beyond it ──▶ <dir>/pointer.json (after every ack, one write at a time)
+//                 segments wholly behind the prefix are unlinked
 //
 // Frame: u32 LE length of the payload · u32 LE crc32 (of records, time and payload) ·
 //        u32 LE records · f64 LE append time (ms) · payload.
@@ -41,7 +42,8 @@ export interface QueueItem {
   readonly records: number;
   /** When it was appended (ms since the epoch). */
   readonly timeMs: number;
-  readonly payload: Buffer;
+  /** Released (empty) once acknowledged. */
+  payload: Buffer;
   /** @internal */ done: boolean;
 }
 
@@ -95,6 +97,16 @@ interface Pointer {
   offset: number;
 }
 
+/** pointer.json: the acknowledged prefix and the frames acknowledged beyond it. */
+interface SavedPointer extends Pointer {
+  /** [segment, offset] of frames after the prefix that are delivered (at most MAX_DONE). */
+  done?: Array<[number, number]>;
+}
+
+/** Frames acknowledged beyond the prefix that pointer.json lists (the rest are resent). */
+const MAX_DONE = 4096;
+const EMPTY = Buffer.alloc(0);
+
 export class DiskQueue {
   private segments: Segment[] = [];
   /** Where the next unread frame starts. */
@@ -118,6 +130,10 @@ export class DiskQueue {
   private unsynced = new Set<FileHandle>();
   /** Bad frames found by the restart scan: their records were never counted. */
   private uncounted = new Set<string>();
+  /** Frames delivered before a restart beyond the saved prefix (pointer.json `done`): skipped. */
+  private delivered = new Set<string>();
+  private pointerSaving: Promise<void> | undefined;
+  private pointerAgain = false;
   /** Bytes of all segment files. */
   bytes = 0;
   /** Records appended and not yet acknowledged. */
@@ -244,7 +260,17 @@ export class DiskQueue {
   ack(item: QueueItem): void {
     if (item.done || this.closed) return;
     item.done = true;
+    item.payload = EMPTY;
     this.records -= item.records;
+    if (this.advance()) {
+      this.passDelivered();
+      void this.dropSegments();
+    }
+    void this.savePointer().catch(() => undefined);
+  }
+
+  /** Move the prefix past acknowledged frames at the head of inFlight; true if it moved. */
+  private advance(): boolean {
     let advanced = false;
     while (this.inFlight.length > 0 && this.inFlight[0].done) {
       const it = this.inFlight.shift()!;
@@ -252,10 +278,7 @@ export class DiskQueue {
       advanced = true;
     }
     if (this.inFlight.length === 0 && advanced) this.committed = { ...this.read };
-    if (advanced) {
-      this.passDelivered();
-      void this.dropSegments();
-    }
+    return advanced;
   }
 
   /** Move the acknowledged pointer past segments it has wholly passed (so they can be dropped). */
@@ -329,14 +352,23 @@ export class DiskQueue {
       .sort((a, b) => a - b);
     let pointer: Pointer | undefined;
     try {
-      const p = JSON.parse(await fsp.readFile(path.join(dir, 'pointer.json'), 'utf8')) as Pointer;
-      if (
-        Number.isSafeInteger(p.segment) &&
-        Number.isSafeInteger(p.offset) &&
-        p.segment >= 0 &&
-        p.offset >= 0
-      )
-        pointer = p;
+      const p = JSON.parse(
+        await fsp.readFile(path.join(dir, 'pointer.json'), 'utf8'),
+      ) as SavedPointer;
+      const valid = (seg: unknown, off: unknown): boolean =>
+        Number.isSafeInteger(seg) &&
+        Number.isSafeInteger(off) &&
+        (seg as number) >= 0 &&
+        (off as number) >= 0;
+      if (valid(p.segment, p.offset)) {
+        pointer = { segment: p.segment, offset: p.offset };
+        for (const d of Array.isArray(p.done) ? p.done.slice(0, MAX_DONE) : []) {
+          if (!Array.isArray(d) || !valid(d[0], d[1])) continue;
+          const [seg, off] = d as [number, number];
+          if (seg > p.segment || (seg === p.segment && off >= p.offset))
+            this.delivered.add(`${seg}:${off}`);
+        }
+      }
     } catch {
       // No pointer yet (or unreadable): replay from the oldest segment; duplicates, not losses.
     }
@@ -348,6 +380,10 @@ export class DiskQueue {
       const st = await fsp.stat(this.file(id));
       this.segments.push({ id, size: st.size, fh: undefined });
     }
+    // Only frames of segments still on disk can be passed; ids of new segments never reach them.
+    const present = new Set(this.segments.map((x) => x.id));
+    for (const key of this.delivered)
+      if (!present.has(Number(key.slice(0, key.indexOf(':'))))) this.delivered.delete(key);
     const start = this.segments[0];
     this.read =
       pointer && start && pointer.segment === start.id
@@ -364,7 +400,9 @@ export class DiskQueue {
     for (const seg of this.segments) this.bytes += seg.size;
     if (this.o.budget) this.o.budget.bytes += this.bytes;
     // Appends always go to a fresh segment: an old file is never written again.
-    const nextId = (this.segments.at(-1)?.id ?? 0) + 1;
+    // Ids only grow, also past the saved pointer's segment when its files are gone (a pointer
+    // or done entry must never name a segment written after it).
+    const nextId = Math.max(this.segments.at(-1)?.id ?? 0, pointer?.segment ?? 0) + 1;
     this.segments.push({ id: nextId, size: 0, fh: undefined });
     if (this.segments.length === 1) this.read = { segment: nextId, offset: 0 };
     if (this.atEnd(this.read) && this.segments.length > 1) {
@@ -389,7 +427,7 @@ export class DiskQueue {
       while (off < seg.size) {
         const frame = await readFrame(fh, off, seg.size, head);
         if (frame.ok) {
-          this.records += frame.records;
+          if (!this.delivered.has(`${seg.id}:${off}`)) this.records += frame.records;
           off = frame.end;
           continue;
         }
@@ -540,6 +578,30 @@ export class DiskQueue {
       }
       const at = this.read.offset;
       const key = `${seg.id}:${at}`;
+      if (this.delivered.delete(key)) {
+        // Delivered before the restart (listed beyond the saved prefix): passed, not resent.
+        const head = Buffer.alloc(HEADER);
+        const frame = await readFrame(await this.reader(seg), at, seg.size, head);
+        if (frame.ok) {
+          this.read = { segment: seg.id, offset: frame.end };
+          const item: QueueItem = {
+            segment: seg.id,
+            offset: at,
+            end: frame.end,
+            records: frame.records,
+            timeMs: frame.timeMs,
+            payload: EMPTY,
+            done: true,
+          };
+          this.inFlight.push(item);
+          if (this.advance()) {
+            this.passDelivered();
+            void this.dropSegments();
+          }
+          continue;
+        }
+        // Not a good frame after all: read it as any other (reported as corrupt).
+      }
       const cached = this.recent.get(key);
       let item: QueueItem;
       if (cached) {
@@ -615,8 +677,44 @@ export class DiskQueue {
     if (!this.full) for (const r of this.roomWaiters.slice()) r();
   }
 
-  private async savePointer(): Promise<void> {
-    const text = JSON.stringify(this.committed);
+  /**
+   * Persist the acknowledged prefix and the frames acknowledged beyond it. Serialised (one temp
+   * file) and coalesced: called after every acknowledgement, the next write carries every ack
+   * made while one is under way.
+   */
+  /** Write pointer.json now (with every acknowledgement so far); resolves once it is renamed. */
+  flushPointer(): Promise<void> {
+    return this.savePointer();
+  }
+
+  private savePointer(): Promise<void> {
+    this.pointerAgain = true;
+    this.pointerSaving ??= (async () => {
+      // Yield first: the loop must not run (and finish) before pointerSaving is assigned.
+      await Promise.resolve();
+      try {
+        // The check of pointerAgain and the clearing of pointerSaving happen in one turn, so
+        // a call either lands before the check (this loop writes it) or finds no loop running.
+        while (this.pointerAgain) {
+          this.pointerAgain = false;
+          await this.writePointer();
+        }
+      } finally {
+        this.pointerSaving = undefined;
+      }
+    })();
+    return this.pointerSaving;
+  }
+
+  private async writePointer(): Promise<void> {
+    const p: SavedPointer = { ...this.committed };
+    const done: Array<[number, number]> = [];
+    for (const it of this.inFlight) {
+      if (done.length >= MAX_DONE) break;
+      if (it.done) done.push([it.segment, it.offset]);
+    }
+    if (done.length > 0) p.done = done;
+    const text = JSON.stringify(p);
     if (text === this.savedPointer) return;
     const file = path.join(this.o.dir, 'pointer.json');
     const tmp = `${file}.tmp`;
