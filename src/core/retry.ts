@@ -1,9 +1,7 @@
 // The one retry helper: exponential backoff with full jitter (AWS architecture blog's "Full
 // Jitter": sleep = random(0, min(max, initial * 2^attempt))), honouring a server's Retry-After,
-// bounded by an optional max_elapsed. p-retry runs the loop (attempt counting, max time, abort);
-// the delay is ours because p-retry's randomisation is not full jitter and knows no Retry-After.
+// bounded by an optional max_elapsed, stopped by an AbortSignal.
 
-import pRetry from 'p-retry';
 import type { RetryConfig } from './component.js';
 
 /** Thrown by an attempt that should be retried; `delayMs` comes from Retry-After when present. */
@@ -75,9 +73,10 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
 }
 
 /**
- * Run `attempt` until it resolves. Any thrown error is retried (RetryableError may carry a delay);
- * throw p-retry's AbortError to stop. Rejects with RetryTimeoutError once max_elapsed has passed,
- * or with the signal's reason when aborted.
+ * Run `attempt` until it resolves. Any thrown error is retried (RetryableError may carry a
+ * delay). Rejects with RetryTimeoutError once max_elapsed has passed, or with the signal's
+ * reason when aborted. A plain loop: the delay (full jitter, Retry-After), the time limit and the
+ * abort are all ours, so a retry library would only count attempts.
  */
 export async function withRetry<T>(
   attempt: (n: number) => Promise<T>,
@@ -85,40 +84,24 @@ export async function withRetry<T>(
 ): Promise<T> {
   const sleep = opts.sleep ?? abortableSleep;
   const started = performance.now();
-  let lastError: Error | undefined;
-  try {
-    return await pRetry(attempt, {
-      retries: Number.POSITIVE_INFINITY,
-      minTimeout: 0,
-      maxTimeout: 0,
-      factor: 1,
-      signal: opts.signal,
-      maxRetryTime: opts.retry.max_elapsed ?? Number.POSITIVE_INFINITY,
-      onFailedAttempt: async ({ error, attemptNumber }) => {
-        lastError = error;
-        let delay =
-          error instanceof RetryableError && error.delayMs !== undefined
-            ? error.delayMs
-            : backoffDelay(attemptNumber, opts.retry, opts.random);
-        if (opts.retry.max_elapsed !== undefined) {
-          const left = opts.retry.max_elapsed - (performance.now() - started);
-          if (left <= 0) throw new RetryTimeoutError(error);
-          delay = Math.min(delay, left);
-        }
-        opts.onRetry?.(error, attemptNumber, delay);
-        await sleep(delay, opts.signal);
-      },
-      shouldRetry: () => true,
-    });
-  } catch (e) {
-    if (opts.signal?.aborted) throw e;
-    if (e instanceof RetryTimeoutError) throw e;
-    if (
-      opts.retry.max_elapsed !== undefined &&
-      performance.now() - started >= opts.retry.max_elapsed
-    ) {
-      throw new RetryTimeoutError(lastError ?? (e as Error));
+  for (let n = 1; ; n++) {
+    if (opts.signal?.aborted) throw opts.signal.reason as Error;
+    try {
+      return await attempt(n);
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      const error = e instanceof Error ? e : new Error(String(e));
+      let delay =
+        error instanceof RetryableError && error.delayMs !== undefined
+          ? error.delayMs
+          : backoffDelay(n, opts.retry, opts.random);
+      if (opts.retry.max_elapsed !== undefined) {
+        const left = opts.retry.max_elapsed - (performance.now() - started);
+        if (left <= 0) throw new RetryTimeoutError(error);
+        delay = Math.min(delay, left);
+      }
+      opts.onRetry?.(error, n, delay);
+      await sleep(delay, opts.signal);
     }
-    throw e;
   }
 }

@@ -58,6 +58,26 @@ describe('Sender', () => {
     expect(b.acked).toBe(1);
   });
 
+  it('rate_limit: at most `requests` attempts per window, retries included; everything still sent', async () => {
+    const at: number[] = [];
+    let calls = 0;
+    const { s } = sender(
+      async () => {
+        at.push(performance.now());
+        // Every third attempt fails once: retries count against the limit too.
+        return ++calls % 3 === 0 ? Result.retry('503') : Result.ok();
+      },
+      { workers: 4, rateLimit: { requests: 2, perMs: 250 }, retry: { initial: 1, max: 2 } },
+    );
+    const batches = Array.from({ length: 6 }, (_, i) => batch(10, 't', i * 10));
+    for (const b of batches) s.write(b);
+    await s.stop();
+    expect(batches.every((b) => b.acked === 1)).toBe(true);
+    expect(at.length).toBeGreaterThanOrEqual(8);
+    // 2 per 250 ms window: n attempts need at least ceil(n / 2) - 1 refills (slack for timers).
+    expect(at.at(-1)! - at[0]).toBeGreaterThan((Math.ceil(at.length / 2) - 1) * 225);
+  });
+
   it('retries only the records the backend asks to retry and dead-letters rejected ones', async () => {
     const attempts: string[][] = [];
     const { s, dir, metrics } = sender(async (c) => {

@@ -4,6 +4,7 @@
 // rejected, and acknowledges each input batch once all of its records are settled.
 // Outputs classify; they do not loop.
 
+import Bottleneck from 'bottleneck';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { RetryConfig } from './component.js';
@@ -112,6 +113,8 @@ export interface SenderOptions {
   probe?: (signal: AbortSignal) => Promise<boolean>;
   /** Backoff randomness (tests). */
   random?: () => number;
+  /** At most `requests` attempts per `perMs` window (output `rate_limit`). */
+  rateLimit?: { requests: number; perMs: number };
 }
 
 /** An input batch's share of chunks: its tag and ack, never its records (they may be released). */
@@ -161,6 +164,8 @@ export class Sender {
   private readonly local = new AbortController();
   private readonly sleepers = new Set<() => void>();
   private probeTimer: NodeJS.Timeout | undefined;
+  /** `rate_limit`: a reservoir of `requests` refilled every `perMs` (no concurrency cap). */
+  private readonly limiter: Bottleneck | undefined;
 
   constructor(private readonly o: SenderOptions) {
     this.measure = o.measure ?? estimateBytes;
@@ -168,6 +173,20 @@ export class Sender {
       throw new Error('a sealing sender with a queue needs a codec');
     this.signal = AbortSignal.any([o.signal, this.local.signal]);
     this.signal.addEventListener('abort', () => this.notifyIdle(true), { once: true });
+    if (o.rateLimit) {
+      const { requests, perMs } = o.rateLimit;
+      this.limiter = new Bottleneck({
+        reservoir: requests,
+        reservoirRefreshAmount: requests,
+        reservoirRefreshInterval: perMs,
+      });
+      // At the deadline, attempts waiting for the rate limit fail (their records stay uncommitted).
+      this.signal.addEventListener(
+        'abort',
+        () => void this.limiter!.stop({ dropWaitingJobs: true }).catch(() => undefined),
+        { once: true },
+      );
+    }
   }
 
   /** Open the queue (if any) and start its delivery workers. */
@@ -456,7 +475,9 @@ export class Sender {
           const started = performance.now();
           let res: SendResult;
           try {
-            res = await this.o.send(attemptChunk, this.signal);
+            res = await (this.limiter
+              ? this.limiter.schedule(() => this.o.send(attemptChunk, this.signal))
+              : this.o.send(attemptChunk, this.signal));
           } catch (e) {
             if (this.signal.aborted) throw e;
             res = Result.retry((e as Error).message, undefined, errorStatus(e));

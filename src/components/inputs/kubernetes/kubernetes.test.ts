@@ -209,8 +209,7 @@ function expectAll(want: Logical[]): void {
 async function waitFor(n: number, ms = 20_000): Promise<void> {
   return capture('cap')
     .waitFor(n, ms)
-    .catch(() => undefined);
-  await capture('cap').waitFor(n, ms);
+    .catch(() => undefined); // the counts are asserted by the caller, with what did arrive
 }
 
 async function metric(

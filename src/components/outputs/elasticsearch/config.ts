@@ -2,6 +2,7 @@
 // (`*_file`), never from literals in a shared config.
 
 import { z } from 'zod';
+import { rateLimit } from '../_shared/rate-limit.js';
 import { duration, size } from '../../../config/units.js';
 
 const secretFile = (what: string) =>
@@ -94,6 +95,7 @@ export const options = z.object({
     .prefault({})
     .describe('Bulk request sizing.'),
   workers: z.number().int().min(1).max(64).default(2).describe('Bulk requests in flight at once.'),
+  rate_limit: rateLimit,
   timeout: duration('Time allowed for one bulk request (headers and body).').prefault('30s'),
   healthcheck: z
     .boolean()

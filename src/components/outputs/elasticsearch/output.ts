@@ -30,6 +30,7 @@ import {
   dataStreamIndex,
   type BulkEncoder,
 } from './encode.js';
+import { senderRateLimit } from '../_shared/rate-limit.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -120,6 +121,7 @@ export class ElasticsearchOutput {
       maxBytes: config.batch.max_bytes,
       maxWaitMs: config.batch.max_wait,
       workers: config.workers,
+      rateLimit: senderRateLimit(config.rate_limit),
       measure: this.encoder.measure,
       signal: ctx.signal,
       send: (chunk, signal) => this.send(chunk, signal),

@@ -2,6 +2,7 @@
 // never from literals in a shared config.
 
 import { z } from 'zod';
+import { rateLimit } from '../_shared/rate-limit.js';
 import { duration, size } from '../../../config/units.js';
 
 const secretFile = (what: string) =>
@@ -124,6 +125,7 @@ export const options = z.object({
     .describe(
       'Pushes in flight at once. 1 keeps each stream in order; more raises throughput, and Loki accepts entries up to 1h out of order per stream.',
     ),
+  rate_limit: rateLimit,
   timeout: duration('Time allowed for one push (until the response headers and body).').prefault(
     '10s',
   ),

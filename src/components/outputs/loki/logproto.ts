@@ -2,6 +2,8 @@
 // as a small protobufjs reflection definition. Only the messages a push needs; gogoproto options
 // dropped (they change Go types, not the wire format). `Timestamp` is wire-identical to
 // google.protobuf.Timestamp. Parsed from text at module load: no file I/O, nothing to copy to dist.
+// The reference (oracle) encoding for tests and the test receiver only: protobufjs is a dev
+// dependency, and the output itself writes and reads pushes with wire.ts.
 
 import protobuf from 'protobufjs';
 

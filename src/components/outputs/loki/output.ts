@@ -36,6 +36,7 @@ import {
 } from './encode.js';
 import { Arena } from '../_shared/arena.js';
 import { LokiSealer, SealedChunk, lokiCodec } from './seal.js';
+import { senderRateLimit } from '../_shared/rate-limit.js';
 
 const gzipAsync = promisify(gzip);
 const PUSH_PATH = '/loki/api/v1/push';
@@ -127,6 +128,7 @@ export class LokiOutput {
       maxBytes: config.batch.max_bytes,
       maxWaitMs: config.batch.max_wait,
       workers: config.workers,
+      rateLimit: senderRateLimit(config.rate_limit),
       measure: measure,
       signal: ctx.signal,
       send: (chunk, signal) => this.send(chunk, signal),

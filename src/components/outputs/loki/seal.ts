@@ -23,8 +23,12 @@ import {
   type Stream,
 } from './encode.js';
 import type { Arena } from '../_shared/arena.js';
-import { decodePushRequest } from './logproto.js';
-import { streamEntryRanges, writeMergedStreams, type MergeStream } from './wire.js';
+import {
+  readStreamLines,
+  streamEntryRanges,
+  writeMergedStreams,
+  type MergeStream,
+} from './wire.js';
 
 /** A stream of a sealed push: labels and, per entry, time and chunk position (no line). */
 interface CompactStream {
@@ -186,16 +190,16 @@ export class SealedChunk implements Sealed {
   hydrate(sp: SealedPush): Push {
     let push = this.full.get(sp);
     if (push) return push;
-    const decoded = decodePushRequest(snappy.uncompressSync(sp.body) as Buffer);
-    if (decoded.streams.length !== sp.streams.length)
+    const decoded = readStreamLines(snappy.uncompressSync(sp.body) as Buffer);
+    if (decoded.length !== sp.streams.length)
       throw new Error('loki: a sealed push does not decode to the streams it was built from');
     const streams: Stream[] = sp.streams.map((c, s) => {
-      const lines = decoded.streams[s].entries;
+      const lines = decoded[s];
       return {
         labels: c.labels,
         pairs: c.pairs,
         entries: c.index.map(
-          (index, j) => new Entry(c.seconds[j], c.nanos[j], lines[j]?.line ?? '', index),
+          (index, j) => new Entry(c.seconds[j], c.nanos[j], lines[j] ?? '', index),
         ),
       };
     });

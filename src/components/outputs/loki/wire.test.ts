@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodePushRequest, encodePushRequest, type PushStream } from './logproto.js';
-import { writePushRequest, type WireStream } from './wire.js';
+import { readStreamLines, writePushRequest, type WireStream } from './wire.js';
 
 /** The same streams in the shape protobufjs reads (a timestamp object per entry). */
 function reference(streams: WireStream[]): Buffer {
@@ -104,12 +104,51 @@ describe('hand-written PushRequest writer', () => {
       fc.property(streams, (s) => {
         same(s);
         const back = decodePushRequest(writePushRequest(s));
-        expect(back.streams.map((x) => x.entries.map((e) => e.line))).toEqual(
-          s.map((x) => x.entries.map((e) => Buffer.from(e.line, 'utf8').toString('utf8'))),
+        const lines = s.map((x) =>
+          x.entries.map((e) => Buffer.from(e.line, 'utf8').toString('utf8')),
         );
+        expect(back.streams.map((x) => x.entries.map((e) => e.line))).toEqual(lines);
+        // wire.ts's own reader, on its bytes and on protobufjs's (field order, defaults).
+        expect(readStreamLines(writePushRequest(s))).toEqual(lines);
+        expect(readStreamLines(reference(s))).toEqual(lines);
       }),
       { numRuns: 300, seed: 42 },
     );
+  });
+
+  it('readStreamLines: fields in any order, unknown fields skipped, truncation refused', () => {
+    const str = (field: number, text: string): number[] => [
+      (field << 3) | 2,
+      text.length,
+      ...Buffer.from(text),
+    ];
+    const msg = (field: number, body: number[]): number[] => [
+      (field << 3) | 2,
+      body.length,
+      ...body,
+    ];
+    // Entry: line before timestamp, an unknown varint field 9 and fixed64 field 10 around it.
+    const entry = [
+      0x48,
+      0x96,
+      0x01,
+      ...str(2, 'hello'),
+      0x51,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8,
+      ...msg(1, [0x08, 5]),
+    ];
+    // Stream: entries before labels, then a hash (field 3, varint).
+    const stream = [...msg(2, entry), ...msg(2, str(2, 'two')), ...str(1, '{a="b"}'), 0x18, 7];
+    const buf = Uint8Array.from([...msg(1, stream), ...msg(1, str(1, '{c="d"}'))]);
+    expect(readStreamLines(buf)).toEqual([['hello', 'two'], []]);
+    expect(() => readStreamLines(buf.subarray(0, buf.length - 3))).toThrow(/truncated|overruns/);
   });
 
   it('grows its buffer for a push larger than 1 MiB and stays correct afterwards', () => {

@@ -312,6 +312,65 @@ export function streamEntryRanges(buf: Uint8Array): Array<[number, number]> {
   return out;
 }
 
+/** Skip one field of wire type `wt` at `at.p` (protobuf encoding). */
+function skipField(b: Uint8Array, wt: number, at: { p: number }): void {
+  if (wt === 0) readVarint(b, at);
+  else if (wt === 1) at.p += 8;
+  else if (wt === 2) {
+    const len = readVarint(b, at); // not `at.p += readVarint(...)`: that reads at.p first
+    at.p += len;
+  } else if (wt === 5) at.p += 4;
+  else throw new Error(`loki wire: unsupported wire type ${wt}`);
+  if (at.p > b.length) throw new Error('loki wire: truncated field');
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The lines of every entry, per stream, of a PushRequest (any valid encoding: fields in any
+ * order, unknown fields skipped). What a sealed push needs to rebuild its records; the rest of
+ * an entry is kept beside the body.
+ */
+export function readStreamLines(buf: Uint8Array): string[][] {
+  const streams: string[][] = [];
+  const at = { p: 0 };
+  const fields = (end: number, onField: (field: number, wt: number) => boolean): void => {
+    while (at.p < end) {
+      const key = readVarint(buf, at);
+      const field = Math.floor(key / 8);
+      const wt = key & 7;
+      if (!onField(field, wt)) skipField(buf, wt, at);
+    }
+    if (at.p !== end) throw new Error('loki wire: field overruns its message');
+  };
+  const sub = (): number => {
+    const len = readVarint(buf, at);
+    const end = at.p + len;
+    if (end > buf.length) throw new Error('loki wire: truncated message');
+    return end;
+  };
+  fields(buf.length, (f, wt) => {
+    if (f !== 1 || wt !== 2) return false;
+    const lines: string[] = [];
+    fields(sub(), (sf, swt) => {
+      if (sf !== 2 || swt !== 2) return false;
+      let line = '';
+      fields(sub(), (ef, ewt) => {
+        if (ef !== 2 || ewt !== 2) return false;
+        const end = sub();
+        line = utf8.decode(buf.subarray(at.p, end));
+        at.p = end;
+        return true;
+      });
+      lines.push(line);
+      return true;
+    });
+    streams.push(lines);
+    return true;
+  });
+  return streams;
+}
+
 /** A stream of the merged push: its labels and its encoded entries, as [start, end) pairs in `from`. */
 export interface MergeStream {
   labels: string;
