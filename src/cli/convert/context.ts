@@ -67,6 +67,11 @@ export class Conv {
     }
   }
 
+  /** Mark every entry used (a section reported as a whole). */
+  consumeAll(s: Section): void {
+    for (const e of s.entries) this.used.add(e);
+  }
+
   /** Everything of a converted section that no mapping used: a warning each. */
   leftovers(s: Section, what: string): void {
     for (const e of s.entries) {

@@ -67,7 +67,7 @@ export function convertFilter(c: Conv, s: Section, match: string | string[], inp
         'shiplog runs no scripts: a Lua filter has no equivalent and was not converted',
         'express the script with modify/enrich/grep/label/redact filters (see docs/migrating-from-fluent-bit.md), or open an issue with what it does',
       );
-      c.leftovers(s, 'lua');
+      c.consumeAll(s);
       return;
     }
     default:
@@ -150,7 +150,7 @@ function modify(c: Conv, s: Section, add: Add): void {
   if (conds.length) {
     for (const e of c.useAll(s, 'condition'))
       c.report.add(at(e), 'error', `${e.rawKey} ${e.value}`, 'modify conditions have no equivalent; the whole modify filter was not converted (applying it unconditionally would change records it must not touch)', 'split the records by tag or use grep to route them, then modify');
-    c.leftovers(s, 'modify');
+    c.consumeAll(s);
     return;
   }
   // Fluent Bit applies the rules in the order written; shiplog's modify has a fixed order
@@ -265,7 +265,7 @@ function nest(c: Conv, s: Section, add: Add): void {
       : 'nesting keys chosen by a wildcard has no equivalent (modify takes exact field names)',
     'list the fields with modify rename (a.b → a, or x → under.x)',
   );
-  c.leftovers(s, 'nest');
+  c.consumeAll(s);
 }
 
 function throttle(c: Conv, s: Section, add: Add): void {

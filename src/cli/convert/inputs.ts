@@ -137,7 +137,10 @@ function tail(c: Conv, s: Section, index: number, paths: string[]): void {
   if (parser) {
     const fields = c.value(s, 'key') ?? 'log';
     for (const f of parserFilters(c, parser, list(parser.value), fields, { reserve: true }))
-      c.prefilters.push({ obj: { ...f, match: tag }, origin: `${c.origin(s)} Parser` });
+      c.prefilters.push({
+        obj: { type: f.type, id: c.id(`${id}_parser`), match: tag, ...f },
+        origin: `${c.origin(s)} Parser`,
+      });
   }
   c.noted(s, TAIL_NOTES);
   c.leftovers(s, 'the file input');

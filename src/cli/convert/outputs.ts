@@ -153,11 +153,31 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
   }
   const remove = c.use(s, 'remove_keys');
   if (remove) {
-    c.filters.push({
-      obj: { type: 'modify', id: c.id(`${id}_remove_keys`), match: o.match, remove: list(remove.value).map((k) => accessor(k) ?? k) },
-      origin: `${c.origin(s)} remove_keys`,
-    });
-    c.report.add(at(remove), 'info', `${remove.rawKey} ${remove.value}`, 'a modify filter removes these fields for every output matching the same tags (filters run before the fan-out)', 'give other outputs their own tags if they need the fields');
+    // Fields used by labels must survive until the output renders them (shiplog leaves label
+    // fields out of the line itself); a parent of a label field cannot be removed before either.
+    const labelFields = Object.values(labels)
+      .map((v) => /^\{([^{}]+)\}$/.exec(String(v))?.[1])
+      .filter((x): x is string => !!x);
+    const fields = list(remove.value).map((k) => accessor(k) ?? k);
+    const keep = fields.filter((f) => labelFields.some((l) => l === f || l.startsWith(f + '.')));
+    const drop = fields.filter((f) => !keep.includes(f));
+    if (drop.length)
+      c.filters.push({
+        obj: { type: 'modify', id: c.id(`${id}_remove_keys`), match: o.match, remove: drop },
+        origin: `${c.origin(s)} remove_keys`,
+      });
+    if (drop.length)
+      c.report.add(at(remove), 'info', `${remove.rawKey} ${drop.join(', ')}`, 'a modify filter removes these fields for every output matching the same tags (filters run before the fan-out)', 'give other outputs their own tags if they need the fields');
+    for (const k of keep)
+      c.report.add(
+        at(remove),
+        labelFields.includes(k) ? 'info' : 'warning',
+        `${remove.rawKey} ${k}`,
+        labelFields.includes(k)
+          ? 'a label field: shiplog leaves it out of the line already'
+          : `labels use fields under ${k}: it cannot be removed before the output renders them, so the line keeps ${k} (without the label fields)`,
+        labelFields.includes(k) ? '' : `list the fields under ${k} to drop (modify remove: [${k}.labels, …])`,
+      );
   }
   const akl = c.use(s, 'auto_kubernetes_labels');
   if (akl && bool(akl.value, false))
