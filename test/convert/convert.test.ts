@@ -124,10 +124,12 @@ describe('shiplog convert: the corpus', () => {
       },
       workers: 2,
     });
-    expect(report.findings.some((f) => f.directive.startsWith('Auto_Kubernetes_Labels'))).toBe(true);
-    expect(
-      report.findings.find((f) => f.directive === 'Remove_Keys kubernetes')?.severity,
-    ).toBe('warning');
+    expect(report.findings.some((f) => f.directive.startsWith('Auto_Kubernetes_Labels'))).toBe(
+      true,
+    );
+    expect(report.findings.find((f) => f.directive === 'Remove_Keys kubernetes')?.severity).toBe(
+      'warning',
+    );
     const k = find(cfg.pipeline.inputs, 'kubernetes')[0];
     expect(k.exclude).toEqual([
       '/var/log/pods/*_fluent-bit*_*/*/*.log',
@@ -170,12 +172,19 @@ describe('shiplog convert: the corpus', () => {
       rename: { message: 'log', 'file.path': 'filename' },
       remove: ['file'],
     });
-    expect(cfg.service).toMatchObject({ log_level: 'warn', data_dir: '/var/lib/fluent-bit/storage' });
+    expect(cfg.service).toMatchObject({
+      log_level: 'warn',
+      data_dir: '/var/lib/fluent-bit/storage',
+    });
   });
 
   it('classic format: @SET variables, @INCLUDE globs in order, findings name the included file and line', () => {
     const { cfg, report } = converted('classic-include/fluent-bit.conf');
-    expect(cfg.pipeline.inputs[0]).toMatchObject({ type: 'file', tag: 'agents.log', paths: ['${APP_LOG}'] });
+    expect(cfg.pipeline.inputs[0]).toMatchObject({
+      type: 'file',
+      tag: 'agents.log',
+      paths: ['${APP_LOG}'],
+    });
     expect(cfg.pipeline.filters.map((f: Obj) => f.type)).toEqual([
       'modify', // record shape (message → log, no file.path)
       'parse_json',
@@ -184,14 +193,22 @@ describe('shiplog convert: the corpus', () => {
       'modify', // record_modifier
       'modify', // nest
     ]);
-    expect(cfg.pipeline.filters[1]).toMatchObject({ match: 'agents.*', time_format: '%Y-%m-%dT%H:%M:%S.%f%z' });
+    expect(cfg.pipeline.filters[1]).toMatchObject({
+      match: 'agents.*',
+      time_format: '%Y-%m-%dT%H:%M:%S.%f%z',
+    });
     const rename = report.findings.find((f) => f.directive === 'Rename msg message');
-    expect(rename).toMatchObject({ file: 'test/fixtures/convert/classic-include/conf.d/20-filters.conf', line: 10 });
+    expect(rename).toMatchObject({
+      file: 'test/fixtures/convert/classic-include/conf.d/20-filters.conf',
+      line: 10,
+    });
   });
 
   it('what has no equivalent is reported (lua, forward, rewrite_tag, conditions, nest lift), not converted', () => {
     const { cfg, report } = converted('unsupported/fluent-bit.conf');
-    const errors = report.findings.filter((f) => f.severity === 'error').map((f) => [f.line, f.directive]);
+    const errors = report.findings
+      .filter((f) => f.severity === 'error')
+      .map((f) => [f.line, f.directive]);
     expect(errors).toEqual([
       [1, '[INPUT] forward'],
       [12, '[FILTER] lua enrich.lua add_fields'],
@@ -201,7 +218,11 @@ describe('shiplog convert: the corpus', () => {
       [47, '[OUTPUT] forward'],
     ]);
     expect(cfg.pipeline.filters.map((f: Obj) => f.type)).toEqual(['modify', 'throttle', 'grep']);
-    expect(find(cfg.pipeline.filters, 'throttle')[0]).toMatchObject({ rate: 1000, burst: 5000, action: 'drop' });
+    expect(find(cfg.pipeline.filters, 'throttle')[0]).toMatchObject({
+      rate: 1000,
+      burst: 5000,
+      action: 'drop',
+    });
     // A Match that selected some files of a tail input by their per-file tag.
     expect(report.findings.find((f) => f.line === 54)).toMatchObject({ severity: 'warning' });
     expect(cfg.pipeline.outputs[1].auth.password).toBe('${LOKI_0_PASSWORD}');

@@ -11,9 +11,7 @@ export const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'convert');
 /** Fluent Bit 5.1.1 from shared/anchors (CI has ../shared beside the repo); FLUENT_BIT overrides. */
 export const FLUENT_BIT = process.env.FLUENT_BIT
   ? path.resolve(process.env.FLUENT_BIT)
-  : [path.resolve(ROOT, '../shared/anchors/fluent-bit'), '/work/shared/anchors/fluent-bit'].find(
-      (p) => existsSync(p),
-    );
+  : [path.resolve(ROOT, '../shared/anchors/fluent-bit')].find((p) => existsSync(p));
 
 export function fluentBitRuns(): boolean {
   if (!FLUENT_BIT) return false;
@@ -92,7 +90,8 @@ export async function runFluentBit(
       () => `Fluent Bit; stderr:\n${err.slice(-2000)}`,
       timeoutMs,
     );
-    if (!done(out)) throw new Error(`Fluent Bit exited ${child.exitCode}; stderr:\n${err.slice(-2000)}`);
+    if (!done(out))
+      throw new Error(`Fluent Bit exited ${child.exitCode}; stderr:\n${err.slice(-2000)}`);
   } finally {
     child.kill('SIGTERM');
     await stopped(child);

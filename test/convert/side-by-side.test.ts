@@ -22,7 +22,8 @@ import {
 } from './lib.js';
 
 const runs = fluentBitRuns();
-if (!runs && process.env.CI) throw new Error(`Fluent Bit anchor not runnable: ${FLUENT_BIT ?? 'not found'}`);
+if (!runs && process.env.CI)
+  throw new Error(`Fluent Bit anchor not runnable: ${FLUENT_BIT ?? 'not found'}`);
 
 describe.skipIf(!runs)('side by side with Fluent Bit', () => {
   it('classic @INCLUDE/@SET config: tail → parser json → modify → grep → record_modifier → nest → stdout, same records', async () => {
@@ -104,30 +105,61 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
         return loki.entries.splice(0);
       };
       const fb = await take(() =>
-        runFluentBit(path.join(FIXTURES, 'yaml-loki/fluent-bit.yaml'), env('fb'), () => loki.entries.length >= expected),
+        runFluentBit(
+          path.join(FIXTURES, 'yaml-loki/fluent-bit.yaml'),
+          env('fb'),
+          () => loki.entries.length >= expected,
+        ),
       );
       const { config } = convertFixture('yaml-loki/fluent-bit.yaml', dir);
-      const sl = await take(() => runShiplogUntil(config, env('sl'), () => loki.entries.length >= expected));
+      const sl = await take(() =>
+        runShiplogUntil(config, env('sl'), () => loki.entries.length >= expected),
+      );
       const view = (es: ReceivedEntry[]) =>
         es
-          .map((e) => ({ labels: e.labels, ts: e.ts.toString(), line: JSON.parse(e.line) as unknown }))
+          .map((e) => ({
+            labels: e.labels,
+            ts: e.ts.toString(),
+            line: JSON.parse(e.line) as unknown,
+          }))
           .sort((a, b) => a.ts.localeCompare(b.ts));
       expect(view(sl)).toEqual(view(fb));
       expect(view(fb)).toEqual([
         {
           labels: { job: 'web', level: 'info' },
           ts: times[0].ns.toString(),
-          line: { client: '10.0.0.1', method: 'GET', path: '/api/users', code: 200, size: 512, service: 'web' },
+          line: {
+            client: '10.0.0.1',
+            method: 'GET',
+            path: '/api/users',
+            code: 200,
+            size: 512,
+            service: 'web',
+          },
         },
         {
           labels: { job: 'web', level: 'error' },
           ts: times[2].ns.toString(),
-          line: { client: '10.0.0.3', method: 'POST', path: '/api/orders', code: 500, size: 128, service: 'web' },
+          line: {
+            client: '10.0.0.3',
+            method: 'POST',
+            path: '/api/orders',
+            code: 500,
+            size: 128,
+            service: 'web',
+          },
         },
         {
           labels: { job: 'web', level: 'warn' },
           ts: times[3].ns.toString(),
-          line: { client: '10.0.0.4', method: 'DELETE', path: '/api/orders/7', code: 404, size: 0, service: 'web' },
+          line: {
+            client: '10.0.0.4',
+            method: 'DELETE',
+            path: '/api/orders/7',
+            code: 404,
+            size: 0,
+            service: 'web',
+          },
         },
       ]);
     }, 180_000);
@@ -159,12 +191,17 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
         es.indices.clear();
         await run();
         const out: Array<{ index: string; doc: Record<string, unknown> }> = [];
-        for (const [index, docs] of es.indices) for (const d of docs.values()) out.push({ index, doc: d });
+        for (const [index, docs] of es.indices)
+          for (const d of docs.values()) out.push({ index, doc: d });
         es.indices.clear();
         return out;
       };
       const fb = await take(() =>
-        runFluentBit(path.join(FIXTURES, 'es-logstash/fluent-bit.conf'), env('fb'), () => es.count() >= 3),
+        runFluentBit(
+          path.join(FIXTURES, 'es-logstash/fluent-bit.conf'),
+          env('fb'),
+          () => es.count() >= 3,
+        ),
       );
       const { config } = convertFixture('es-logstash/fluent-bit.conf', dir);
       const sl = await take(() => runShiplogUntil(config, env('sl'), () => es.count() >= 3));

@@ -22,7 +22,9 @@ export function runConvert(file: string, o: { json?: boolean; output?: string })
       process.exit(78);
     }
     const msg = (e as Error).message;
-    process.stderr.write(o.json ? JSON.stringify({ file, error: msg }) + '\n' : `shiplog convert: ${msg}\n`);
+    process.stderr.write(
+      o.json ? JSON.stringify({ file, error: msg }) + '\n' : `shiplog convert: ${msg}\n`,
+    );
     process.exit(1);
   }
 }

@@ -42,7 +42,8 @@ const ORDER = { error: 0, warning: 1, info: 2 };
 
 export function sortedFindings(r: Report): Finding[] {
   return [...r.findings].sort(
-    (a, b) => a.file.localeCompare(b.file) || a.line - b.line || ORDER[a.severity] - ORDER[b.severity],
+    (a, b) =>
+      a.file.localeCompare(b.file) || a.line - b.line || ORDER[a.severity] - ORDER[b.severity],
   );
 }
 

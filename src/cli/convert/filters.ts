@@ -8,7 +8,12 @@ import type { RoutedInput } from './routing.js';
 
 type Add = (obj: Obj, what?: string) => void;
 
-export function convertFilter(c: Conv, s: Section, match: string | string[], inputs: RoutedInput[]): void {
+export function convertFilter(
+  c: Conv,
+  s: Section,
+  match: string | string[],
+  inputs: RoutedInput[],
+): void {
   let n = 0;
   const base = c.value(s, 'alias') ?? s.plugin;
   const add: Add = (obj, what) => {
@@ -30,7 +35,10 @@ export function convertFilter(c: Conv, s: Section, match: string | string[], inp
       const reserve = bool(c.value(s, 'reserve_data'), false);
       const preserve = bool(c.value(s, 'preserve_key'), false);
       for (const p of parsers)
-        for (const f of parserFilters(c, p, list(p.value), accessor(key) ?? key, { reserve, preserve }))
+        for (const f of parserFilters(c, p, list(p.value), accessor(key) ?? key, {
+          reserve,
+          preserve,
+        }))
           add(f, `Parser ${p.value}`);
       c.leftovers(s, 'the parse filters');
       return;
@@ -47,10 +55,20 @@ export function convertFilter(c: Conv, s: Section, match: string | string[], inp
       }
       const remove = c.useAll(s, 'remove_key').map((e) => e.value);
       if (Object.keys(set).length || remove.length)
-        add({ type: 'modify', ...(Object.keys(set).length ? { set } : {}), ...(remove.length ? { remove } : {}) });
+        add({
+          type: 'modify',
+          ...(Object.keys(set).length ? { set } : {}),
+          ...(remove.length ? { remove } : {}),
+        });
       for (const k of ['allowlist_key', 'whitelist_key'])
         for (const e of c.useAll(s, k))
-          c.report.add(at(e), 'warning', `${e.rawKey} ${e.value}`, 'shiplog modify removes listed fields; it has no allowlist', 'list the fields to remove (modify remove)');
+          c.report.add(
+            at(e),
+            'warning',
+            `${e.rawKey} ${e.value}`,
+            'shiplog modify removes listed fields; it has no allowlist',
+            'list the fields to remove (modify remove)',
+          );
       c.leftovers(s, 'modify');
       return;
     }
@@ -82,13 +100,19 @@ export function convertFilter(c: Conv, s: Section, match: string | string[], inp
 }
 
 function kubernetes(c: Conv, s: Section, add: Add, inputs: RoutedInput[]): void {
-  const kube = c.inputs.filter((i) => i.obj.type === 'kubernetes' && inputs.some((r) => r.tagGlob === `${String(i.obj.tag).split('{')[0]}*` || r.tag === i.obj.tag));
+  const kube = c.inputs.filter(
+    (i) =>
+      i.obj.type === 'kubernetes' &&
+      inputs.some(
+        (r) => r.tagGlob === `${String(i.obj.tag).split('{')[0]}*` || r.tag === i.obj.tag,
+      ),
+  );
   if (!kube.length) {
     c.report.add(
       at(s),
       'error',
       '[FILTER] kubernetes',
-      'it matches no tail input on /var/log/containers: pod metadata comes from shiplog\'s kubernetes input',
+      "it matches no tail input on /var/log/containers: pod metadata comes from shiplog's kubernetes input",
       'read container logs with the kubernetes input',
     );
     c.leftovers(s, 'the kubernetes input');
@@ -106,11 +130,18 @@ function kubernetes(c: Conv, s: Section, add: Add, inputs: RoutedInput[]): void 
     if (!bool(c.value(s, 'annotations'), true)) meta.annotations = false;
     if (bool(c.value(s, 'tls.verify'), true) === false) meta.insecure_skip_verify = true;
     k.obj.metadata = meta;
-    if (bool(c.value(s, 'k8s-logging.exclude'), false)) k.obj.exclude_annotation = 'fluentbit.io/exclude';
+    if (bool(c.value(s, 'k8s-logging.exclude'), false))
+      k.obj.exclude_annotation = 'fluentbit.io/exclude';
   }
   const parserAnn = c.use(s, 'k8s-logging.parser');
   if (parserAnn && bool(parserAnn.value, false))
-    c.report.add(at(parserAnn), 'warning', `${parserAnn.rawKey} ${parserAnn.value}`, 'shiplog does not read the fluentbit.io/parser pod annotation', 'add parse filters matching those pods\' tags (kube.<ns>.<pod>.*)');
+    c.report.add(
+      at(parserAnn),
+      'warning',
+      `${parserAnn.rawKey} ${parserAnn.value}`,
+      'shiplog does not read the fluentbit.io/parser pod annotation',
+      "add parse filters matching those pods' tags (kube.<ns>.<pod>.*)",
+    );
   if (bool(c.value(s, 'merge_log'), false)) {
     const target = c.value(s, 'merge_log_key');
     add(
@@ -119,7 +150,6 @@ function kubernetes(c: Conv, s: Section, add: Add, inputs: RoutedInput[]): void 
         field: 'log',
         keep_original: bool(c.value(s, 'keep_log'), true),
         ...(target ? { target } : {}),
-        overwrite: true,
       },
       'Merge_Log',
     );
@@ -137,7 +167,7 @@ function kubernetes(c: Conv, s: Section, add: Add, inputs: RoutedInput[]): void 
     kube_meta_cache_ttl: ['metadata is kept from a watch, not a cache with TTL'],
     use_kubelet: ['the API server is watched (one node-scoped watch)'],
     kubelet_port: ['the API server is watched'],
-    'merge_log_trim': ['parse_json trims'],
+    merge_log_trim: ['parse_json trims'],
   });
   c.leftovers(s, 'the kubernetes input');
 }
@@ -149,7 +179,13 @@ function modify(c: Conv, s: Section, add: Add): void {
   const conds = s.entries.filter((e) => e.key === 'condition');
   if (conds.length) {
     for (const e of c.useAll(s, 'condition'))
-      c.report.add(at(e), 'error', `${e.rawKey} ${e.value}`, 'modify conditions have no equivalent; the whole modify filter was not converted (applying it unconditionally would change records it must not touch)', 'split the records by tag or use grep to route them, then modify');
+      c.report.add(
+        at(e),
+        'error',
+        `${e.rawKey} ${e.value}`,
+        'modify conditions have no equivalent; the whole modify filter was not converted (applying it unconditionally would change records it must not touch)',
+        'split the records by tag or use grep to route them, then modify',
+      );
     c.consumeAll(s);
     return;
   }
@@ -184,7 +220,13 @@ function modify(c: Conv, s: Section, add: Add): void {
   flush();
   for (const k of ['remove_wildcard', 'remove_regex', 'move_to_start', 'move_to_end'])
     for (const e of c.useAll(s, k))
-      c.report.add(at(e), 'warning', `${e.rawKey} ${e.value}`, `${e.rawKey} has no equivalent (modify takes exact field names)`, 'list the fields explicitly (modify remove)');
+      c.report.add(
+        at(e),
+        'warning',
+        `${e.rawKey} ${e.value}`,
+        `${e.rawKey} has no equivalent (modify takes exact field names)`,
+        'list the fields explicitly (modify remove)',
+      );
   c.leftovers(s, 'modify');
 }
 
@@ -192,9 +234,15 @@ const OPS: Record<string, { op: Op; note?: string }> = {
   set: { op: 'set' },
   add: { op: 'add' },
   remove: { op: 'remove' },
-  rename: { op: 'rename', note: 'shiplog rename replaces an existing target field; Fluent Bit Rename skips the record when the target exists (Hard_rename replaces)' },
+  rename: {
+    op: 'rename',
+    note: 'shiplog rename replaces an existing target field; Fluent Bit Rename skips the record when the target exists (Hard_rename replaces)',
+  },
   hard_rename: { op: 'rename' },
-  copy: { op: 'copy', note: 'shiplog copy replaces an existing target field; Fluent Bit Copy skips the record when the target exists (Hard_copy replaces)' },
+  copy: {
+    op: 'copy',
+    note: 'shiplog copy replaces an existing target field; Fluent Bit Copy skips the record when the target exists (Hard_copy replaces)',
+  },
   hard_copy: { op: 'copy' },
 };
 
@@ -212,11 +260,23 @@ function grep(c: Conv, s: Section, add: Add): void {
     return [key, m[2]];
   };
   if (op === 'or' && regex.length > 1) {
-    c.report.add(at(s), 'error', 'Logical_Op or', 'grep include needs every listed field to match; "any of several Regex" has no equivalent', 'combine the conditions into one regex over one field if possible');
+    c.report.add(
+      at(s),
+      'error',
+      'Logical_Op or',
+      'grep include needs every listed field to match; "any of several Regex" has no equivalent',
+      'combine the conditions into one regex over one field if possible',
+    );
     return;
   }
   if (op === 'and' && exclude.length > 1) {
-    c.report.add(at(s), 'error', 'Logical_Op and', 'grep exclude drops a record when any listed field matches; "all of several Exclude" has no equivalent', '');
+    c.report.add(
+      at(s),
+      'error',
+      'Logical_Op and',
+      'grep exclude drops a record when any listed field matches; "all of several Exclude" has no equivalent',
+      '',
+    );
     return;
   }
   // One filter per include rule on the same key (an object holds one regex per field).
@@ -238,7 +298,11 @@ function grep(c: Conv, s: Section, add: Add): void {
   }
   includes.forEach((inc, i) => {
     if (!Object.keys(inc).length && !(i === 0 && Object.keys(excl).length)) return;
-    add({ type: 'grep', ...(Object.keys(inc).length ? { include: inc } : {}), ...(i === 0 && Object.keys(excl).length ? { exclude: excl } : {}) });
+    add({
+      type: 'grep',
+      ...(Object.keys(inc).length ? { include: inc } : {}),
+      ...(i === 0 && Object.keys(excl).length ? { exclude: excl } : {}),
+    });
   });
   for (const x of moreExcl) add({ type: 'grep', exclude: x });
   c.leftovers(s, 'grep');
@@ -251,7 +315,8 @@ function nest(c: Conv, s: Section, add: Add): void {
   const prefix = c.value(s, 'remove_prefix');
   if (op === 'nest' && under && wild.length && wild.every((w) => !w.includes('*'))) {
     const rename: Record<string, string> = {};
-    for (const w of wild) rename[w] = `${under}.${prefix && w.startsWith(prefix) ? w.slice(prefix.length) : w}`;
+    for (const w of wild)
+      rename[w] = `${under}.${prefix && w.startsWith(prefix) ? w.slice(prefix.length) : w}`;
     add({ type: 'modify', rename });
     c.leftovers(s, 'modify');
     return;
@@ -272,9 +337,17 @@ function throttle(c: Conv, s: Section, add: Add): void {
   const rate = Number(c.value(s, 'rate') ?? '1');
   const window = Number(c.value(s, 'window') ?? '5');
   const interval = seconds(c.value(s, 'interval') ?? '1s') ?? '1s';
-  const secs = Number(/^(\d+(?:\.\d+)?)/.exec(interval)?.[1] ?? '1') * ({ s: 1, m: 60, h: 3600, d: 86400 }[interval.replace(/^[\d.]+/, '')] ?? 1);
+  const secs =
+    Number(/^(\d+(?:\.\d+)?)/.exec(interval)?.[1] ?? '1') *
+    ({ s: 1, m: 60, h: 3600, d: 86400 }[interval.replace(/^[\d.]+/, '')] ?? 1);
   const perSecond = rate / secs;
-  add({ type: 'throttle', key: 'all', rate: perSecond, burst: Math.max(1, Math.round(rate * window)), action: 'drop' });
+  add({
+    type: 'throttle',
+    key: 'all',
+    rate: perSecond,
+    burst: Math.max(1, Math.round(rate * window)),
+    action: 'drop',
+  });
   c.report.add(
     at(s),
     'info',
@@ -282,6 +355,10 @@ function throttle(c: Conv, s: Section, add: Add): void {
     `Fluent Bit averages over a sliding window; shiplog uses a token bucket: rate ${perSecond}/s with a burst of Rate × Window`,
     'use key: "{tag}" or a field template to limit per source instead of globally',
   );
-  c.noted(s, { print_status: ['dropped records are counted in metrics and summarised in the log (summary_interval)'] });
+  c.noted(s, {
+    print_status: [
+      'dropped records are counted in metrics and summarised in the log (summary_interval)',
+    ],
+  });
   c.leftovers(s, 'throttle');
 }

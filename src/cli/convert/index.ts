@@ -8,7 +8,8 @@ import { readClassic } from './classic.js';
 import { readYaml } from './yaml-format.js';
 import { convertInput } from './inputs.js';
 import { convertFilter } from './filters.js';
-import { convertOutput, convertService } from './outputs.js';
+import { convertOutput } from './outputs.js';
+import { convertService } from './service.js';
 import { select } from './routing.js';
 import { emitYaml } from './emit.js';
 import { at, Report, type Section } from './model.js';
@@ -60,7 +61,7 @@ function loadParsers(c: Conv, main: string, sections: Section[]): void {
           at(e),
           'info',
           `${e.rawKey} ${e.value}`,
-          'file not found here; parsers it defines are unknown (Fluent Bit\'s stock json, docker, cri and logfmt are assumed where used)',
+          "file not found here; parsers it defines are unknown (Fluent Bit's stock json, docker, cri and logfmt are assumed where used)",
           'run convert where the parsers file exists (or copy it beside the config)',
         );
         continue;
@@ -91,12 +92,24 @@ export function convert(file: string, cwd = process.cwd()): ConvertResult {
     try {
       sel = select(c.routed, m?.value, r?.value);
     } catch (e) {
-      report.add(at(r ?? s), 'error', `Match_Regex ${r?.value ?? ''}`, `not a JavaScript regular expression: ${(e as Error).message}`, 'use Match with a wildcard');
+      report.add(
+        at(r ?? s),
+        'error',
+        `Match_Regex ${r?.value ?? ''}`,
+        `not a JavaScript regular expression: ${(e as Error).message}`,
+        'use Match with a wildcard',
+      );
       continue;
     }
     const what = `[${s.header}] ${s.plugin}`;
     if (sel.kind === 'none') {
-      report.add(at(s), 'warning', what, 'no Match or Match_Regex: Fluent Bit routes no records to it; it was not converted', 'add a match if it should receive records');
+      report.add(
+        at(s),
+        'warning',
+        what,
+        'no Match or Match_Regex: Fluent Bit routes no records to it; it was not converted',
+        'add a match if it should receive records',
+      );
       continue;
     }
     if (sel.resolved)
@@ -119,13 +132,25 @@ export function convert(file: string, cwd = process.cwd()): ConvertResult {
     else convertOutput(c, s, sel.match, index);
   }
   for (const s of sections.filter((x) => x.kind === 'other'))
-    report.add(at(s), 'warning', `[${s.header}]`, 'no equivalent section in shiplog; not converted', '');
+    report.add(
+      at(s),
+      'warning',
+      `[${s.header}]`,
+      'no equivalent section in shiplog; not converted',
+      '',
+    );
   const counts = {
     inputs: c.inputs.length,
     filters: c.prefilters.length + c.filters.length,
     outputs: c.outputs.length,
   };
   if (!c.outputs.length)
-    report.add({ file: path.resolve(file), line: 1 }, 'error', '(no outputs)', 'no output was converted; shiplog needs at least one', 'add an output');
+    report.add(
+      { file: path.resolve(file), line: 1 },
+      'error',
+      '(no outputs)',
+      'no output was converted; shiplog needs at least one',
+      'add an output',
+    );
   return { yaml: emitYaml(c, path.resolve(file)), report, counts };
 }

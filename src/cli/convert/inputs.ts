@@ -24,7 +24,9 @@ const TAIL_NOTES: Record<string, [string, string?]> = {
   'storage.type': [
     'every output has a durable disk queue by default (buffer.type: disk); storage is not chosen per input',
   ],
-  'storage.pause_on_chunks_overlimit': ['inputs pause when an output queue is full (when_full: block)'],
+  'storage.pause_on_chunks_overlimit': [
+    'inputs pause when an output queue is full (when_full: block)',
+  ],
   inotify_watcher: ['files are found by inotify watches and a periodic rescan (scan_interval)'],
   threaded: ['not applicable'],
   buffer_chunk_size: ['read size is read_buffer (64KiB by default)'],
@@ -170,7 +172,12 @@ function skipLongLines(c: Conv, s: Section, tag: string, id: string): void {
   const e = c.use(s, 'skip_long_lines');
   if (!e || !bool(e.value, false)) return;
   c.prefilters.push({
-    obj: { type: 'grep', id: c.id(`${id}_skip_long_lines`), match: tag, exclude: { truncated: '^true$' } },
+    obj: {
+      type: 'grep',
+      id: c.id(`${id}_skip_long_lines`),
+      match: tag,
+      exclude: { truncated: '^true$' },
+    },
     origin: `${c.origin(s)} Skip_Long_Lines`,
   });
   c.report.add(
@@ -198,7 +205,11 @@ function multiline(c: Conv, s: Section): Obj | undefined {
     if (custom) {
       const rules = custom.entries.filter((x) => x.key === 'rule');
       const start = rules
-        .map((r) => /^"([^"]*)"\s+"\/(.*)\/"\s+"([^"]*)"/.exec(r.value) ?? /^"([^"]*)"\s+"(.*)"\s+"([^"]*)"/.exec(r.value))
+        .map(
+          (r) =>
+            /^"([^"]*)"\s+"\/(.*)\/"\s+"([^"]*)"/.exec(r.value) ??
+            /^"([^"]*)"\s+"(.*)"\s+"([^"]*)"/.exec(r.value),
+        )
         .find((m) => m?.[1] === 'start_state');
       if (!start) continue;
       const timeout = custom.entries.find((x) => x.key === 'flush_timeout')?.value;
@@ -221,7 +232,9 @@ function multiline(c: Conv, s: Section): Obj | undefined {
         `the built-in "${n}" stack-trace parser becomes "indented lines and 'Caused by'/'Traceback' lines join the line before"`,
         'check the joined records on sample logs; adjust multiline.continue_pattern',
       );
-      return { continue_pattern: '^(\\s|Caused by:|Traceback|During handling|\\.\\.\\. \\d+ more)' };
+      return {
+        continue_pattern: '^(\\s|Caused by:|Traceback|During handling|\\.\\.\\. \\d+ more)',
+      };
     }
   }
   c.report.add(
@@ -229,7 +242,7 @@ function multiline(c: Conv, s: Section): Obj | undefined {
     'warning',
     `${e.rawKey} ${e.value}`,
     names.some((n) => ['docker', 'cri'].includes(n.toLowerCase()))
-      ? 'docker/cri decoding exists only in shiplog\'s kubernetes input (files under /var/log/containers or /var/log/pods)'
+      ? "docker/cri decoding exists only in shiplog's kubernetes input (files under /var/log/containers or /var/log/pods)"
       : 'unknown multiline parser',
     'tail container logs with the kubernetes input, or set multiline.start_pattern',
   );
@@ -241,7 +254,8 @@ function podExclude(p: string): string | undefined {
   const m = /^\/var\/log\/containers\/(.+?)(\.log)?$/.exec(p);
   if (!m) return CONTAINER_DIRS.test(p) ? p : undefined;
   const parts = m[1].split('_');
-  if (parts.length === 1) return `/var/log/pods/*_${parts[0].endsWith('*') ? parts[0] : parts[0] + '*'}_*/*/*.log`;
+  if (parts.length === 1)
+    return `/var/log/pods/*_${parts[0].endsWith('*') ? parts[0] : parts[0] + '*'}_*/*/*.log`;
   if (parts.length === 3) {
     const container = parts[2].replace(/-[^-*]*$/, '').replace(/-\*$/, '*') || '*';
     return `/var/log/pods/${parts[1]}_${parts[0]}_*/${container}/*.log`;
@@ -258,7 +272,10 @@ function kubernetesInput(c: Conv, s: Section, index: number, paths: string[]): v
   const sample = `${prefix ?? ''}ns.pod.container`;
   c.routed.push({
     section: s,
-    fbTag: prefix !== undefined ? expandTailTag(rawTag, '/var/log/containers/pod_ns_container-0123.log') : rawTag,
+    fbTag:
+      prefix !== undefined
+        ? expandTailTag(rawTag, '/var/log/containers/pod_ns_container-0123.log')
+        : rawTag,
     fbStaticPrefix: prefix ?? rawTag,
     tag,
     sampleTag: prefix !== undefined ? sample : rawTag,
@@ -274,7 +291,11 @@ function kubernetesInput(c: Conv, s: Section, index: number, paths: string[]): v
     `container logs are read by the kubernetes input from /var/log/pods (the files /var/log/containers links to): CRI and docker formats are detected per line, partial lines joined${prefix !== undefined ? `; tags are ${template} instead of ${rawTag} expanded with the file name` : ''}`,
     'mount /var/log/pods (and /var/log/containers is not needed)',
   );
-  if (paths.some((p) => !/^\/var\/log\/containers\/\*(\.log)?$/.test(p) && !p.startsWith('/var/log/pods/')))
+  if (
+    paths.some(
+      (p) => !/^\/var\/log\/containers\/\*(\.log)?$/.test(p) && !p.startsWith('/var/log/pods/'),
+    )
+  )
     c.report.add(
       at(pe),
       'warning',
@@ -289,7 +310,13 @@ function kubernetesInput(c: Conv, s: Section, index: number, paths: string[]): v
       const q = podExclude(p);
       if (q) out.push(q);
       else
-        c.report.add(at(excl), 'warning', `Exclude_Path ${p}`, 'cannot be translated to /var/log/pods', 'add an exclude glob by hand');
+        c.report.add(
+          at(excl),
+          'warning',
+          `Exclude_Path ${p}`,
+          'cannot be translated to /var/log/pods',
+          'add an exclude glob by hand',
+        );
     }
     if (out.length) obj.exclude = out;
   }
@@ -297,13 +324,32 @@ function kubernetesInput(c: Conv, s: Section, index: number, paths: string[]): v
   fileOptions(c, s, obj);
   const ml = c.use(s, 'multiline.parser');
   if (ml && !list(ml.value).every((n) => ['docker', 'cri'].includes(n.toLowerCase())))
-    c.report.add(at(ml), 'warning', `${ml.rawKey} ${ml.value}`, 'only docker/cri decoding (built in) is converted; stack-trace joining of container logs is not', 'join stack traces in the application (JSON logs) or keep Fluent Bit for these pods');
+    c.report.add(
+      at(ml),
+      'warning',
+      `${ml.rawKey} ${ml.value}`,
+      'only docker/cri decoding (built in) is converted; stack-trace joining of container logs is not',
+      'join stack traces in the application (JSON logs) or keep Fluent Bit for these pods',
+    );
   const parser = c.use(s, 'parser');
   if (parser && !['docker', 'cri'].includes(parser.value.toLowerCase()))
-    c.report.add(at(parser), 'warning', `Parser ${parser.value}`, 'the kubernetes input decodes docker/cri itself; another parser on the container line is not applied', 'add a parse filter on the log field');
+    c.report.add(
+      at(parser),
+      'warning',
+      `Parser ${parser.value}`,
+      'the kubernetes input decodes docker/cri itself; another parser on the container line is not applied',
+      'add a parse filter on the log field',
+    );
   c.use(s, 'docker_mode');
   c.inputs.push({ obj, origin: c.origin(s) });
-  normalise(c, s, prefix !== undefined ? `${prefix}*` : rawTag, id, c.value(s, 'key') ?? 'log', false);
+  normalise(
+    c,
+    s,
+    prefix !== undefined ? `${prefix}*` : rawTag,
+    id,
+    c.value(s, 'key') ?? 'log',
+    false,
+  );
   skipLongLines(c, s, prefix !== undefined ? `${prefix}*` : rawTag, id);
   c.noted(s, TAIL_NOTES);
   c.leftovers(s, 'the kubernetes input');
@@ -320,7 +366,13 @@ function systemd(c: Conv, s: Section, index: number): void {
   for (const f of filters) {
     const m = /^([A-Z0-9_]+)=(.*)$/.exec(f.value.trim());
     if (!m) {
-      c.report.add(at(f), 'warning', `${f.rawKey} ${f.value}`, 'expected FIELD=value', 'add journald matches by hand');
+      c.report.add(
+        at(f),
+        'warning',
+        `${f.rawKey} ${f.value}`,
+        'expected FIELD=value',
+        'add journald matches by hand',
+      );
       continue;
     }
     if (m[1] === '_SYSTEMD_UNIT') units.push(m[2]);
@@ -337,7 +389,9 @@ function systemd(c: Conv, s: Section, index: number): void {
     );
   if (units.length) obj.units = units;
   if (Object.keys(matches).length)
-    obj.matches = Object.fromEntries(Object.entries(matches).map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
+    obj.matches = Object.fromEntries(
+      Object.entries(matches).map(([k, v]) => [k, v.length === 1 ? v[0] : v]),
+    );
   const dir = c.value(s, 'path');
   if (dir) obj.journal_directory = dir;
   obj.read_from = bool(c.value(s, 'read_from_tail'), false) ? 'tail' : 'head';
@@ -370,11 +424,16 @@ function systemd(c: Conv, s: Section, index: number): void {
     'rewrite filters, labels and queries that used raw journal field names',
   );
   c.noted(s, {
-    db: ['the journal cursor is checkpointed under service.data_dir; the DB cursor is not imported', 'the first start reads per read_from'],
+    db: [
+      'the journal cursor is checkpointed under service.data_dir; the DB cursor is not imported',
+      'the first start reads per read_from',
+    ],
     'db.sync': ['checkpoints are written atomically'],
     max_entries: ['journalctl is read as a stream; backpressure pauses it'],
     max_fields: ['fields: all keeps every field under journal.'],
-    strip_underscores: ['field names are mapped (unit, pid, …); the rest stays under journal.<FIELD>'],
+    strip_underscores: [
+      'field names are mapped (unit, pid, …); the rest stays under journal.<FIELD>',
+    ],
     lowercase: ['field names are mapped; the rest stays under journal.<FIELD>'],
     mem_buf_limit: TAIL_NOTES.mem_buf_limit,
     'storage.type': TAIL_NOTES['storage.type'],

@@ -15,13 +15,7 @@ export interface Entry {
 }
 
 export type SectionKind =
-  | 'service'
-  | 'input'
-  | 'filter'
-  | 'output'
-  | 'parser'
-  | 'multiline_parser'
-  | 'other';
+  'service' | 'input' | 'filter' | 'output' | 'parser' | 'multiline_parser' | 'other';
 
 export interface Section {
   kind: SectionKind;

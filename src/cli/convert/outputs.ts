@@ -57,10 +57,22 @@ function tlsOptions(c: Conv, s: Section, verifyKey: 'verify' | 'insecure'): Obj 
   if (v && !bool(v.value, true)) {
     if (verifyKey === 'verify') t.verify = false;
     else t.insecure_skip_verify = true;
-    c.report.add(at(v), 'warning', `${v.rawKey} ${v.value}`, 'certificate verification stays off as configured', 'give the CA (tls.ca_file) and turn verification on');
+    c.report.add(
+      at(v),
+      'warning',
+      `${v.rawKey} ${v.value}`,
+      'certificate verification stays off as configured',
+      'give the CA (tls.ca_file) and turn verification on',
+    );
   }
   for (const e of c.useAll(s, 'tls.key_passwd'))
-    c.report.add(at(e), 'warning', `${e.rawKey} (value not shown)`, 'encrypted client keys are not supported', 'decrypt the key into a file readable only by shiplog');
+    c.report.add(
+      at(e),
+      'warning',
+      `${e.rawKey} (value not shown)`,
+      'encrypted client keys are not supported',
+      'decrypt the key into a file readable only by shiplog',
+    );
   return Object.keys(t).length ? t : undefined;
 }
 
@@ -73,7 +85,13 @@ function common(c: Conv, s: Section, o: Obj): void {
 }
 
 export function convertOutput(c: Conv, s: Section, match: string | string[], index: number): void {
-  const type = { loki: 'loki', es: 'elasticsearch', opensearch: 'elasticsearch', s3: 's3', stdout: 'stdout' }[s.plugin];
+  const type = {
+    loki: 'loki',
+    es: 'elasticsearch',
+    opensearch: 'elasticsearch',
+    s3: 's3',
+    stdout: 'stdout',
+  }[s.plugin];
   if (!type) {
     c.report.add(
       at(s),
@@ -111,7 +129,13 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
     const value = eq >= 0 ? item.slice(eq + 1).trim() : item;
     const field = value.startsWith('$') ? accessor(value) : undefined;
     if (value.startsWith('$') && !field) {
-      c.report.add(at(labelEntry ?? keys!), 'warning', `label ${item}`, 'record accessor not understood', 'add the label by hand');
+      c.report.add(
+        at(labelEntry ?? keys!),
+        'warning',
+        `label ${item}`,
+        'record accessor not understood',
+        'add the label by hand',
+      );
       continue;
     }
     const labelName = name ?? (field ? field.split('.').at(-1)! : value);
@@ -127,7 +151,10 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
       'query them as labels; nothing to do',
     );
   const sm = c.value(s, 'structured_metadata');
-  if (sm) o.structured_metadata = list(sm).map((x) => x.replace(/^[^=]*=/, '')).map((x) => accessor(x) ?? x);
+  if (sm)
+    o.structured_metadata = list(sm)
+      .map((x) => x.replace(/^[^=]*=/, ''))
+      .map((x) => accessor(x) ?? x);
   const tenant = c.value(s, 'tenant_id');
   if (tenant) o.tenant = literal(tenant);
   const tenantKey = c.value(s, 'tenant_id_key');
@@ -144,12 +171,24 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
   }
   const lf = c.use(s, 'line_format');
   if (lf && lf.value.toLowerCase() === 'key_value')
-    c.report.add(at(lf), 'warning', `${lf.rawKey} ${lf.value}`, 'shiplog sends the record as JSON (or one field as the line); key_value has no equivalent', 'query with | json instead of | logfmt');
+    c.report.add(
+      at(lf),
+      'warning',
+      `${lf.rawKey} ${lf.value}`,
+      'shiplog sends the record as JSON (or one field as the line); key_value has no equivalent',
+      'query with | json instead of | logfmt',
+    );
   const drop = c.use(s, 'drop_single_key');
   if (drop && bool(drop.value, false)) {
     o.line_format = 'message';
     o.message_field = 'log';
-    c.report.add(at(drop), 'info', `${drop.rawKey} ${drop.value}`, 'line_format message sends the log field as the line (records without it are sent as JSON)', 'set message_field if the remaining key is not log');
+    c.report.add(
+      at(drop),
+      'info',
+      `${drop.rawKey} ${drop.value}`,
+      'line_format message sends the log field as the line (records without it are sent as JSON)',
+      'set message_field if the remaining key is not log',
+    );
   }
   const remove = c.use(s, 'remove_keys');
   if (remove) {
@@ -167,7 +206,13 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
         origin: `${c.origin(s)} remove_keys`,
       });
     if (drop.length)
-      c.report.add(at(remove), 'info', `${remove.rawKey} ${drop.join(', ')}`, 'a modify filter removes these fields for every output matching the same tags (filters run before the fan-out)', 'give other outputs their own tags if they need the fields');
+      c.report.add(
+        at(remove),
+        'info',
+        `${remove.rawKey} ${drop.join(', ')}`,
+        'a modify filter removes these fields for every output matching the same tags (filters run before the fan-out)',
+        'give other outputs their own tags if they need the fields',
+      );
     for (const k of keep)
       c.report.add(
         at(remove),
@@ -176,12 +221,20 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
         labelFields.includes(k)
           ? 'a label field: shiplog leaves it out of the line already'
           : `labels use fields under ${k}: it cannot be removed before the output renders them, so the line keeps ${k} (without the label fields)`,
-        labelFields.includes(k) ? '' : `list the fields under ${k} to drop (modify remove: [${k}.labels, …])`,
+        labelFields.includes(k)
+          ? ''
+          : `list the fields under ${k} to drop (modify remove: [${k}.labels, …])`,
       );
   }
   const akl = c.use(s, 'auto_kubernetes_labels');
   if (akl && bool(akl.value, false))
-    c.report.add(at(akl), 'warning', `${akl.rawKey} ${akl.value}`, 'pod labels are not all turned into stream labels (an unbounded label set)', 'name the labels you query on, e.g. labels: { app: "{kubernetes.labels.app}" }');
+    c.report.add(
+      at(akl),
+      'warning',
+      `${akl.rawKey} ${akl.value}`,
+      'pod labels are not all turned into stream labels (an unbounded label set)',
+      'name the labels you query on, e.g. labels: { app: "{kubernetes.labels.app}" }',
+    );
   const tls = tlsOptions(c, s, 'insecure');
   if (tls) o.tls = tls;
   c.use(s, 'tls');
@@ -208,7 +261,13 @@ function es(c: Conv, s: Section, o: Obj, id: string): void {
   else {
     o.document_id = 'auto';
     if (!gen || !bool(gen.value, false))
-      c.report.add(at(gen ?? s), 'info', gen ? `${gen.rawKey} ${gen.value}` : 'Generate_ID (default Off)', 'shiplog derives document ids from the record\'s source position (file identity + offset, journal cursor), so a resend never duplicates; Fluent Bit lets Elasticsearch choose ids', 'set document_id: none to let Elasticsearch choose');
+      c.report.add(
+        at(gen ?? s),
+        'info',
+        gen ? `${gen.rawKey} ${gen.value}` : 'Generate_ID (default Off)',
+        "shiplog derives document ids from the record's source position (file identity + offset, journal cursor), so a resend never duplicates; Fluent Bit lets Elasticsearch choose ids",
+        'set document_id: none to let Elasticsearch choose',
+      );
   }
   const tk = c.value(s, 'time_key');
   if (tk) o.time_key = tk;
@@ -216,28 +275,76 @@ function es(c: Conv, s: Section, o: Obj, id: string): void {
   if (op) {
     const v = op.value.toLowerCase();
     if (v === 'create' || v === 'index') o.action = v;
-    else c.report.add(at(op), 'warning', `${op.rawKey} ${op.value}`, 'update/upsert have no equivalent (create or index)', '');
+    else
+      c.report.add(
+        at(op),
+        'warning',
+        `${op.rawKey} ${op.value}`,
+        'update/upsert have no equivalent (create or index)',
+        '',
+      );
   }
   const pipeline = c.value(s, 'pipeline');
   if (pipeline) o.pipeline = pipeline;
   if ((c.value(s, 'compress') ?? '').toLowerCase() === 'gzip') o.compression = 'gzip';
   const user = c.value(s, 'http_user');
   const pw = c.use(s, 'http_passwd');
-  if (user || pw) o.auth = { type: 'basic', ...(user ? { user } : {}), ...(pw ? { password: secret(c, pw, id, 'PASSWORD') } : {}) };
+  if (user || pw)
+    o.auth = {
+      type: 'basic',
+      ...(user ? { user } : {}),
+      ...(pw ? { password: secret(c, pw, id, 'PASSWORD') } : {}),
+    };
   const apiKey = c.use(s, 'http_api_key');
   if (apiKey) o.auth = { type: 'api_key', api_key: secret(c, apiKey, id, 'API_KEY') };
   const tls = tlsOptions(c, s, 'verify');
   if (tls) o.tls = tls;
   const type = c.use(s, 'type');
   if (type)
-    c.report.add(at(type), 'info', `${type.rawKey} ${type.value}`, 'mapping types are gone since Elasticsearch 7; shiplog never sends _type', '');
+    c.report.add(
+      at(type),
+      'info',
+      `${type.rawKey} ${type.value}`,
+      'mapping types are gone since Elasticsearch 7; shiplog never sends _type',
+      '',
+    );
   for (const k of ['cloud_id', 'cloud_auth', 'aws_auth', 'aws_region', 'aws_role_arn'])
     for (const e of c.useAll(s, k))
-      c.report.add(at(e), 'warning', `${e.rawKey}${k.includes('auth') ? ' (value not shown)' : ' ' + e.value}`, 'no equivalent (Elastic Cloud ids, AWS SigV4 signing)', 'use the cluster URL with basic or API-key auth');
+      c.report.add(
+        at(e),
+        'warning',
+        `${e.rawKey}${k.includes('auth') ? ' (value not shown)' : ' ' + e.value}`,
+        'no equivalent (Elastic Cloud ids, AWS SigV4 signing)',
+        'use the cluster URL with basic or API-key auth',
+      );
   for (const k of ['include_tag_key', 'tag_key', 'current_time_index'])
     for (const e of c.useAll(s, k))
-      c.report.add(at(e), 'warning', `${e.rawKey} ${e.value}`, 'no equivalent', k === 'current_time_index' ? 'the index date is the record time' : 'add the tag with enrich add: { tag: "{tag}" } if needed');
-  for (const k of ['tls', 'host', 'port', 'path', 'logstash_format', 'logstash_prefix', 'logstash_prefix_key', 'logstash_prefix_separator', 'logstash_dateformat', 'index', 'id_key', 'time_key', 'time_key_format', 'compress', 'http_user'])
+      c.report.add(
+        at(e),
+        'warning',
+        `${e.rawKey} ${e.value}`,
+        'no equivalent',
+        k === 'current_time_index'
+          ? 'the index date is the record time'
+          : 'add the tag with enrich add: { tag: "{tag}" } if needed',
+      );
+  for (const k of [
+    'tls',
+    'host',
+    'port',
+    'path',
+    'logstash_format',
+    'logstash_prefix',
+    'logstash_prefix_key',
+    'logstash_prefix_separator',
+    'logstash_dateformat',
+    'index',
+    'id_key',
+    'time_key',
+    'time_key_format',
+    'compress',
+    'http_user',
+  ])
     c.use(s, k);
 }
 
@@ -262,18 +369,41 @@ function s3(c: Conv, s: Section, o: Obj): void {
   if (comp === 'gzip') o.compression = 'gzip';
   else {
     o.compression = 'none';
-    if (comp !== 'none') c.report.add(at(s), 'warning', `compression ${comp}`, 'shiplog writes gzip or plain NDJSON (no arrow/parquet)', 'use gzip');
+    if (comp !== 'none')
+      c.report.add(
+        at(s),
+        'warning',
+        `compression ${comp}`,
+        'shiplog writes gzip or plain NDJSON (no arrow/parquet)',
+        'use gzip',
+      );
   }
   const fmt = c.use(s, 's3_key_format');
   let key = fmt?.value ?? '/fluent-bit-logs/$TAG/%Y/%m/%d/%H/%M/%S';
-  key = key.replace(/^\/+/, '').replace(/\$TAG\[(\d+)\]/g, '{tag[$1]}').replace(/\$TAG/g, '{tag}').replace(/\$UUID/g, '{uuid}');
+  key = key
+    .replace(/^\/+/, '')
+    .replace(/\$TAG\[(\d+)\]/g, '{tag[$1]}')
+    .replace(/\$TAG/g, '{tag}')
+    .replace(/\$UUID/g, '{uuid}');
   if (key.includes('$INDEX')) {
     key = key.replace(/\$INDEX/g, '{uuid}');
-    c.report.add(at(fmt!), 'info', 's3_key_format $INDEX', 'replaced by {uuid} (no per-agent sequence number)', '');
+    c.report.add(
+      at(fmt!),
+      'info',
+      's3_key_format $INDEX',
+      'replaced by {uuid} (no per-agent sequence number)',
+      '',
+    );
   }
   if (!key.includes('{uuid}')) {
     key += '-{uuid}';
-    c.report.add(at(fmt ?? s), 'info', fmt ? `${fmt.rawKey} ${fmt.value}` : 's3_key_format (default)', 'shiplog object keys must be unique per object: -{uuid} was appended (Fluent Bit appends a random suffix too)', '');
+    c.report.add(
+      at(fmt ?? s),
+      'info',
+      fmt ? `${fmt.rawKey} ${fmt.value}` : 's3_key_format (default)',
+      'shiplog object keys must be unique per object: -{uuid} was appended (Fluent Bit appends a random suffix too)',
+      '',
+    );
   }
   o.key = key;
   const sc = c.value(s, 'storage_class');
@@ -282,7 +412,13 @@ function s3(c: Conv, s: Section, o: Obj): void {
   if (acl) o.acl = acl;
   for (const k of ['role_arn', 'sts_endpoint', 'external_id', 'profile'])
     for (const e of c.useAll(s, k))
-      c.report.add(at(e), 'warning', `${e.rawKey} ${e.value}`, 'credentials come from the AWS default chain (env, profile, web identity/IRSA, instance metadata); assuming a role by ARN is not an option', 'grant the role to the node/pod (IRSA) or set AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE');
+      c.report.add(
+        at(e),
+        'warning',
+        `${e.rawKey} ${e.value}`,
+        'credentials come from the AWS default chain (env, profile, web identity/IRSA, instance metadata); assuming a role by ARN is not an option',
+        'grant the role to the node/pod (IRSA) or set AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE',
+      );
   c.noted(s, {
     store_dir: ['records wait in the output queue under service.data_dir'],
     use_put_object: ['large objects use multipart upload automatically'],
@@ -292,8 +428,23 @@ function s3(c: Conv, s: Section, o: Obj): void {
     static_file_path: ['keys always end in a unique {uuid}'],
     json_date_key: ['shiplog adds no date field; records keep their own fields'],
   });
-  c.report.add(at(s), 'info', '[OUTPUT] s3', 'objects are NDJSON of the record fields; Fluent Bit adds a "date" field to each line (json_date_key)', '');
-  for (const k of ['bucket', 'region', 'endpoint', 'total_file_size', 'upload_timeout', 'compression', 'storage_class', 'canned_acl'])
+  c.report.add(
+    at(s),
+    'info',
+    '[OUTPUT] s3',
+    'objects are NDJSON of the record fields; Fluent Bit adds a "date" field to each line (json_date_key)',
+    '',
+  );
+  for (const k of [
+    'bucket',
+    'region',
+    'endpoint',
+    'total_file_size',
+    'upload_timeout',
+    'compression',
+    'storage_class',
+    'canned_acl',
+  ])
     c.use(s, k);
 }
 
@@ -302,62 +453,21 @@ function stdout(c: Conv, s: Section, o: Obj): void {
   const v = (f?.value ?? 'msgpack').toLowerCase();
   o.format = 'json';
   if (!['json_lines', 'json', 'json_stream'].includes(v))
-    c.report.add(at(f ?? s), 'info', f ? `${f.rawKey} ${f.value}` : 'Format (default msgpack)', 'shiplog prints JSON lines (or logfmt/text); Fluent Bit\'s msgpack debug dump has no equivalent', '');
+    c.report.add(
+      at(f ?? s),
+      'info',
+      f ? `${f.rawKey} ${f.value}` : 'Format (default msgpack)',
+      "shiplog prints JSON lines (or logfmt/text); Fluent Bit's msgpack debug dump has no equivalent",
+      '',
+    );
   const dk = c.use(s, 'json_date_key');
   if (!dk || bool(dk.value, true) !== false)
-    c.report.add(at(dk ?? s), 'info', dk ? `${dk.rawKey} ${dk.value}` : 'json_date_key (default date)', 'shiplog prints the record without a date field', '');
-  c.use(s, 'json_date_format');
-}
-
-export function convertService(c: Conv, s: Section): void {
-  const svc = c.service;
-  const flush = c.use(s, 'flush');
-  if (flush && seconds(flush.value)) {
-    c.flushSeconds = seconds(flush.value);
-    c.report.add(at(flush), 'info', `${flush.rawKey} ${flush.value}`, 'becomes batch.max_wait of the loki and elasticsearch outputs (a batch is also sent when full)', '');
-  }
-  const level = c.value(s, 'log_level');
-  if (level) svc.log_level = ({ warning: 'warn', trace: 'debug', off: 'error' } as Record<string, string>)[level.toLowerCase()] ?? level.toLowerCase();
-  const server = c.use(s, 'http_server');
-  const listen = c.value(s, 'http_listen');
-  const port = c.value(s, 'http_port') ?? '2020';
-  if (server && bool(server.value, false)) {
-    svc.http = { listen: `${listen ?? '127.0.0.1'}:${port}` };
     c.report.add(
-      at(server),
+      at(dk ?? s),
       'info',
-      `${server.rawKey} ${server.value}${listen ? `, HTTP_Listen ${listen}` : ''}`,
-      `telemetry: /metrics (Prometheus, shiplog_* names, not fluentbit_*), /healthz, /readyz on ${listen ?? '127.0.0.1 (Fluent Bit listens on 0.0.0.0 by default; shiplog keeps loopback unless told)'}`,
-      'update dashboards and alerts to the shiplog_* metric names; point probes at /healthz and /readyz',
+      dk ? `${dk.rawKey} ${dk.value}` : 'json_date_key (default date)',
+      'shiplog prints the record without a date field',
+      '',
     );
-  }
-  const sp = c.value(s, 'storage.path');
-  if (sp) svc.data_dir = sp;
-  const grace = c.value(s, 'grace');
-  if (grace && seconds(grace)) svc.shutdown_timeout = seconds(grace);
-  c.noted(s, {
-    daemon: ['shiplog runs in the foreground (systemd, container)'],
-    parsers_file: ['read: parsers used by the config were converted into parse filters'],
-    plugins_file: ['no plugins'],
-    health_check: ['/healthz and /readyz are always served with the telemetry server'],
-    hc_errors_count: ['/readyz reports failing outputs'],
-    hc_retry_failure_count: ['/readyz reports failing outputs'],
-    hc_period: ['/readyz reports failing outputs'],
-    'storage.sync': ['queue segments are fdatasync\'ed before every checkpoint write'],
-    'storage.checksum': ['queue frames always carry a crc32'],
-    'storage.backlog.mem_limit': ['a backlog is delivered from the disk queue under service.memory_limit'],
-    'storage.max_chunks_up': ['bounded by service.memory_limit'],
-    'storage.metrics': ['queue metrics are always exported (shiplog_queue_*)'],
-    'storage.delete_irrecoverable_chunks': ['corrupt queue frames are skipped, counted and noted in the dead-letter file'],
-    hot_reload: ['send SIGHUP to reload (validated first)'],
-    log_file: ['logs are JSON lines on stderr (journald/kubectl logs collect them)'],
-    coro_stack_size: ['not applicable'],
-    scheduler: ['not applicable'],
-    'scheduler.cap': ['retry backoff: 1s → 60s, see retry.max'],
-    'scheduler.base': ['retry backoff: 1s → 60s, see retry.initial'],
-    http_port: ['see HTTP_Server'],
-    http_listen: ['see HTTP_Server'],
-    streams_file: ['no stream processor'],
-  });
-  c.leftovers(s, 'service');
+  c.use(s, 'json_date_format');
 }

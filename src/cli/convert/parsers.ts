@@ -80,7 +80,12 @@ function timeFormat(f: string): string {
   return f.replace(/%L/g, '%f');
 }
 
-const TYPE_MAP: Record<string, string> = { integer: 'int', float: 'float', bool: 'bool', string: '' };
+const TYPE_MAP: Record<string, string> = {
+  integer: 'int',
+  float: 'float',
+  bool: 'bool',
+  string: '',
+};
 
 /**
  * Filters parsing `field` with each named parser in turn (Fluent Bit tries them in order until one
@@ -138,11 +143,23 @@ export function parserFilters(
         const m = TYPE_MAP[(v ?? '').toLowerCase()];
         if (m) types[k] = m;
         else if (m === undefined)
-          c.report.add(at(d.section ?? where), 'warning', `Types ${t}`, `type "${v}" has no equivalent`, 'convert the value in a later filter');
+          c.report.add(
+            at(d.section ?? where),
+            'warning',
+            `Types ${t}`,
+            `type "${v}" has no equivalent`,
+            'convert the value in a later filter',
+          );
       }
       if (Object.keys(types).length) {
         if (f.type === 'parse_json')
-          c.report.add(at(d.section ?? where), 'warning', `Types ${d.types}`, 'parse_json keeps JSON types; Types is not applied', '');
+          c.report.add(
+            at(d.section ?? where),
+            'warning',
+            `Types ${d.types}`,
+            'parse_json keeps JSON types; Types is not applied',
+            '',
+          );
         else f.types = types;
       }
     }

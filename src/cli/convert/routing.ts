@@ -104,7 +104,8 @@ export function select(
     return { kind: 'match', match: '*', inputs: chosen, partial, resolved: true };
   const tags = [...new Set(chosen.map((i) => i.tagGlob))];
   // Nothing selected: keep a pattern that matches no converted input either.
-  if (tags.length === 0) return { kind: 'match', match: match ?? '_none_', inputs: chosen, partial, resolved: true };
+  if (tags.length === 0)
+    return { kind: 'match', match: match ?? '_none_', inputs: chosen, partial, resolved: true };
   return {
     kind: 'match',
     match: tags.length === 1 ? tags[0] : tags,

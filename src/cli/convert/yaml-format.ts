@@ -116,7 +116,10 @@ export function readYaml(file: string, vars = new Map<string, string>(), stack: 
   const env = top('env');
   if (isMap(env))
     for (const p of env.items)
-      vars.set(String((p.key as { value: unknown }).value), scalarText((p.value as { value?: unknown })?.value));
+      vars.set(
+        String((p.key as { value: unknown }).value),
+        scalarText((p.value as { value?: unknown })?.value),
+      );
   const service = top('service');
   if (service) sections.push(section(ctx, 'service', 'SERVICE', service));
   for (const [key, kind, header] of [
@@ -124,7 +127,8 @@ export function readYaml(file: string, vars = new Map<string, string>(), stack: 
     ['multiline_parsers', 'multiline_parser', 'MULTILINE_PARSER'],
   ] as const) {
     const seq = top(key);
-    if (isSeq(seq)) for (const n of seq.items as Node[]) sections.push(section(ctx, kind, header, n));
+    if (isSeq(seq))
+      for (const n of seq.items as Node[]) sections.push(section(ctx, kind, header, n));
   }
   const pipeline = top('pipeline');
   if (isMap(pipeline)) {
