@@ -237,13 +237,19 @@ describe('shiplog convert: the corpus', () => {
       'modify',
       'enrich',
       'grep',
+      'modify', // nest of listed keys
     ]);
     expect(find(cfg.pipeline.filters, 'parse_regex')[0]).toMatchObject({
       types: { code: 'int', size: 'int' },
       time_field: 'time',
       keep_time: false,
     });
-    expect(cfg.pipeline.outputs[0].labels).toEqual({ job: 'web', level: '{level}' });
+    // A record accessor label is named by joining its keys, as Fluent Bit does: $http['method'] → http_method.
+    expect(cfg.pipeline.outputs[0].labels).toEqual({
+      job: 'web',
+      level: '{level}',
+      http_method: '{http.method}',
+    });
     expect(report.findings.find((f) => f.directive.startsWith('rename remote'))?.line).toBe(30);
   });
 

@@ -73,7 +73,7 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
       await loki.close();
     });
 
-    it('YAML config: tail → parser regex (time, types) → modify → grep → loki, same labels, lines and timestamps', async () => {
+    it('YAML config: tail → parser regex (time, types) → modify → grep → nest → loki (labels from nested fields), same labels, lines and timestamps', async () => {
       const dir = tempDir('shiplog-sbs-');
       const log = path.join(dir, 'access.log');
       const t = (minutesAgo: number): { text: string; ns: bigint } => {
@@ -126,36 +126,33 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
       expect(view(sl)).toEqual(view(fb));
       expect(view(fb)).toEqual([
         {
-          labels: { job: 'web', level: 'info' },
+          labels: { job: 'web', level: 'info', http_method: 'GET' },
           ts: times[0].ns.toString(),
           line: {
             client: '10.0.0.1',
-            method: 'GET',
-            path: '/api/users',
+            http: { path: '/api/users' },
             code: 200,
             size: 512,
             service: 'web',
           },
         },
         {
-          labels: { job: 'web', level: 'error' },
+          labels: { job: 'web', level: 'error', http_method: 'POST' },
           ts: times[2].ns.toString(),
           line: {
             client: '10.0.0.3',
-            method: 'POST',
-            path: '/api/orders',
+            http: { path: '/api/orders' },
             code: 500,
             size: 128,
             service: 'web',
           },
         },
         {
-          labels: { job: 'web', level: 'warn' },
+          labels: { job: 'web', level: 'warn', http_method: 'DELETE' },
           ts: times[3].ns.toString(),
           line: {
             client: '10.0.0.4',
-            method: 'DELETE',
-            path: '/api/orders/7',
+            http: { path: '/api/orders/7' },
             code: 404,
             size: 0,
             service: 'web',

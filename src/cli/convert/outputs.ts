@@ -138,18 +138,11 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
       );
       continue;
     }
-    const labelName = name ?? (field ? field.split('.').at(-1)! : value);
+    // Fluent Bit names a label from a record accessor by joining its keys: $k['a'] → k_a.
+    const labelName = name ?? (field ? field.split('.').join('_') : value);
     labels[labelName.replace(/[^A-Za-z0-9_]/g, '_')] = field ? `{${field}}` : literal(value);
   }
   o.labels = labels;
-  if (items.some((i) => i.includes('$')))
-    c.report.add(
-      at(labelEntry ?? keys!),
-      'info',
-      `${(labelEntry ?? keys)!.rawKey} ${(labelEntry ?? keys)!.value}`,
-      'shiplog leaves fields used as labels out of the JSON line (Fluent Bit keeps them unless listed in remove_keys)',
-      'query them as labels; nothing to do',
-    );
   const sm = c.value(s, 'structured_metadata');
   if (sm)
     o.structured_metadata = list(sm)
@@ -186,7 +179,7 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
       at(drop),
       'info',
       `${drop.rawKey} ${drop.value}`,
-      'line_format message sends the log field as the line (records without it are sent as JSON)',
+      'line_format message sends the log field as the line, unquoted (drop_single_key raw; Fluent Bit\'s on sends it JSON-quoted); records without it are sent as JSON',
       'set message_field if the remaining key is not log',
     );
   }
