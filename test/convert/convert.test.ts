@@ -299,6 +299,52 @@ describe('shiplog convert: the corpus', () => {
   });
 });
 
+describe('shiplog convert: grep rule order', () => {
+  it('without Logical_Op the first Regex decides, as in Fluent Bit 5.1: later rules are reported, not converted', () => {
+    const dir = tempDir('shiplog-convert-');
+    const file = path.join(dir, 'fb.conf');
+    writeFileSync(
+      file,
+      [
+        '[INPUT]',
+        '    Name tail',
+        '    Path /var/log/a.log',
+        '    Tag  a',
+        '[FILTER]',
+        '    Name    grep',
+        '    Match   *',
+        '    Exclude path ^/healthz',
+        '    Regex   level ^(warn|error)$',
+        '    Exclude msg ^debug',
+        '    Regex   service ^api$',
+        '[FILTER]',
+        '    Name       grep',
+        '    Match      *',
+        '    Logical_Op and',
+        '    Regex      level ^error$',
+        '    Regex      level ^e',
+        '[OUTPUT]',
+        '    Name  stdout',
+        '    Match *',
+        '',
+      ].join('\n'),
+    );
+    const r = cli(['convert', file, '--json']);
+    expect(r.status).toBe(0);
+    const greps = find((parse(r.stdout) as Obj).pipeline.filters, 'grep');
+    expect(greps.map(({ include, exclude }) => ({ include, exclude }))).toEqual([
+      { include: { level: '^(warn|error)$' }, exclude: { path: '^/healthz' } },
+      // Logical_Op and: every rule, two on one field in two filters.
+      { include: { level: '^error$' }, exclude: undefined },
+      { include: { level: '^e' }, exclude: undefined },
+    ]);
+    const report = JSON.parse(r.stderr) as ConvertReport;
+    expect(report.findings.filter((f) => f.severity === 'warning').map((f) => f.line)).toEqual([
+      10, 11,
+    ]);
+  });
+});
+
 describe('shiplog convert: the command line', () => {
   it('--help describes the command; exit 0', () => {
     const r = cli(['convert', '--help']);

@@ -32,8 +32,12 @@ export function convertFixture(
   fixture: string,
   dir: string,
 ): { config: string; report: ConvertReport } {
+  return convertFile(path.join(FIXTURES, fixture), dir);
+}
+
+export function convertFile(file: string, dir: string): { config: string; report: ConvertReport } {
   const config = path.join(dir, 'shiplog.yaml');
-  const r = cli(['convert', path.join(FIXTURES, fixture), '-o', config, '--json']);
+  const r = cli(['convert', file, '-o', config, '--json']);
   if (r.status !== 0) throw new Error(`convert exited ${r.status}: ${r.stderr}`);
   return { config, report: JSON.parse(r.stderr) as ConvertReport };
 }

@@ -5,12 +5,14 @@
 // docs/migrating-from-fluent-bit.md.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/harness.js';
 import { LokiReceiver, type ReceivedEntry } from '../receivers/loki.js';
 import { EsReceiver } from '../receivers/elasticsearch.js';
 import {
   canonical,
+  convertFile,
   convertFixture,
   FIXTURES,
   FLUENT_BIT,
@@ -62,6 +64,91 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
     });
     expect(sl.some((r) => 'password' in r || 'internal' in r)).toBe(false);
     expect(sl).toContainEqual({ log: 'not json at all', env: 'production', cluster: 'eu-1' });
+  }, 180_000);
+
+  it('grep rule order and modify/record_modifier on existing fields: the same records kept and changed', async () => {
+    const dir = tempDir('shiplog-sbs-');
+    const log = path.join(dir, 'app.log');
+    const conf = path.join(dir, 'fluent-bit.conf');
+    writeFileSync(
+      conf,
+      [
+        '[SERVICE]',
+        '    Flush 1',
+        '    storage.path ${DATA_DIR}',
+        '    Parsers_File parsers.conf',
+        '[INPUT]',
+        '    Name           tail',
+        '    Path           ${APP_LOG}',
+        '    Tag            app',
+        '    Parser         plain_json',
+        '    Read_from_Head On',
+        '[FILTER]',
+        '    Name    grep',
+        '    Match   app',
+        '    Exclude path ^/healthz',
+        '    Regex   level ^(warn|error)$',
+        '    Exclude msg ^ignored',
+        '[FILTER]',
+        '    Name   modify',
+        '    Match  *',
+        '    Rename a b',
+        '    Copy   c c_copy',
+        '    Add    env prod',
+        '[FILTER]',
+        '    Name   record_modifier',
+        '    Match  *',
+        '    Record level overwritten',
+        '[OUTPUT]',
+        '    Name          stdout',
+        '    Match         *',
+        '    Format        json_lines',
+        '    json_date_key false',
+        '',
+      ].join('\n'),
+    );
+    writeLines(path.join(dir, 'parsers.conf'), [
+      '[PARSER]',
+      '    Name   plain_json',
+      '    Format json',
+    ]);
+    writeLines(log, [
+      '{"level":"error","msg":"kept","a":"1","b":"2","c":"3"}',
+      '{"level":"warn","path":"/healthz","msg":"dropped by the exclude before the regex"}',
+      '{"level":"info","msg":"dropped by the regex"}',
+      '{"level":"error","msg":"ignored: the exclude after the regex never runs","a":"1","c":"3"}',
+      '{"level":"warn","env":"staging"}',
+    ]);
+    const expected = 3;
+    const env = (sub: string) => ({ APP_LOG: log, DATA_DIR: path.join(dir, sub) });
+    const fb = jsonLines(
+      await runFluentBit(conf, env('fb'), (out) => jsonLines(out).length >= expected),
+    );
+    const { config, report } = convertFile(conf, dir);
+    const sl = jsonLines(
+      await runShiplogUntil(config, env('sl'), (out) => jsonLines(out).length >= expected),
+    );
+    // By design, Rename onto an existing field: Fluent Bit skips it, shiplog replaces the field
+    // (reported). The record that has both a and b shows it; every other record is identical.
+    const conflict = (r: Record<string, unknown>) => r.msg === 'kept';
+    expect(fb.find(conflict)).toMatchObject({ a: '1', b: '2' });
+    expect(sl.find(conflict)).toMatchObject({ b: '1' });
+    expect(sl.find(conflict)).not.toHaveProperty('a');
+    const rest = (rs: Array<Record<string, unknown>>) =>
+      rs
+        .filter((r) => !conflict(r))
+        .map(canonical)
+        .sort();
+    expect(rest(sl)).toEqual(rest(fb));
+    expect(fb).toHaveLength(expected);
+    expect(fb.map((r) => r.msg).sort()).toEqual([
+      'ignored: the exclude after the regex never runs',
+      'kept',
+      undefined,
+    ]);
+    expect(report.findings.map((f) => f.directive)).toEqual(
+      expect.arrayContaining(['Rename a b', 'Exclude msg ^ignored']),
+    );
   }, 180_000);
 
   describe('to Loki', () => {

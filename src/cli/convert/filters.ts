@@ -279,9 +279,28 @@ function grep(c: Conv, s: Section, add: Add): void {
     );
     return;
   }
+  // Without Logical_Op, Fluent Bit evaluates the rules in order and the first Regex decides:
+  // Exclude rules before it drop on a match, the Regex keeps on a match and drops otherwise, and
+  // rules after it are never evaluated.
+  let regexRules = regex;
+  let excludeRules = exclude;
+  if (op === 'legacy' && regex.length) {
+    const rules = s.entries.filter((e) => e.key === 'regex' || e.key === 'exclude');
+    const first = rules.findIndex((e) => e.key === 'regex');
+    regexRules = [rules[first]];
+    excludeRules = rules.slice(0, first);
+    for (const e of rules.slice(first + 1))
+      c.report.add(
+        at(e),
+        'warning',
+        `${e.rawKey} ${e.value}`,
+        'without Logical_Op, Fluent Bit decides at the first Regex rule and never evaluates this one; it was not converted',
+        'set Logical_Op and/or in Fluent Bit if this rule was meant to apply, and convert again',
+      );
+  }
   // One filter per include rule on the same key (an object holds one regex per field).
   const includes: Array<Record<string, string>> = [{}];
-  for (const e of regex) {
+  for (const e of regexRules) {
     const p = pair(e);
     if (!p) continue;
     let slot = includes.find((o) => !(p[0] in o));
@@ -290,7 +309,7 @@ function grep(c: Conv, s: Section, add: Add): void {
   }
   const excl: Record<string, string> = {};
   const moreExcl: Array<Record<string, string>> = [];
-  for (const e of exclude) {
+  for (const e of excludeRules) {
     const p = pair(e);
     if (!p) continue;
     if (p[0] in excl) moreExcl.push({ [p[0]]: p[1] });

@@ -179,7 +179,7 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
       at(drop),
       'info',
       `${drop.rawKey} ${drop.value}`,
-      'line_format message sends the log field as the line, unquoted (drop_single_key raw; Fluent Bit\'s on sends it JSON-quoted); records without it are sent as JSON',
+      "line_format message sends the log field as the line, unquoted (drop_single_key raw; Fluent Bit's on sends it JSON-quoted); records without it are sent as JSON",
       'set message_field if the remaining key is not log',
     );
   }
