@@ -2,12 +2,13 @@
 // `shiplog validate`, the mappings that matter are checked, secrets never leave the input, the
 // report points at real lines, and the CLI's usage and exit codes. Real processes throughout.
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { tempDir } from '../helpers/harness.js';
-import { ROOT } from '../helpers/proc.js';
+import { BIN, ROOT } from '../helpers/proc.js';
 import { cli, convertFixture, FIXTURES, type ConvertReport } from './lib.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -253,6 +254,49 @@ describe('shiplog convert: the corpus', () => {
     expect(report.findings.find((f) => f.directive.startsWith('rename remote'))?.line).toBe(30);
   });
 
+  it('YAML format: env and includes, line numbers of the included file', () => {
+    const dir = tempDir('shiplog-convert-');
+    writeFileSync(
+      path.join(dir, 'main.yaml'),
+      [
+        'env:',
+        '  LOG_DIR: /var/log/app',
+        'includes:',
+        '  - outputs.yaml',
+        'service:',
+        '  http_server: on',
+        '  http_port: 2021',
+        'pipeline:',
+        '  inputs:',
+        '    - name: tail',
+        '      path: ${LOG_DIR}/*.log',
+        '      tag: app',
+        '      db: /var/lib/fb/app.db',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      path.join(dir, 'outputs.yaml'),
+      [
+        'pipeline:',
+        '  outputs:',
+        '    - name: stdout',
+        '      match: app',
+        '      format: json_lines',
+        '',
+      ].join('\n'),
+    );
+    const r = cli(['convert', path.join(dir, 'main.yaml'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const cfg = parse(r.stdout) as Obj;
+    expect(cfg.service.http).toEqual({ listen: '127.0.0.1:2021' });
+    expect(cfg.pipeline.inputs[0]).toMatchObject({ paths: ['/var/log/app/*.log'], tag: 'app' });
+    expect(cfg.pipeline.outputs[0]).toMatchObject({ type: 'stdout', match: 'app' });
+    const report = JSON.parse(r.stderr) as ConvertReport;
+    expect(report.findings.find((f) => f.directive.startsWith('db '))?.line).toBe(13);
+    expect(report.findings.find((f) => f.file.endsWith('outputs.yaml'))?.line).toBe(3);
+  });
+
   it('Match_Regex and Match are resolved to the tags of the inputs Fluent Bit would route', () => {
     const dir = tempDir('shiplog-convert-');
     const file = path.join(dir, 'fb.conf');
@@ -342,6 +386,23 @@ describe('shiplog convert: grep rule order', () => {
     expect(report.findings.filter((f) => f.severity === 'warning').map((f) => f.line)).toEqual([
       10, 11,
     ]);
+  });
+});
+
+describe('docs/migrating-from-fluent-bit.md', () => {
+  it("the Helm chart walk-through shows the command's real, current output", () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/migrating-from-fluent-bit.md'), 'utf8');
+    const cmd = '$ shiplog convert fluent-bit.conf > shiplog.yaml\n';
+    const report = doc.slice(doc.indexOf(cmd) + cmd.length, doc.indexOf('$ echo $?'));
+    const yamlStart = doc.indexOf('```yaml\n', doc.indexOf('$ echo $?')) + '```yaml\n'.length;
+    const yaml = doc.slice(yamlStart, doc.indexOf('```', yamlStart));
+    const r = spawnSync(process.execPath, [BIN, 'convert', 'fluent-bit.conf'], {
+      cwd: path.join(FIXTURES, 'helm-default'),
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(report);
+    expect(r.stdout).toBe(yaml);
   });
 });
 

@@ -66,7 +66,7 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
     expect(sl).toContainEqual({ log: 'not json at all', env: 'production', cluster: 'eu-1' });
   }, 180_000);
 
-  it('grep rule order and modify/record_modifier on existing fields: the same records kept and changed', async () => {
+  it('grep rule order, modify/record_modifier on existing fields, Skip_Long_Lines: the same records kept and changed', async () => {
     const dir = tempDir('shiplog-sbs-');
     const log = path.join(dir, 'app.log');
     const conf = path.join(dir, 'fluent-bit.conf');
@@ -83,6 +83,7 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
         '    Tag            app',
         '    Parser         plain_json',
         '    Read_from_Head On',
+        '    Skip_Long_Lines On',
         '[FILTER]',
         '    Name    grep',
         '    Match   app',
@@ -118,8 +119,11 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
       '{"level":"info","msg":"dropped by the regex"}',
       '{"level":"error","msg":"ignored: the exclude after the regex never runs","a":"1","c":"3"}',
       '{"level":"warn","env":"staging"}',
+      // Longer than Buffer_Max_Size (32k): Fluent Bit skips it, shiplog cuts it and drops it.
+      `{"level":"error","msg":"long","pad":"${'x'.repeat(40_000)}"}`,
+      '{"level":"error","msg":"after the long line"}',
     ]);
-    const expected = 3;
+    const expected = 4;
     const env = (sub: string) => ({ APP_LOG: log, DATA_DIR: path.join(dir, sub) });
     const fb = jsonLines(
       await runFluentBit(conf, env('fb'), (out) => jsonLines(out).length >= expected),
@@ -142,6 +146,7 @@ describe.skipIf(!runs)('side by side with Fluent Bit', () => {
     expect(rest(sl)).toEqual(rest(fb));
     expect(fb).toHaveLength(expected);
     expect(fb.map((r) => r.msg).sort()).toEqual([
+      'after the long line',
       'ignored: the exclude after the regex never runs',
       'kept',
       undefined,
