@@ -15,6 +15,7 @@ import { Metrics } from '../telemetry/metrics.js';
 import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logger.js';
 import { Daemon } from './daemon.js';
 import { runBackfill } from './backfill.js';
+import { runConvert } from './convert/command.js';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
 
@@ -235,6 +236,16 @@ export async function main(argv: string[]): Promise<void> {
         process.exit(code);
       },
     );
+
+  program
+    .command('convert')
+    .description(
+      'Convert a Fluent Bit config (classic .conf with @INCLUDE/@SET/Parsers_File, or YAML) to a shiplog config on stdout; report what has no equivalent on stderr (exit 0, or 78 if the file cannot be read).',
+    )
+    .argument('<file>', 'the Fluent Bit config (.conf, or .yaml/.yml for the YAML format)')
+    .option('-o, --output <file>', 'write the shiplog config to this file instead of stdout')
+    .option('--json', 'print the report as one JSON object on stderr')
+    .action((file: string, o: { json?: boolean; output?: string }) => runConvert(file, o));
 
   program
     .command('schema')
