@@ -19,7 +19,7 @@ import {
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { parseDuration, parseSize } from '../src/config/units.js';
+import { parseDuration, parseSize } from '../src/core/units.js';
 import { tempDir } from './helpers/harness.js';
 import { BIN, ROOT, getText } from './helpers/proc.js';
 

@@ -10,12 +10,13 @@ import { createReadStream } from 'node:fs';
 import { CheckpointStore } from '../core/checkpoint-store.js';
 import { ConfigError } from '../core/errors.js';
 import { Pipeline } from '../core/pipeline.js';
-import { componentSchema, findDef } from '../core/registry.js';
+import { componentSchema, findDef } from '../components/registry.js';
 import type { ShiplogConfig } from '../config/schema.js';
-import { parseDuration } from '../config/units.js';
+import { parseDuration } from '../core/units.js';
 import { compileExclude, compileGlob, walkGlob } from '../components/inputs/file/glob.js';
 import { createLogger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
+import { pipelineComponents } from '../config/load.js';
 
 export interface BackfillOptions {
   input?: string;
@@ -226,7 +227,14 @@ export async function runBackfill(
       ? (r: { timeMs: number }) =>
           (since === undefined || r.timeMs >= since) && (until === undefined || r.timeMs < until)
       : undefined;
-  const pipeline = new Pipeline(config, { log, metrics, checkpoints: store, oneShot: true, keep });
+  const pipeline = new Pipeline(config, {
+    components: pipelineComponents(),
+    log,
+    metrics,
+    checkpoints: store,
+    oneShot: true,
+    keep,
+  });
   const started = performance.now();
   let interrupted = false;
   io.onInterrupt(() => {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { CheckpointStore } from '../core/checkpoint-store.js';
 import { Pipeline } from '../core/pipeline.js';
 import type { ShiplogConfig } from '../config/schema.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, pipelineComponents } from '../config/load.js';
 import { createLogger, type Level, type Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { TelemetryServer } from '../telemetry/http.js';
@@ -51,6 +51,7 @@ export class Daemon {
     const store = this.newStore(this.config);
     await store.load();
     const pipeline = new Pipeline(this.config, {
+      components: pipelineComponents(),
       log: this.log,
       metrics: this.metrics,
       checkpoints: store,
@@ -103,6 +104,7 @@ export class Daemon {
         next = loadConfigFile(this.opts.configFile);
         // Build (validate) before touching the running pipeline.
         new Pipeline(next, {
+          components: pipelineComponents(),
           log: this.log,
           metrics: this.metrics,
           checkpoints: this.newStore(next),
@@ -122,6 +124,7 @@ export class Daemon {
       const store = this.newStore(next);
       await store.load();
       const pipeline = new Pipeline(next, {
+        components: pipelineComponents(),
         log: this.log,
         metrics: this.metrics,
         checkpoints: store,

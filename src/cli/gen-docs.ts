@@ -3,7 +3,7 @@
 
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { z } from 'zod';
-import { componentSchema, getDef, typesOf } from '../core/registry.js';
+import { componentSchema, getDef, typesOf } from '../components/registry.js';
 import { serviceSchema } from '../config/schema.js';
 import type { Kind } from '../core/component.js';
 

@@ -6,10 +6,10 @@ import { bootLog, releaseFatalHandlers } from './process-log.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../core/errors.js';
-import { loadConfigFile } from '../config/load.js';
+import { loadConfigFile, pipelineComponents } from '../config/load.js';
 import { jsonSchema } from '../config/schema.js';
 import { Pipeline } from '../core/pipeline.js';
-import { loadComponents } from '../core/registry.js';
+import { loadComponents } from '../components/registry.js';
 import { CheckpointStore } from '../core/checkpoint-store.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logger.js';
@@ -119,6 +119,7 @@ async function validate(configFile: string, quiet: boolean, healthcheck: boolean
     await loadComponents(config);
     // Build the whole graph (factories validate what schemas cannot) without starting it.
     const pipeline = new Pipeline(config, {
+      components: pipelineComponents(),
       log: nullLogger,
       metrics: new Metrics({ defaultMetrics: false }),
       checkpoints: new CheckpointStore('/nonexistent/checkpoints.json', nullLogger),

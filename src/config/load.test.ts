@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/errors.js';
 import { interpolate, parseConfig } from './load.js';
-import { parseDuration, parseSize } from './units.js';
+import { parseDuration, parseSize } from '../core/units.js';
 
 function errorOf(yaml: string, env: NodeJS.ProcessEnv = {}): string {
   try {

@@ -15,7 +15,8 @@ import {
   type Node as YNode,
 } from 'yaml';
 import type { z } from 'zod';
-import { componentSchema, findDef, typesOf } from '../core/registry.js';
+import { componentSchema, findDef, getDef, typesOf } from '../components/registry.js';
+import type { ComponentSource } from '../core/pipeline.js';
 import { ConfigError, suggest, type ConfigProblem } from '../core/errors.js';
 import type { Kind } from '../core/component.js';
 import { PIPELINE_KEYS, serviceSchema, TOP_KEYS, type ShiplogConfig } from './schema.js';
@@ -449,4 +450,9 @@ function describeAt(schema: z.ZodType, path: Path): string | undefined {
   if (path.length === 0) return undefined;
   const s = schemaAt(schema, path);
   return (s as unknown as ZodInternals | undefined)?.description;
+}
+
+/** The registry's component types, as a Pipeline takes them (errors located in the config file). */
+export function pipelineComponents(): ComponentSource {
+  return { getDef, locate: locateFactoryError };
 }

@@ -3,9 +3,9 @@
 // reference in docs/ are generated from here: nothing is written twice.
 
 import { z } from 'zod';
-import { componentSchema, typesOf, getDef } from '../core/registry.js';
+import { componentSchema, typesOf, getDef } from '../components/registry.js';
 import type { CommonFilter, CommonInput, CommonOutput, Kind } from '../core/component.js';
-import { duration, size } from './units.js';
+import { duration, size } from '../core/units.js';
 
 export const serviceSchema = z
   .strictObject({

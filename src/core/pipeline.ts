@@ -7,13 +7,21 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { SourceTracker } from './acks.js';
 import type { CheckpointStore } from './checkpoint-store.js';
-import type { Filter, Input, Output, Lifecycle } from './component.js';
+import type {
+  CommonFilter,
+  CommonInput,
+  CommonOutput,
+  Filter,
+  FilterDef,
+  Input,
+  InputDef,
+  Lifecycle,
+  Output,
+  OutputDef,
+} from './component.js';
 import { createDeadLetterWriter } from './dead-letter.js';
 import { compileMatch, type TagMatcher } from './glob.js';
 import { estimateBytes, newRecord, type InputBatch, type LogRecord } from './record.js';
-import { getDef } from './registry.js';
-import type { ShiplogConfig } from '../config/schema.js';
-import { locateFactoryError } from '../config/load.js';
 import { ConfigError } from './errors.js';
 import { DiskQueue, QueueBudget } from './queue.js';
 import { QueuedOutput } from './queued-output.js';
@@ -46,7 +54,37 @@ interface Waiter {
   resolve: () => void;
 }
 
+/** What the pipeline reads of a parsed config (config/schema.ts's ShiplogConfig is one). */
+export interface PipelineConfig {
+  service: {
+    data_dir: string;
+    memory_limit: number;
+    queue_max_size: number;
+    checkpoint_interval: number;
+  };
+  pipeline: {
+    inputs: Array<CommonInput & Record<string, unknown>>;
+    filters: Array<CommonFilter & Record<string, unknown>>;
+    outputs: Array<CommonOutput & Record<string, unknown>>;
+  };
+}
+
+/**
+ * The component types a pipeline is built from, given by the caller (the registry in
+ * src/components, through config/load.ts's `pipelineComponents()`): the core imports no
+ * component and no config module.
+ */
+export interface ComponentSource {
+  /** The definition of a type (throws for an unknown type). */
+  getDef(kind: 'input', type: string): InputDef;
+  getDef(kind: 'filter', type: string): FilterDef;
+  getDef(kind: 'output', type: string): OutputDef;
+  /** Give a factory's ConfigError the component's place in the config file. */
+  locate?(e: ConfigError, config: object, id: string): Error;
+}
+
 export interface PipelineDeps {
+  components: ComponentSource;
   log: Logger;
   metrics: Metrics;
   checkpoints: CheckpointStore;
@@ -73,7 +111,7 @@ export class Pipeline {
   unrouted = 0;
 
   constructor(
-    readonly config: ShiplogConfig,
+    readonly config: PipelineConfig,
     private readonly deps: PipelineDeps,
   ) {
     this.memoryLimit = config.service.memory_limit;
@@ -83,7 +121,7 @@ export class Pipeline {
     this.queueBudget = new QueueBudget(config.service.queue_max_size);
 
     for (const oc of config.pipeline.outputs) {
-      const def = getDef('output', oc.type);
+      const def = deps.components.getDef('output', oc.type);
       const clog = log.child({ component: oc.id, type: oc.type });
       const limit = oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount);
       const deadLetter = createDeadLetterWriter(dataDir, oc.id, clog, metrics);
@@ -95,7 +133,7 @@ export class Pipeline {
           ? async () =>
               (slot.queue = await this.openQueue(oc, oc.buffer.type === 'disk', clog, deadLetter))
           : undefined;
-      let output: Output = located(oc, () =>
+      let output: Output = located(deps.components, oc, () =>
         def.create(oc as never, {
           bufferLimit: limit,
           id: oc.id,
@@ -123,9 +161,9 @@ export class Pipeline {
       });
     }
     for (const fc of config.pipeline.filters) {
-      const def = getDef('filter', fc.type);
+      const def = deps.components.getDef('filter', fc.type);
       const clog = log.child({ component: fc.id, type: fc.type });
-      const filter = located(fc, () =>
+      const filter = located(deps.components, fc, () =>
         def.create(fc as never, {
           id: fc.id,
           type: fc.type,
@@ -139,12 +177,12 @@ export class Pipeline {
       this.filters.push({ id: fc.id, filter, match: compileMatch(fc.match) });
     }
     for (const ic of config.pipeline.inputs) {
-      const def = getDef('input', ic.type);
+      const def = deps.components.getDef('input', ic.type);
       const abort = new AbortController();
       const id = ic.id;
       const prefix = `${id}/`;
       const store = deps.checkpoints;
-      const input = located(ic, () =>
+      const input = located(deps.components, ic, () =>
         def.create(ic as never, {
           id,
           type: ic.type,
@@ -441,11 +479,11 @@ export class Pipeline {
 }
 
 /** Run a component factory; a ConfigError it throws gets the component's location. */
-function located<T>(config: { id: string }, create: () => T): T {
+function located<T>(source: ComponentSource, config: { id: string }, create: () => T): T {
   try {
     return create();
   } catch (e) {
-    if (e instanceof ConfigError) throw locateFactoryError(e, config, config.id);
+    if (e instanceof ConfigError && source.locate) throw source.locate(e, config, config.id);
     throw e;
   }
 }

@@ -11,8 +11,8 @@ import { CheckpointStore } from '../../src/core/checkpoint-store.js';
 import { defineInput, defineOutput, type Input, type Output } from '../../src/core/component.js';
 import { Pipeline } from '../../src/core/pipeline.js';
 import type { LogRecord, OutputBatch } from '../../src/core/record.js';
-import { register } from '../../src/core/registry.js';
-import { parseConfig } from '../../src/config/load.js';
+import { register } from '../../src/components/registry.js';
+import { parseConfig, pipelineComponents } from '../../src/config/load.js';
 import { createLogger, nullLogger, type Logger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 
@@ -125,6 +125,7 @@ export async function startPipeline(
   );
   await store.load();
   const pipeline = new Pipeline(parsed, {
+    components: pipelineComponents(),
     log,
     metrics,
     checkpoints: store,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../../config/units.js';
+import { duration } from '../../../core/units.js';
 
 export const options = z.object({
   key: z

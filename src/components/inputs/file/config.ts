@@ -1,7 +1,7 @@
 // Options of the `file` input. Sizes are bytes and durations milliseconds once parsed.
 
 import { z } from 'zod';
-import { duration, size } from '../../../config/units.js';
+import { duration, size } from '../../../core/units.js';
 
 const multiline = z
   .object({

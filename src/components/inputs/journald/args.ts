@@ -9,7 +9,7 @@
 // - `--after-cursor` skips one entry after seeking, so the cursor must come from an entry that
 //   matches the same filters (ours always do: they are read with the same arguments).
 
-import { parseDuration } from '../../../config/units.js';
+import { parseDuration } from '../../../core/units.js';
 import { PRIORITY_NAMES, type JournaldConfig } from './config.js';
 
 /** Fields the mapping always needs (see map.ts); journalctl adds __CURSOR and timestamps itself. */

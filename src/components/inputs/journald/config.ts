@@ -2,7 +2,7 @@
 // or as record-mapping choices (see map.ts); nothing is read from the journal at config time.
 
 import { z } from 'zod';
-import { duration } from '../../../config/units.js';
+import { duration } from '../../../core/units.js';
 
 /** syslog severities, index = PRIORITY value (journalctl's own names for `-p`). */
 export const PRIORITY_NAMES = [

@@ -2,7 +2,7 @@
 // plus the container log formats, partial-line joining, namespace/pod selection and API metadata.
 
 import { z } from 'zod';
-import { duration, size } from '../../../config/units.js';
+import { duration, size } from '../../../core/units.js';
 import { options as fileOptions } from '../file/config.js';
 
 export const DEFAULT_PATHS = ['/var/log/pods/*/*/*.log'];

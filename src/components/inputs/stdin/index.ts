@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { defineInput, type Input } from '../../../core/component.js';
 import { LineSplitter, type SplitLine } from '../../../core/lines.js';
 import type { LogRecord } from '../../../core/record.js';
-import { size } from '../../../config/units.js';
+import { size } from '../../../core/units.js';
 
 const options = z.object({
   max_line_bytes: size('Longer lines are truncated and flagged with `truncated: true`.').prefault(

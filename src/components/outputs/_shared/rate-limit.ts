@@ -3,7 +3,7 @@
 // (core/sender.ts) with a bottleneck reservoir.
 
 import { z } from 'zod';
-import { duration } from '../../../config/units.js';
+import { duration } from '../../../core/units.js';
 
 export const rateLimit = z
   .strictObject({

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startPipeline, tempDir } from '../../../../test/helpers/harness.js';
 import { defineOutput } from '../../../core/component.js';
-import { register } from '../../../core/registry.js';
+import { register } from '../../registry.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const N = Number(process.env.SHIPLOG_BENCH_RECORDS ?? 1_000_000);

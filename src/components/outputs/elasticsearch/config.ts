@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { rateLimit } from '../_shared/rate-limit.js';
-import { duration, size } from '../../../config/units.js';
+import { duration, size } from '../../../core/units.js';
 
 const secretFile = (what: string) =>
   z

@@ -7,7 +7,7 @@ import { startPipeline, tempDir } from '../../../../test/helpers/harness.js';
 import { defineInput } from '../../../core/component.js';
 import { createDeadLetterWriter } from '../../../core/dead-letter.js';
 import type { LogRecord } from '../../../core/record.js';
-import { componentSchema, register } from '../../../core/registry.js';
+import { componentSchema, register } from '../../registry.js';
 import { nullLogger } from '../../../telemetry/logger.js';
 import { Metrics } from '../../../telemetry/metrics.js';
 import def from './index.js';

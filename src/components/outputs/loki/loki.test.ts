@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { SourceTracker } from '../../../core/acks.js';
 import { defineInput, type InputContext } from '../../../core/component.js';
 import type { LogRecord } from '../../../core/record.js';
-import { register } from '../../../core/registry.js';
+import { register } from '../../registry.js';
 import { source, startPipeline, type Harness } from '../../../../test/helpers/harness.js';
 import { LokiReceiver } from '../../../../test/receivers/loki.js';
 import { encodePushRequest } from './logproto.js';

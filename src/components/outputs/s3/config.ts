@@ -3,7 +3,7 @@
 // references to environment variables or files, never literals in a shared config.
 
 import { z } from 'zod';
-import { duration, size } from '../../../config/units.js';
+import { duration, size } from '../../../core/units.js';
 
 export const DEFAULT_KEY = 'shiplog/{tag}/%Y/%m/%d/%H%M%S-{uuid}.ndjson.gz';
 

@@ -10,7 +10,7 @@ import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { createDeadLetterWriter } from '../../../core/dead-letter.js';
 import type { OutputContext } from '../../../core/component.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
-import { componentSchema, getDef } from '../../../core/registry.js';
+import { componentSchema, getDef } from '../../registry.js';
 import { createLogger, nullLogger } from '../../../telemetry/logger.js';
 const testLog = process.env.S3_TEST_VERBOSE ? createLogger({ level: 'debug' }) : nullLogger;
 import { Metrics } from '../../../telemetry/metrics.js';

@@ -20,9 +20,9 @@ import type {
   Lifecycle,
   Output,
   OutputDef,
-} from './component.js';
-import { allComponents, type LazyComponent } from '../components/index.js';
-import { duration, size } from '../config/units.js';
+} from '../core/component.js';
+import { allComponents, type LazyComponent } from './index.js';
+import { duration, size } from '../core/units.js';
 
 interface Slot {
   /** The loaded definition (with its factory). */
