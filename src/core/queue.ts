@@ -262,23 +262,25 @@ export class DiskQueue {
     item.done = true;
     item.payload = EMPTY;
     this.records -= item.records;
-    if (this.advance()) {
-      this.passDelivered();
-      void this.dropSegments();
-    }
+    this.advance();
     void this.savePointer().catch(() => undefined);
   }
 
-  /** Move the prefix past acknowledged frames at the head of inFlight; true if it moved. */
-  private advance(): boolean {
+  /**
+   * Move the prefix past acknowledged frames at the head of inFlight; when it moved, pass and
+   * drop the segments it has wholly passed.
+   */
+  private advance(): void {
     let advanced = false;
     while (this.inFlight.length > 0 && this.inFlight[0].done) {
       const it = this.inFlight.shift()!;
       this.committed = { segment: it.segment, offset: it.end };
       advanced = true;
     }
-    if (this.inFlight.length === 0 && advanced) this.committed = { ...this.read };
-    return advanced;
+    if (!advanced) return;
+    if (this.inFlight.length === 0) this.committed = { ...this.read };
+    this.passDelivered();
+    void this.dropSegments();
   }
 
   /** Move the acknowledged pointer past segments it has wholly passed (so they can be dropped). */
@@ -594,10 +596,7 @@ export class DiskQueue {
             done: true,
           };
           this.inFlight.push(item);
-          if (this.advance()) {
-            this.passDelivered();
-            void this.dropSegments();
-          }
+          this.advance();
           continue;
         }
         // Not a good frame after all: read it as any other (reported as corrupt).
