@@ -3,6 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { GuardedPool } from './guarded-pool.js';
 
 /** A secret given inline (from `${ENV}` interpolation) or as a file; a trailing newline is not part of it. */
 export function readSecret(value: string | undefined, file: string | undefined): string {
@@ -38,4 +39,16 @@ export function createPool(
     keepAliveTimeout: 30_000,
     connect: o.connect,
   });
+}
+
+/**
+ * `createPool` behind a watchdog (guarded-pool.ts): a request that outlives three times the
+ * timeout (headers, then body, then slack) is abandoned and the pool replaced.
+ */
+export function createGuardedPool(
+  origin: string,
+  o: { connections: number; timeoutMs: number; connect: ReturnType<typeof tlsConnect> },
+  onReplace?: (why: string) => void,
+): GuardedPool {
+  return new GuardedPool(() => createPool(origin, o), 3 * o.timeoutMs, onReplace);
 }

@@ -12,10 +12,11 @@
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { Pool } from 'undici';
 import type { OutputContext } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
-import { createPool, readSecret, tlsConnect } from '../_shared/http.js';
+import { createGuardedPool, readSecret, tlsConnect } from '../_shared/http.js';
+import type { GuardedPool } from '../_shared/guarded-pool.js';
+import { excerpt } from '../_shared/excerpt.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
 import { parseRetryAfter } from '../../../core/retry.js';
 import { Result, Sender, type Chunk, type SendResult } from '../../../core/sender.js';
@@ -63,7 +64,7 @@ export class ElasticsearchOutput {
   private readonly origin: string;
   private readonly bulkPath: string;
   private readonly rootPath: string;
-  private pool: Pool | undefined;
+  private pool: GuardedPool | undefined;
   private headers: Record<string, string> = {};
   /** Bytes a body must stay under after the cluster answered 413 (http.max_content_length). */
   private bodyLimit = Number.POSITIVE_INFINITY;
@@ -155,11 +156,11 @@ export class ElasticsearchOutput {
     if (this.config.compression === 'gzip') this.headers['content-encoding'] = 'gzip';
     const authorization = authHeader(auth);
     if (authorization) this.headers.authorization = authorization;
-    this.pool ??= createPool(this.origin, {
-      connections: this.config.workers,
-      timeoutMs: this.config.timeout,
-      connect,
-    });
+    this.pool ??= createGuardedPool(
+      this.origin,
+      { connections: this.config.workers, timeoutMs: this.config.timeout, connect },
+      (why) => this.ctx.log.error('elasticsearch connection pool replaced', { reason: why }),
+    );
     if (this.config.healthcheck) await this.healthcheck();
     // Last: the queue's workers may send at once (a backlog from the last run).
     await this.sender.start();
@@ -177,7 +178,7 @@ export class ElasticsearchOutput {
     const text = await res.body.text();
     if (res.statusCode < 200 || res.statusCode >= 300) {
       throw new Error(
-        `elasticsearch health check: GET ${this.origin}${this.rootPath} answered ${res.statusCode}${fixFor(res.statusCode)}: ${text.slice(0, 200)}`,
+        `elasticsearch health check: GET ${this.origin}${this.rootPath} answered ${res.statusCode}${fixFor(res.statusCode)}: ${excerpt(text)}`,
       );
     }
   }
@@ -190,12 +191,20 @@ export class ElasticsearchOutput {
     await this.sender.stop();
     const pool = this.pool;
     this.pool = undefined;
-    if (pool) await pool.close().catch(() => undefined);
+    if (pool) await pool.close();
   }
 
   health(): { ok: boolean; reason?: string } {
+    // Stuck (a request outlived its watchdog): shiplog is broken, not the cluster down.
+    const stuck = this.pool?.stuck;
+    if (stuck !== undefined)
+      return {
+        ok: false,
+        reason: `stuck: a bulk request did not settle within ${this.pool!.watchdogMs} ms (since ${new Date(stuck).toISOString()}; connection pool replaced)`,
+      };
+    // Status only: response bodies never reach /readyz (#17.12).
     return this.consecutiveFailures >= 3
-      ? { ok: false, reason: `bulk requests failing: ${this.lastFailure}` }
+      ? { ok: false, reason: `bulk requests failing (last: ${this.lastFailure})` }
       : { ok: true };
   }
 
@@ -216,7 +225,7 @@ export class ElasticsearchOutput {
   private noteFailure(res: SendResult): void {
     if (res.retry?.indexes === 'all' || (res.rejected && res.rejected.length > 0)) {
       this.consecutiveFailures++;
-      this.lastFailure = res.retry?.reason ?? res.rejected?.[0]?.reason ?? '';
+      this.lastFailure = res.status ?? 'error';
     }
   }
 
@@ -295,6 +304,14 @@ export class ElasticsearchOutput {
     } catch (e) {
       if (signal.aborted) throw e;
       const err = e as Error & { code?: string };
+      if (err.code === 'UND_ERR_INVALID_ARG') {
+        // The request itself is malformed: resending cannot help (#17.1).
+        return Result.permanent(
+          `bulk request refused by the HTTP client (invalid argument): ${excerpt(err.message)}`,
+          n,
+          'invalid_argument',
+        );
+      }
       return Result.retry(
         `bulk request failed: ${err.message}`,
         undefined,
@@ -358,7 +375,7 @@ export class ElasticsearchOutput {
     try {
       parsed = JSON.parse(text) as typeof parsed;
     } catch {
-      return Result.retry(`unparseable _bulk response: ${text.slice(0, 120)}`, undefined, status);
+      return Result.retry(`unparseable _bulk response: ${excerpt(text, 120)}`, undefined, status);
     }
     if (parsed.errors === false) return { status };
     const items = parsed.items;
@@ -436,20 +453,20 @@ function merge(a: SendResult, na: number, b: SendResult, nb: number): SendResult
 function itemError(item: BulkItem | undefined): string {
   const e = item?.error;
   if (e === undefined) return 'no error detail';
-  if (typeof e === 'string') return e;
-  return `${e.type ?? 'error'}: ${e.reason ?? ''}`;
+  if (typeof e === 'string') return excerpt(e);
+  return excerpt(`${e.type ?? 'error'}: ${e.reason ?? ''}`);
 }
 
 /** `type: reason` of an Elasticsearch error body, or the start of the text. */
 function errorSummary(text: string): string {
   try {
     const j = JSON.parse(text) as { error?: { type?: string; reason?: string } | string };
-    if (typeof j.error === 'string') return j.error;
-    if (j.error) return `${j.error.type ?? 'error'}: ${j.error.reason ?? ''}`;
+    if (typeof j.error === 'string') return excerpt(j.error);
+    if (j.error) return excerpt(`${j.error.type ?? 'error'}: ${j.error.reason ?? ''}`);
   } catch {
     // not JSON: fall through
   }
-  return text.slice(0, 200) || '(empty body)';
+  return excerpt(text);
 }
 
 function fixFor(status: number): string {

@@ -399,6 +399,38 @@ export function stringifyMasked(fields: Fields, drop: readonly string[]): string
 }
 
 // ---------------------------------------------------------------------------------------------
+// Tenants
+
+/** Loki's tenant id limit (dskit tenant.MaxTenantIDLength). */
+export const MAX_TENANT_LENGTH = 150;
+
+/** A static tenant that breaks Loki's rules (a config error). */
+export class TenantError extends Error {}
+
+/**
+ * Why `t` is not a valid Loki tenant id, or undefined when it is. Loki (dskit ValidTenantID)
+ * accepts `[a-zA-Z0-9!_.*'()-]`, at most 150 bytes, not `.` or `..`. A rendered tenant that is
+ * empty (the record lacks the field) would send the record without X-Scope-OrgID: refused too.
+ */
+export function tenantProblem(t: string): string | undefined {
+  if (t.length === 0) return 'the tenant template rendered empty (field missing)';
+  if (t.length > MAX_TENANT_LENGTH)
+    return `longer than ${MAX_TENANT_LENGTH} characters (${t.length})`;
+  if (t === '.' || t === '..') return `"${t}" is not allowed`;
+  const m = /[^a-zA-Z0-9!_.*'()-]/.exec(t);
+  if (m) {
+    const c = m[0];
+    const code = c.codePointAt(0)!;
+    const shown =
+      code >= 0x21 && code < 0x7f
+        ? `"${c}"`
+        : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    return `character ${shown} at ${m.index} (Loki allows letters, digits and !-_.*'())`;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Records → pushes
 
 export interface EncoderConfig {
@@ -564,6 +596,10 @@ export class LokiEncoder {
     this.cutLines =
       cfg.lineFormat === 'json' && this.topDrops !== undefined && this.topDrops.length > 0;
     this.tenant = cfg.tenant !== undefined ? compileTemplate(cfg.tenant) : undefined;
+    if (this.tenant?.constant) {
+      const bad = tenantProblem(this.tenant.render({}));
+      if (bad !== undefined) throw new TenantError(bad);
+    }
     this.messagePath = cfg.messageField.split('.');
     this.timePath = cfg.timeField?.split('.');
   }
@@ -603,6 +639,17 @@ export class LokiEncoder {
           reason: `entry too old: ${new Date(ms).toISOString()} is older than reject_older_than (${formatDuration(cfg.rejectOlderThanMs)}); Loki would reject it`,
         });
         continue;
+      }
+
+      // Rendered tenants are record data: checked against Loki's rules before anything is encoded
+      // (an invalid header value used to wedge the HTTP pool for good, #17.1).
+      const tenant = constTenant ? tenantConst : this.tenant!.render(fields);
+      if (!constTenant) {
+        const bad = tenantProblem(tenant!);
+        if (bad !== undefined) {
+          out.rejected.push({ index: i, reason: `invalid tenant: ${bad}` });
+          continue;
+        }
       }
 
       const desc = this.describe(rec);
@@ -661,7 +708,6 @@ export class LokiEncoder {
         (meta ??= []).push({ name: m.name, value: stringifyValue(v) });
       }
 
-      const tenant = constTenant ? tenantConst : this.tenant!.render(fields);
       const tkey = tenant ?? '';
       let p = pushes.get(tkey);
       if (!p) {

@@ -18,10 +18,11 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Counter, type Registry } from 'prom-client';
 import snappy from 'snappy';
-import type { Pool } from 'undici';
 import type { OutputContext, RetryConfig } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
-import { createPool, readSecret, tlsConnect } from '../_shared/http.js';
+import { createGuardedPool, readSecret, tlsConnect } from '../_shared/http.js';
+import type { GuardedPool } from '../_shared/guarded-pool.js';
+import { excerpt } from '../_shared/excerpt.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
 import { parseRetryAfter } from '../../../core/retry.js';
 import { Sender, type Chunk, type SendResult } from '../../../core/sender.js';
@@ -31,6 +32,7 @@ import {
   encodeJson,
   encodeProtobufView,
   LokiEncoder,
+  TenantError,
   type Prepared,
   type Push,
 } from './encode.js';
@@ -68,7 +70,7 @@ export class LokiOutput {
   private readonly sender: Sender;
   private readonly origin: string;
   private readonly pushPath: string;
-  private pool: Pool | undefined;
+  private pool: GuardedPool | undefined;
   private headers: Record<string, string> = {};
   private readonly truncatedTotal: Counter<'component'>;
   private readonly refusedTotal: Counter<'component' | 'label'>;
@@ -104,7 +106,7 @@ export class LokiOutput {
         maxStreams: config.max_streams,
       });
     } catch (e) {
-      throw invalid('labels', (e as Error).message);
+      throw invalid(e instanceof TenantError ? 'tenant' : 'labels', (e as Error).message);
     }
     const reg = ctx.metrics.registry;
     this.truncatedTotal = counter(
@@ -162,11 +164,16 @@ export class LokiOutput {
     const authorization = authHeader(auth);
     if (authorization) headers.authorization = authorization;
     this.headers = headers;
-    this.pool ??= createPool(this.origin, {
-      connections: this.config.workers,
-      timeoutMs: this.config.timeout,
-      connect: tlsConnect(tls, !tls.insecure_skip_verify),
-    });
+    checkHeaders(headers);
+    this.pool ??= createGuardedPool(
+      this.origin,
+      {
+        connections: this.config.workers,
+        timeoutMs: this.config.timeout,
+        connect: tlsConnect(tls, !tls.insecure_skip_verify),
+      },
+      (why) => this.ctx.log.error('loki connection pool replaced', { reason: why }),
+    );
     // Last: the queue's workers may send at once (a backlog from the last run).
     await this.sender.start();
   }
@@ -179,12 +186,20 @@ export class LokiOutput {
     await this.sender.stop();
     const pool = this.pool;
     this.pool = undefined;
-    if (pool) await pool.close().catch(() => undefined);
+    if (pool) await pool.close();
   }
 
   health(): { ok: boolean; reason?: string } {
+    // Stuck (a push outlived its watchdog): shiplog is broken, not the backend down.
+    const stuck = this.pool?.stuck;
+    if (stuck !== undefined)
+      return {
+        ok: false,
+        reason: `stuck: a push did not settle within ${this.pool!.watchdogMs} ms (since ${new Date(stuck).toISOString()}; connection pool replaced)`,
+      };
+    // Status only: response bodies never reach /readyz (#17.12).
     return this.consecutiveFailures >= 3
-      ? { ok: false, reason: `pushes failing: ${this.lastFailure}` }
+      ? { ok: false, reason: `pushes failing (last: ${this.lastFailure})` }
       : { ok: true };
   }
 
@@ -278,7 +293,7 @@ export class LokiOutput {
     if (all.retry) {
       res.retry = { ...all.retry, indexes: all.retry.indexes.map(pos) };
       this.consecutiveFailures++;
-      this.lastFailure = all.retry.reason;
+      this.lastFailure = all.status;
     } else this.consecutiveFailures = 0;
     return res;
   }
@@ -371,6 +386,15 @@ export class LokiOutput {
     } catch (e) {
       if (signal.aborted) throw e;
       const err = e as Error & { code?: string };
+      if (err.code === 'UND_ERR_INVALID_ARG') {
+        // The request itself is malformed (a header value): resending cannot help (#17.1).
+        const reason = `push refused by the HTTP client (invalid argument): ${excerpt(err.message)}`;
+        this.ctx.log.error('push refused; records dead-lettered', { reason });
+        return {
+          status: 'invalid_argument',
+          rejected: indexes().map((index) => ({ index, reason })),
+        };
+      }
       return {
         status: err.code?.toLowerCase() ?? 'error',
         retry: { indexes: indexes(), reason: `push failed: ${err.message}` },
@@ -379,7 +403,7 @@ export class LokiOutput {
     const status = String(statusCode);
     if (statusCode >= 200 && statusCode < 300) return { status };
 
-    const detail = text.trim().slice(0, 500) || '(empty body)';
+    const detail = excerpt(text);
     if (statusCode === 429 || statusCode === 408 || statusCode >= 500) {
       return {
         status,
@@ -399,7 +423,7 @@ export class LokiOutput {
         this.ctx.log.warn('loki rejected part of a push (400); the rest was stored', {
           rejected: named.size,
           entries: push.count,
-          reason: detail.slice(0, 300),
+          reason: detail,
         });
         return {
           status,
@@ -532,4 +556,14 @@ function authHeader(a: LokiOptions['auth']): string | undefined {
   if (a.bearer_token !== undefined || a.bearer_token_file !== undefined)
     return `Bearer ${readSecret(a.bearer_token, a.bearer_token_file)}`;
   return undefined;
+}
+
+/** Header values from the config, checked once: undici refuses CR, LF, NUL and non-Latin-1. */
+function checkHeaders(headers: Record<string, string>): void {
+  for (const [k, v] of Object.entries(headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k))
+      throw invalid(`headers.${k}`, 'invalid header name');
+    if (/[\u0000\r\n]|[^\u0000-\u00ff]/.test(v))
+      throw invalid(`headers.${k}`, 'the value holds CR, LF, NUL or a character above U+00FF');
+  }
 }
