@@ -2,7 +2,7 @@
 // or as record-mapping choices (see map.ts); nothing is read from the journal at config time.
 
 import { z } from 'zod';
-import { duration } from '../../../core/units.js';
+import { duration, size } from '../../../core/units.js';
 
 /** syslog severities, index = PRIORITY value (journalctl's own names for `-p`). */
 export const PRIORITY_NAMES = [
@@ -82,6 +82,12 @@ export const options = z.object({
     .describe(
       'Only entries of the current boot (`--boot`). Default false: entries of earlier boots after the saved cursor are read too (`--merge`).',
     ),
+  max_field_bytes: size(
+    'Journal field values (MESSAGE included) longer than this are cut to it; the record lists the cut fields in `journal_truncated`. journalctl itself prints fields over 4096 bytes as null unless --all (used here).',
+  ).prefault('64KiB'),
+  max_entry_bytes: size(
+    'An entry whose journalctl JSON line is longer than this is skipped (its cursor is passed, it is counted as dropped with reason="oversized" and logged): an unprivileged local user may log a 32 MiB field, and parsing such lines exhausted the heap.',
+  ).prefault('1MiB'),
   restart_delay: duration(
     'First delay before respawning journalctl after it exits; doubles per consecutive failure.',
   ).prefault('1s'),

@@ -259,7 +259,7 @@ describe.skipIf(!JOURNAL_REMOTE || !HAVE_JOURNALCTL)('journald input (real journ
     ]);
   });
 
-  it('binary values and fields over 4096 bytes arrive intact', async () => {
+  it('binary values and fields over 4096 bytes arrive intact; over max_field_bytes cut and flagged', async () => {
     const dir = tempDir('shiplog-journal-');
     const big = 'B'.repeat(10_000) + 'end';
     const bin = Buffer.from([0x00, 0x01, 0xff, 0xfe, 0x80, 0x41, 0x0a]);
@@ -273,7 +273,9 @@ describe.skipIf(!JOURNAL_REMOTE || !HAVE_JOURNALCTL)('journald input (real journ
     await cap.waitFor(3);
     const [a, b, c] = cap.records.map((r) => r.record.fields);
     expect(a.message).toBe(big);
-    expect((a.journal as Record<string, unknown>).BIG_FIELD).toBe('f'.repeat(70_000));
+    // 70,000 bytes > max_field_bytes (64 KiB): cut there and named in journal_truncated.
+    expect((a.journal as Record<string, unknown>).BIG_FIELD).toBe('f'.repeat(64 * 1024));
+    expect(a.journal_truncated).toEqual(['BIG_FIELD']);
     expect(b.message_binary).toBe(true);
     expect(Buffer.from(b.message as string, 'base64').equals(bin)).toBe(true);
     expect((b.journal as Record<string, unknown>).BLOB).toBe(bin.toString('base64'));

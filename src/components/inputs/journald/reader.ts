@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { InputContext } from '../../../core/component.js';
 import type { SourceTracker } from '../../../core/acks.js';
-import { LineSplitter, type SplitLine } from '../../../core/lines.js';
+import { EntrySplitter, type JournalLine } from './split.js';
 import { abortableSleep } from '../../../core/retry.js';
 import type { JournaldConfig } from './config.js';
 import { journalctlArgs, type StartAt } from './args.js';
@@ -22,8 +22,6 @@ const MAX_BATCH_RECORDS = 4096;
 const MAX_BATCH_BYTES = 1024 * 1024;
 /** Longest wait for more entries before a partial batch is emitted (one timer per batch). */
 const LINGER_MS = 10;
-/** journalctl lines are bounded by the journal's own limits; this only guards memory. */
-const MAX_LINE_BYTES = 64 * 1024 * 1024;
 /** A run that lasted this long (or printed entries) counts as healthy: the failure count resets. */
 const HEALTHY_RUN_MS = 10_000;
 /** Consecutive failed runs before /readyz reports the input unhealthy. */
@@ -167,8 +165,9 @@ export class JournalReader {
         return;
       }
       this.child = child;
-      const splitter = new LineSplitter(MAX_LINE_BYTES);
-      const split: SplitLine[] = [];
+      // A line over max_entry_bytes is never held: only its cursor is kept (split.ts).
+      const splitter = new EntrySplitter(this.config.max_entry_bytes);
+      const split: JournalLine[] = [];
       const texts: string[] = [];
       let pending: MapResult = { records: [], bytes: 0, cursor: undefined };
       let scheduled: NodeJS.Timeout | undefined;
@@ -215,7 +214,17 @@ export class JournalReader {
         ctx.metrics.inputBytes.inc({ component: ctx.id }, chunk.length);
         splitter.push(chunk, split);
         if (split.length === 0) return;
-        for (let i = 0; i < split.length; i++) texts.push(split[i].text);
+        for (let i = 0; i < split.length; i++) {
+          const sl = split[i];
+          if (typeof sl === 'string') {
+            texts.push(sl);
+            continue;
+          }
+          // Keep order: map what came before, then pass the oversized entry's cursor.
+          this.mapper.mapLines(texts, pending);
+          texts.length = 0;
+          this.mapper.skipOversized(sl.cursor, pending);
+        }
         split.length = 0;
         this.mapper.mapLines(texts, pending);
         texts.length = 0;
@@ -257,7 +266,28 @@ export class JournalReader {
   }
 
   private reportedMalformed = 0;
+  private reportedOversized = 0;
+  private reportedTruncated = 0;
   private reportMalformed(): void {
+    const { oversized, truncated } = this.mapper.stats;
+    if (oversized !== this.reportedOversized) {
+      this.ctx.metrics.droppedRecords.inc(
+        { component: this.ctx.id, reason: 'oversized' },
+        oversized - this.reportedOversized,
+      );
+      this.reportedOversized = oversized;
+      this.ctx.log.warn('journal entry longer than max_entry_bytes; skipped', {
+        max_entry_bytes: this.config.max_entry_bytes,
+        total: oversized,
+      });
+    }
+    if (truncated !== this.reportedTruncated) {
+      this.reportedTruncated = truncated;
+      this.ctx.log.warn('journal fields longer than max_field_bytes cut (see journal_truncated)', {
+        max_field_bytes: this.config.max_field_bytes,
+        total: truncated,
+      });
+    }
     const n = this.mapper.stats.malformed;
     if (n === this.reportedMalformed) return;
     this.ctx.metrics.droppedRecords.inc(

@@ -24,6 +24,7 @@ export function excerpt(text: string, max = EXCERPT_MAX): string {
   // Mask first (a cut must not leave half a secret unmasked), on a bounded prefix.
   const one = sanitize(text.slice(0, max * 8))
     .replace(/[\r\n\t]+/g, ' ')
+    // eslint-disable-next-line no-control-regex -- control characters are what is removed
     .replace(/[\u0000-\u001f\u007f]/g, '')
     .trim();
   if (one.length === 0) return '(empty body)';

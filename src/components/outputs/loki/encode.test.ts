@@ -12,6 +12,7 @@ import {
   parseGoTime,
   parseTime,
   sanitizeLabelName,
+  tenantProblem,
   truncateUtf8,
   type EncoderConfig,
 } from './encode.js';
@@ -259,5 +260,49 @@ describe('canonicalDecimal', () => {
       expect(canonicalDecimal(t, 0, t.length)).toBe(true);
     for (const t of ['1.50', '01.5', '0.0000001', '1.', '.5', '1.2.3', '1234567890.1234567'])
       expect(canonicalDecimal(t, 0, t.length)).toBe(false);
+  });
+});
+
+describe('tenants (#17.1)', () => {
+  it.each([
+    ['team-a', undefined],
+    ["a!_.*'()-Z9", undefined],
+    ['x'.repeat(150), undefined],
+    ['', /rendered empty/],
+    ['x'.repeat(151), /longer than 150/],
+    ['.', /not allowed/],
+    ['..', /not allowed/],
+    ['café', /U\+00E9/],
+    ['a\u0100', /U\+0100/],
+    ['a\rb', /U\+000D/],
+    ['a\nb', /U\+000A/],
+    ['a\u0000b', /U\+0000/],
+    ['a b', /U\+0020/],
+    ['a/b', /"\/"/],
+    ['a|b', /"\|"/],
+  ])('tenantProblem(%j)', (t, want) => {
+    const got = tenantProblem(t);
+    if (want === undefined) expect(got).toBeUndefined();
+    else expect(got).toMatch(want);
+  });
+
+  it('records with an invalid rendered tenant are refused with the reason, the rest sent', () => {
+    const e = enc({ tenant: '{team}' });
+    const p = e.prepare([
+      rec({ level: 'info', team: 'a' }),
+      rec({ level: 'info', team: 'a\nX-Evil: 1' }),
+      rec({ level: 'info' }),
+      rec({ level: 'info', team: 'b' }),
+    ]);
+    expect(p.pushes.map((x) => [x.tenant, x.count])).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(p.rejected.map((r) => r.index)).toEqual([1, 2]);
+    expect(p.rejected[0].reason).toMatch(/^invalid tenant: character U\+000A/);
+  });
+
+  it('a static tenant that breaks the rules is a config error', () => {
+    expect(() => enc({ tenant: 'a b' })).toThrow(/character U\+0020/);
   });
 });

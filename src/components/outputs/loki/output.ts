@@ -563,6 +563,7 @@ function checkHeaders(headers: Record<string, string>): void {
   for (const [k, v] of Object.entries(headers)) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k))
       throw invalid(`headers.${k}`, 'invalid header name');
+    // eslint-disable-next-line no-control-regex -- NUL is what is refused
     if (/[\u0000\r\n]|[^\u0000-\u00ff]/.test(v))
       throw invalid(`headers.${k}`, 'the value holds CR, LF, NUL or a character above U+00FF');
   }
