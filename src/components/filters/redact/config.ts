@@ -12,10 +12,16 @@ export const options = z.object({
       url_password: on('The password in URLs: `https://user:secret@host`.'),
       jwt: on('JSON Web Tokens (`eyJ….eyJ….…`).'),
       aws_access_key: on('AWS access key ids (AKIA…, ASIA…).'),
+      aws_secret_key: on(
+        'AWS secret access keys: 40 base64 characters standing alone, with upper case, lower case and digits (hex ids do not match).',
+      ),
+      api_token: on(
+        'Well-known API token formats: GitHub (ghp_…, github_pat_…), Slack (xoxb-…), Stripe (sk_live_…, rk_test_…), Google API keys (AIza…).',
+      ),
       private_key: on('PEM private key blocks (-----BEGIN … PRIVATE KEY-----).'),
       email: on('E-mail addresses.'),
       credit_card: on(
-        'Card numbers of 13-19 digits (spaces/dashes allowed) that pass the Luhn check.',
+        'Card numbers of 13-19 digits (spaces, dashes or dots allowed) that pass the Luhn check; not a digit run that continues a dash-joined id (a pod UID).',
       ),
       us_ssn: on('US social security numbers (AAA-GG-SSSS, invalid areas/groups excluded).'),
     })
@@ -25,7 +31,7 @@ export const options = z.object({
     .array(z.string().min(1))
     .default([])
     .describe(
-      'More sensitive key names for key_value, added to: password, passwd, pwd, passphrase, secret, token, api_key, apikey, access_key, secret_key, private_key, credential(s), authorization. Matched case-insensitively at the end of a key (db_password, accessToken), `-`/`_` optional.',
+      'More sensitive key names for key_value, added to: password, passwd, pwd, passphrase, secret, token, api_key, apikey, access_key, secret_key, private_key, credential(s), authorization, cookie, session, session_id, sessionid, signature, and as whole words (or after _/-) pass, pw, sig. Matched case-insensitively at the end of a key (db_password, accessToken), `-`/`_` optional.',
     ),
   patterns: z
     .array(

@@ -57,22 +57,46 @@ export default defineFilter({
       },
       async stop() {},
       process(records: LogRecord[]): LogRecord[] {
+        // Fails closed: a record redaction throws on is dropped (never passed on unredacted, and
+        // not dead-lettered either: the dead letter would hold the secret), counted and logged.
         let changed = 0;
+        let failed = 0;
+        let firstError: unknown;
+        let out = records;
         for (let i = 0; i < records.length; i++) {
           const rec = records[i];
-          if (redactor.record(rec)) {
+          let hit: boolean;
+          try {
+            hit = redactor.record(rec);
+          } catch (e) {
+            if (failed++ === 0) {
+              firstError = e;
+              out = records.slice(0, i);
+            }
+            continue;
+          }
+          if (hit) {
             touch(rec);
             changed++;
           }
+          if (failed > 0) out.push(rec);
+        }
+        if (failed > 0) {
+          results.add('error', failed);
+          results.dropped('redact_failed', failed);
+          ctx.log.error('redact failed on records; dropped (never shipped unredacted)', {
+            count: failed,
+            error: String((firstError as Error)?.message ?? firstError).slice(0, 200),
+          });
         }
         results.add('modified', changed);
-        results.add('passed', records.length - changed);
+        results.add('passed', out.length - changed);
         if (redactor.counts.size > 0) {
           for (const [detector, n] of redactor.counts)
             counter.inc({ component: ctx.id, detector }, n);
           redactor.counts.clear();
         }
-        return records;
+        return out;
       },
     };
   },

@@ -41,6 +41,34 @@ const SECRETS: Array<[string, string]> = [
   ['charge card 5500-0000-0000-0004 ok', '5500-0000-0000-0004'],
   ['ssn 123-45-6789 on file', '123-45-6789'],
   ['PASSWORD = Tr0ub4dor&3', 'Tr0ub4dor'],
+  // #17.10: the review's misses.
+  ['Authorization: Token 9a8b7c6d5e4f3a2b1c0d', '9a8b7c6d5e4f3a2b1c0d'],
+  ['Authorization: ApiKey AbCdEf123456', 'AbCdEf123456'],
+  ['authorization: BEARER Zm9vYmFyYmF6cXV4', 'Zm9vYmFyYmF6cXV4'],
+  ['sent BEARER Zm9vYmFyYmF6cXV4 upstream', 'Zm9vYmFyYmF6cXV4'],
+  ['env [{"name":"DB_PASSWORD","value":"pg-s3cret-99"}]', 'pg-s3cret-99'],
+  ['env [{"name": "STRIPE_SECRET_KEY", "value": "notsk_but_secret"}]', 'notsk_but_secret'],
+  ['login pass=letmein99 user=bob', 'letmein99'],
+  ['ftp pw: qwerty123', 'qwerty123'],
+  ['db_pass=zz_top_42', 'zz_top_42'],
+  ['Set-Cookie: sid=8f3k2j1h0g; Path=/; HttpOnly', '8f3k2j1h0g'],
+  ['resumed session=a1b2c3d4e5f6 for bob', 'a1b2c3d4e5f6'],
+  [
+    'token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 pushed',
+    'ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789',
+  ],
+  ['slack xoxb-123456789012-abcdefABCDEF posted', 'xoxb-123456789012-abcdefABCDEF'],
+  ['stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc charge', 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'],
+  ['maps AIzaSyA-1234567890abcdefghijklmnopqrstu used', 'AIzaSyA-1234567890abcdefghijklmnopqrstu'],
+  [
+    'blob https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sp=r&sig=Xk9%2FabcDEF123%3D&se=2026',
+    'Xk9%2FabcDEF123%3D',
+  ],
+  [
+    'aws secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY set',
+    'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  ],
+  ['card 4111.1111.1111.1111 charged', '4111.1111.1111.1111'],
 ];
 
 // Near misses: must pass untouched.
@@ -58,6 +86,12 @@ const NEAR_MISSES = [
   'AKIA short AKIA123',
   'token_type=Bearer scope=read',
   'task accepted',
+  // #17.10: a pod UID ends in a Luhn-valid 16-digit run; it is not a card.
+  'pod 11111111-2222-3333-4444-555555555555 started',
+  'uid 0f9e8d7c-1111-2222-4444-555555555555',
+  'commit 3f786850e387550fdab836ed7e6dc881de23001b merged',
+  'bypass=true compass: north',
+  'sigma=3 signal: SIGTERM',
 ];
 
 describe('redact', () => {
@@ -169,6 +203,38 @@ describe('redact', () => {
     const t0 = performance.now();
     f.process([newRecord({ message: 'a'.repeat(50_000) + '!' })], 't');
     expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
+  it('secrets used as keys are masked in the key; name/value pairs as objects too (#17.10)', () => {
+    const r = run({
+      tokens: { ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789: { scopes: ['repo'] } },
+      env: [
+        { name: 'DB_PASSWORD', value: 'pg-s3cret-99' },
+        { name: 'LOG_LEVEL', value: 'info' },
+      ],
+    });
+    const j = JSON.stringify(r);
+    expect(j).not.toContain('ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789');
+    expect(j).not.toContain('pg-s3cret-99');
+    expect(j).toContain('"scopes":["repo"]');
+    expect((r.env as Fields[])[1].value).toBe('info');
+  });
+
+  it('fails closed: a record redaction throws on is dropped, the others pass (#17.10)', async () => {
+    const { f, ctx } = make();
+    const evil: Fields = { message: 'password=hunter2' };
+    Object.defineProperty(evil, 'boom', {
+      enumerable: true,
+      get() {
+        throw new Error('getter exploded');
+      },
+    });
+    const out = f.process(
+      [newRecord({ message: 'a password=x1' }), newRecord(evil), newRecord({ message: 'ok' })],
+      't',
+    );
+    expect(out.map((r) => r.fields.message)).toEqual(['a password=[REDACTED]', 'ok']);
+    expect(await ctx.count('error')).toBe(1);
   });
 
   it('luhn', () => {

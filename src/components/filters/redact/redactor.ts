@@ -11,6 +11,8 @@ import {
   detectorRegex,
   luhn,
   ORDER,
+  partOfLongerToken,
+  plausibleAwsSecret,
   plausibleToken,
   prefilter,
   sensitiveKeyRegex,
@@ -51,7 +53,11 @@ const F_UPPER = 8; // a run of 20 [A-Z0-9]: aws_access_key
 const F_J = 16; // 'J': jwt (eyJ…)
 const F_DASHES = 32; // '-----': private_key
 const F_SCHEME = 64; // 'r'/'c' then whitespace: Bearer/Basic
+const F_TOK = 128; // 'h?_', 'b_', 'k_', 'x?-', 'AI': api_token (ghp_, github_, sk_live_, xoxb-, AIza)
+const F_B64 = 256; // a run of 40 [A-Za-z0-9/+]: aws_secret_key
 const NEEDS: Record<DetectorName, number> = {
+  api_token: F_TOK,
+  aws_secret_key: F_B64,
   private_key: F_DASHES,
   key_value: F_SEP,
   bearer: F_SCHEME,
@@ -68,26 +74,46 @@ export function features(s: string): number {
   let digits = 0;
   let upper = 0;
   let dashes = 0;
+  let b64 = 0;
   let prev = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       if (++digits >= 9) f |= F_DIGITS;
       if (++upper >= 20) f |= F_UPPER;
+      if (++b64 >= 40) f |= F_B64;
       dashes = 0;
     } else if (c >= 65 && c <= 90) {
       if (++upper >= 20) f |= F_UPPER;
+      if (++b64 >= 40) f |= F_B64;
       if (c === 74) f |= F_J;
+      else if (c === 73 && prev === 65) f |= F_TOK;
       dashes = 0;
+    } else if (c >= 97 && c <= 122) {
+      upper = 0;
+      dashes = 0;
+      if (++b64 >= 40) f |= F_B64;
     } else {
       upper = 0;
+      if (c === 47 || c === 43) {
+        if (++b64 >= 40) f |= F_B64;
+      } else b64 = 0;
       if (c === 45) {
+        if (s.charCodeAt(i - 2) === 120) f |= F_TOK; // xox?-
         if (++dashes >= 5) f |= F_DASHES;
       } else {
         dashes = 0;
         if (c === 64) f |= F_AT;
         else if (c === 61 || c === 58) f |= F_SEP;
-        else if ((c === 32 || c === 9) && (prev === 114 || prev === 99)) f |= F_SCHEME;
+        else if (c === 95) {
+          // gh?_ (ghp_, gho_…), github_ (github_pat_), ?k_ (sk_live_, rk_test_)
+          const p2 = s.charCodeAt(i - 2);
+          if (p2 === 104 || prev === 98 || prev === 107) f |= F_TOK;
+        } else if (
+          (c === 32 || c === 9) &&
+          (prev === 114 || prev === 99 || prev === 82 || prev === 67)
+        )
+          f |= F_SCHEME;
       }
     }
     prev = c;
@@ -103,6 +129,8 @@ export class Redactor {
   private readonly detectors: Detector[];
   private readonly keyRe: RegExp | undefined;
   private readonly keyCache = new Map<string, boolean>();
+  /** Record keys as scanned (a key may itself be a secret: a token used as a map key). */
+  private readonly keyScanCache = new Map<string, string>();
   private readonly custom: Custom[];
   private readonly roots: Path[];
   /** Explicit walk stack, reused across records. */
@@ -145,9 +173,17 @@ export class Redactor {
   private replaceMatch(det: DetectorName, args: unknown[]): string {
     const m = args[0] as string;
     const last = args[args.length - 1];
-    const g = (typeof last === 'object' ? last : {}) as Record<string, string | undefined>;
+    const named = typeof last === 'object' && last !== null;
+    const g = (named ? last : {}) as Record<string, string | undefined>;
     switch (det) {
       case 'key_value': {
+        if (g.nk !== undefined) {
+          // {"name":"DB_PASSWORD","value":"…"}
+          const inner = g.nv!.slice(1, -1);
+          if (inner === '') return m;
+          this.hit(det);
+          return `${g.nk}"${this.mask(inner)}"`;
+        }
         const v = g.kv!;
         const scheme = g.kvs ?? '';
         const q = v[0] === '"' || v[0] === "'" ? v[0] : '';
@@ -163,8 +199,15 @@ export class Redactor {
       case 'url_password':
         this.hit(det);
         return g.us! + this.mask(g.uv!) + '@';
-      case 'credit_card':
+      case 'credit_card': {
         if (!luhn(m)) return m;
+        const at = args[args.length - (named ? 3 : 2)] as number;
+        const str = args[args.length - (named ? 2 : 1)] as string;
+        if (partOfLongerToken(str, at, at + m.length)) return m;
+        break;
+      }
+      case 'aws_secret_key':
+        if (!plausibleAwsSecret(m)) return m;
         break;
       case 'us_ssn':
         if (!validSsn(m)) return m;
@@ -269,7 +312,10 @@ export class Redactor {
         }
       } else {
         const o = c as Fields;
+        let renames: Array<[string, string]> | undefined;
         for (const k in o) {
+          const rk = this.scanKey(k);
+          if (rk !== k) (renames ??= []).push([k, rk]);
           const v = o[k];
           if (v === null || v === undefined) continue;
           if (this.sensitiveKey(k) && v !== '') {
@@ -291,9 +337,43 @@ export class Redactor {
             stack[sp++] = v;
           }
         }
+        // {name: DB_PASSWORD, value: …}: a Kubernetes env var, a settings list.
+        const name = o.name ?? o.key;
+        if (
+          typeof name === 'string' &&
+          this.sensitiveKey(name) &&
+          o.value !== undefined &&
+          o.value !== null &&
+          o.value !== '' &&
+          o.value !== this.opts.replacement
+        ) {
+          o.value = this.maskValue(o.value);
+          changed = true;
+        }
+        if (renames) {
+          for (const [k, rk] of renames) {
+            o[rk] = o[k];
+            delete o[k];
+          }
+          changed = true;
+        }
       }
     }
     return changed;
+  }
+
+  /**
+   * A record key with any secret in it masked. Keys repeat record after record: the clean ones are
+   * cached (a secret is not kept: it is scanned again, and counted, each time).
+   */
+  private scanKey(k: string): string {
+    if (this.keyScanCache.has(k)) return k;
+    const r = this.scan(k);
+    if (r === k) {
+      if (this.keyScanCache.size >= KEY_CACHE_MAX) this.keyScanCache.clear();
+      this.keyScanCache.set(k, r);
+    }
+    return r;
   }
 
   /** Redact a record in place; returns whether anything changed (the caller touches it). */
