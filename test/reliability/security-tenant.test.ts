@@ -39,6 +39,7 @@ describe('loki tenant from records (#17.1, real process)', () => {
       lokiUrl: receiver.url,
       loki: {
         tenant: '{tenant}',
+        trusted_fields: ['tenant'], // #17.11: a record field as tenant must be declared trusted
         message_field: 'msg',
         timeout: '2s',
         batch: { max_bytes: '64KiB', max_wait: '100ms' },

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { rateLimit } from '../_shared/rate-limit.js';
+import { trustedFieldsDescription } from '../_shared/trusted.js';
 import { duration, size } from '../../../core/units.js';
 
 const secretFile = (what: string) =>
@@ -35,6 +36,7 @@ export const options = z.object({
     .describe(
       'Write to the data stream <type>-<dataset>-<namespace> instead of `index`; forces action create.',
     ),
+  trusted_fields: z.array(z.string().min(1)).default([]).describe(trustedFieldsDescription),
   action: z
     .enum(['create', 'index'])
     .default('create')

@@ -141,6 +141,7 @@ describe('elasticsearch output: bulk requests', () => {
       pipeline: 'geoip',
       action: 'index',
       data_stream: { dataset: '{app}', namespace: 'prod' },
+      trusted_fields: ['app'],
       auth: { type: 'basic', user: 'shipper', password_file: secret },
       healthcheck: true,
     });
@@ -245,7 +246,14 @@ describe('elasticsearch output: per-item outcomes', () => {
   });
 
   it('invalid index names (upper case from a field) are dead-lettered, not retried', async () => {
-    const o = makeOutput({ index: 'app-{app}' });
+    // #17.11: a record field chooses the index only when listed as trusted.
+    expect(() => makeOutput({ index: 'app-{app}' })).toThrow(/index.*\{app\}.*trusted_fields/);
+    expect(() => makeOutput({ document_id: '{req_id}' })).toThrow(/document_id.*trusted_fields/);
+    expect(() =>
+      makeOutput({ data_stream: { dataset: '{kubernetes.labels.app}', namespace: '{ns}' } }),
+    ).toThrow(/data_stream.*\{ns\}/);
+    expect(() => makeOutput({ index: 'k-{kubernetes.namespace_name}-%Y' })).not.toThrow();
+    const o = makeOutput({ index: 'app-{app}', trusted_fields: ['app'] });
     await o.output.start();
     const recs = records(2);
     recs[1].fields.app = 'bad name';

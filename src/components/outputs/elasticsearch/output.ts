@@ -17,6 +17,8 @@ import { invalidConfig as invalid } from '../../../core/errors.js';
 import { createGuardedPool, readSecret, tlsConnect } from '../_shared/http.js';
 import type { GuardedPool } from '../_shared/guarded-pool.js';
 import { excerpt } from '../_shared/excerpt.js';
+import { checkTrusted } from '../_shared/trusted.js';
+import { compileTemplate } from '../../../core/template.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
 import { parseRetryAfter } from '../../../core/retry.js';
 import { Result, Sender, type Chunk, type SendResult } from '../../../core/sender.js';
@@ -26,6 +28,7 @@ import { Arena } from '../_shared/arena.js';
 import { BulkSealer, SealedBulk, bulkCodec } from './seal.js';
 import {
   compileId,
+  autoId,
   compileIndex,
   createBulkEncoder,
   dataStreamIndex,
@@ -103,6 +106,13 @@ export class ElasticsearchOutput {
     } catch (e) {
       throw invalid(config.data_stream ? 'data_stream' : 'index', (e as Error).message);
     }
+    // Routing templates only over trusted fields (#17.11).
+    const refs = (t: string): string[] => compileTemplate(t).fields;
+    if (config.data_stream)
+      checkTrusted('data_stream', refs(dataStreamIndex(config.data_stream)), config.trusted_fields);
+    else checkTrusted('index', refs(config.index), config.trusted_fields);
+    if (idFn !== undefined && idFn !== autoId)
+      checkTrusted('document_id', refs(config.document_id), config.trusted_fields);
     // A 409 on `create` means "this id exists": with an id we derived from the record that is our
     // own earlier copy. With `id: none` Elasticsearch makes fresh ids and never answers 409.
     this.idempotentConflicts = this.action === 'create' && idFn !== undefined;

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { rateLimit } from '../_shared/rate-limit.js';
+import { trustedFieldsDescription } from '../_shared/trusted.js';
 import { duration, size } from '../../../core/units.js';
 
 const secretFile = (what: string) =>
@@ -77,6 +78,7 @@ export const options = z.object({
     .describe(
       'Tenant sent as X-Scope-OrgID: a name or a {field} template (one push per tenant). Required by multi-tenant Loki.',
     ),
+  trusted_fields: z.array(z.string().min(1)).default([]).describe(trustedFieldsDescription),
   auth: z
     .strictObject({
       user: z

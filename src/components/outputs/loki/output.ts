@@ -23,6 +23,8 @@ import { invalidConfig as invalid } from '../../../core/errors.js';
 import { createGuardedPool, readSecret, tlsConnect } from '../_shared/http.js';
 import type { GuardedPool } from '../_shared/guarded-pool.js';
 import { excerpt } from '../_shared/excerpt.js';
+import { checkTrusted } from '../_shared/trusted.js';
+import { compileTemplate } from '../../../core/template.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
 import { parseRetryAfter } from '../../../core/retry.js';
 import { Sender, type Chunk, type SendResult } from '../../../core/sender.js';
@@ -93,6 +95,15 @@ export class LokiOutput {
     const prefix = url.pathname.replace(/\/+$/, '').replace(/\/loki\/api\/v1\/push$/, '');
     this.pushPath = prefix + PUSH_PATH + url.search;
     checkAuth(config.auth);
+    if (config.tenant !== undefined) {
+      let fields: string[] = [];
+      try {
+        fields = compileTemplate(config.tenant).fields;
+      } catch {
+        // the encoder below reports a malformed template
+      }
+      checkTrusted('tenant', fields, config.trusted_fields);
+    }
     try {
       this.encoder = new LokiEncoder({
         labels: config.labels,
