@@ -51,6 +51,20 @@ export const options = z.object({
     .describe(
       'Cardinality guard: label sets seen in the last hour beyond this many are refused (dead-lettered, counted, and the label with the most values is named in a warning).',
     ),
+  stream_quota: z
+    .strictObject({
+      by: z
+        .string()
+        .min(1)
+        .describe(
+          'Template naming the source a stream belongs to, e.g. "{kubernetes.namespace_name}".',
+        ),
+      max: z.number().int().min(1).describe('Active streams one source may hold.'),
+    })
+    .optional()
+    .describe(
+      'Per-source share of the streams: one producer writing many label values exhausts its own quota (its new streams are dead-lettered, counted like max_streams) instead of the shared max_streams pool.',
+    ),
   line_format: z
     .enum(['json', 'message'])
     .default('json')

@@ -306,3 +306,27 @@ describe('tenants (#17.1)', () => {
     expect(() => enc({ tenant: 'a b' })).toThrow(/character U\+0020/);
   });
 });
+
+describe('stream_quota (#17.7)', () => {
+  it("one producer's many label values exhaust its own quota, not another's streams", () => {
+    const e = enc({ maxStreams: 30, streamQuota: { by: '{ns}', max: 5 } });
+    // Namespace "noisy" writes 20 distinct levels first.
+    const noisy = Array.from({ length: 20 }, (_, i) => rec({ ns: 'noisy', level: `l${i}` }));
+    const p1 = e.prepare(noisy);
+    expect(p1.pushes[0].count).toBe(5);
+    expect(p1.rejected.length).toBe(15);
+    expect(p1.rejected[0].reason).toMatch(/stream_quota \(5 per \{ns\}\) reached for "noisy"/);
+    // Another namespace still gets its streams.
+    const quiet = ['info', 'warn', 'error'].map((level) => rec({ ns: 'quiet', level }));
+    const p2 = e.prepare(quiet);
+    expect(p2.rejected).toEqual([]);
+    expect(p2.pushes[0].count).toBe(3);
+  });
+
+  it('without a quota the same producer starves the others (the shared pool)', () => {
+    const e = enc({ maxStreams: 20 });
+    e.prepare(Array.from({ length: 20 }, (_, i) => rec({ ns: 'noisy', level: `l${i}` })));
+    const p2 = e.prepare([rec({ ns: 'quiet', level: 'info' })]);
+    expect(p2.rejected[0].reason).toMatch(/max_streams \(20\) reached/);
+  });
+});

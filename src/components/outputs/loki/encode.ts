@@ -445,6 +445,8 @@ export interface EncoderConfig {
   /** 0 = off. */
   rejectOlderThanMs: number;
   maxStreams: number;
+  /** Per-source share of the streams (#17.7): `by` is a template naming the source. */
+  streamQuota?: { by: string; max: number };
 }
 
 /**
@@ -553,7 +555,13 @@ export class LokiEncoder {
   private readonly cutLines: boolean;
   private readonly cutBuf: number[] = [];
   /** Active streams (label text → last seen, ms) for max_streams. */
-  private readonly active = new Map<string, { seen: number; pairs: Array<[string, string]> }>();
+  private readonly active = new Map<
+    string,
+    { seen: number; pairs: Array<[string, string]>; source?: string }
+  >();
+  private readonly quota: { by: Template; max: number } | undefined;
+  /** Active streams per source (stream_quota). */
+  private readonly perSource = new Map<string, number>();
   private lastSweep = 0;
 
   constructor(
@@ -596,6 +604,8 @@ export class LokiEncoder {
     this.cutLines =
       cfg.lineFormat === 'json' && this.topDrops !== undefined && this.topDrops.length > 0;
     this.tenant = cfg.tenant !== undefined ? compileTemplate(cfg.tenant) : undefined;
+    if (cfg.streamQuota)
+      this.quota = { by: compileTemplate(cfg.streamQuota.by), max: cfg.streamQuota.max };
     if (this.tenant?.constant) {
       const bad = tenantProblem(this.tenant.render({}));
       if (bad !== undefined) throw new TenantError(bad);
@@ -656,13 +666,20 @@ export class LokiEncoder {
       out.labelsDropped += desc.dropped;
       const act = this.active.get(desc.text);
       if (act) act.seen = now;
-      else if (!this.admit(desc, now)) {
-        refused++;
-        out.rejected.push({
-          index: i,
-          reason: `max_streams (${cfg.maxStreams}) reached: new stream ${desc.text} refused`,
-        });
-        continue;
+      else {
+        const source = this.quota?.by.render(fields);
+        const why = this.admit(desc, now, source);
+        if (why !== undefined) {
+          refused++;
+          out.rejected.push({
+            index: i,
+            reason:
+              why === 'quota'
+                ? `stream_quota (${this.quota!.max} per ${this.quota!.by.source}) reached for "${source!.slice(0, 100)}": new stream ${desc.text} refused`
+                : `max_streams (${cfg.maxStreams}) reached: new stream ${desc.text} refused`,
+          });
+          continue;
+        }
       }
 
       let src: string;
@@ -912,14 +929,30 @@ export class LokiEncoder {
     return d;
   }
 
-  private admit(desc: StreamDesc, now: number): boolean {
-    if (this.active.size >= this.cfg.maxStreams && now - this.lastSweep > 60_000) {
+  /** Admit a new stream; undefined when admitted, else which limit refused it. */
+  private admit(desc: StreamDesc, now: number, source?: string): 'max' | 'quota' | undefined {
+    const q = this.quota;
+    const full = (): boolean =>
+      this.active.size >= this.cfg.maxStreams ||
+      (q !== undefined && (this.perSource.get(source!) ?? 0) >= q.max);
+    if (full() && now - this.lastSweep > 60_000) {
       this.lastSweep = now;
-      for (const [k, v] of this.active) if (now - v.seen > STREAM_IDLE_MS) this.active.delete(k);
+      for (const [k, v] of this.active) {
+        if (now - v.seen <= STREAM_IDLE_MS) continue;
+        this.active.delete(k);
+        if (v.source !== undefined) {
+          const n = (this.perSource.get(v.source) ?? 1) - 1;
+          if (n <= 0) this.perSource.delete(v.source);
+          else this.perSource.set(v.source, n);
+        }
+      }
     }
-    if (this.active.size >= this.cfg.maxStreams) return false;
-    this.active.set(desc.text, { seen: now, pairs: desc.pairs });
-    return true;
+    // One source's share first: it is what a single noisy producer exhausts.
+    if (q !== undefined && (this.perSource.get(source!) ?? 0) >= q.max) return 'quota';
+    if (this.active.size >= this.cfg.maxStreams) return 'max';
+    this.active.set(desc.text, { seen: now, pairs: desc.pairs, source });
+    if (source !== undefined) this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);
+    return undefined;
   }
 
   /** Active streams counted against max_streams. */

@@ -115,6 +115,7 @@ export class LokiOutput {
         maxLineBytes: config.max_line_bytes,
         rejectOlderThanMs: config.reject_older_than,
         maxStreams: config.max_streams,
+        streamQuota: config.stream_quota,
       });
     } catch (e) {
       throw invalid(e instanceof TenantError ? 'tenant' : 'labels', (e as Error).message);
@@ -241,7 +242,7 @@ export class LokiOutput {
       const label = prep.explodingLabel?.name ?? 'unknown';
       this.refusedTotal.inc({ component: id, label }, refused);
       log.warn(
-        `max_streams reached: new label sets refused (dead-lettered). Label "${label}" has the most values: remove it from labels or use structured_metadata`,
+        `max_streams or stream_quota reached: new label sets refused (dead-lettered). Label "${label}" has the most values: remove it from labels, cap it with the label filter, or use structured_metadata`,
         { max_streams: this.config.max_streams, values: prep.explodingLabel?.values, refused },
       );
     }
