@@ -596,8 +596,20 @@ describe('packaging/kubernetes', () => {
       'ClusterRoleBinding',
       'ConfigMap',
       'DaemonSet',
+      'NetworkPolicy',
     ])
       expect(kinds).toContain(k);
+    // #17.8: only the telemetry port of shiplog's own pods, ingress only.
+    const [np] = byKind('NetworkPolicy') as unknown as Array<{
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: Array<{ ports: Array<{ port: number }> }>;
+      };
+    }>;
+    expect(np.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'shiplog' });
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
+    expect(np.spec.ingress.flatMap((r) => r.ports.map((p) => p.port))).toEqual([2020]);
     const kz = parseYaml(readFileSync(path.join(K8S_DIR, 'kustomization.yaml'), 'utf8')) as {
       resources: string[];
     };

@@ -82,6 +82,11 @@ export class Daemon {
       () => this.pipeline && { problems: () => this.problems() },
     );
     const addr = await server.listen(listen);
+    if (server.exposed)
+      this.log.warn(
+        'telemetry server listens on a non-loopback address: /metrics and /readyz are reachable from the network (restrict it with a NetworkPolicy or firewall)',
+        { listen },
+      );
     this.server = server;
     this.listenAddr = `${addr.address}:${addr.port}`;
   }

@@ -5,6 +5,29 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.js';
 
+/**
+ * Limits of the telemetry server (#17.8): 400 idle connections once exhausted the process's
+ * descriptors (the file input then failed with EMFILE). Probes and a Prometheus scraper need a
+ * handful; slow or idle clients are cut.
+ */
+export const TELEMETRY_LIMITS = {
+  maxConnections: 32,
+  /** Whole request headers within this. */
+  headersTimeoutMs: 5_000,
+  /** Whole request within this. */
+  requestTimeoutMs: 10_000,
+  /** Idle keep-alive sockets closed after this. */
+  keepAliveTimeoutMs: 5_000,
+  /** Any socket idle this long is destroyed. */
+  idleTimeoutMs: 30_000,
+} as const;
+
+/** True when `host` is not a loopback address (the endpoints are then reachable from outside). */
+export function exposedHost(host: string): boolean {
+  const h = host.toLowerCase();
+  return !(h === 'localhost' || h === '::1' || /^127\./.test(h) || h === '::ffff:127.0.0.1');
+}
+
 export interface HealthSource {
   /** Empty when ready; otherwise the reasons, one per line in the /readyz body. */
   problems(): string[];
@@ -12,6 +35,8 @@ export interface HealthSource {
 
 export class TelemetryServer {
   private server: Server | undefined;
+  /** The bound address is not loopback (set by listen). */
+  exposed = false;
 
   constructor(
     private readonly metrics: Metrics,
@@ -49,6 +74,12 @@ export class TelemetryServer {
           .end('not found: try /metrics, /healthz, /readyz\n');
       }
     });
+    server.maxConnections = TELEMETRY_LIMITS.maxConnections;
+    server.headersTimeout = TELEMETRY_LIMITS.headersTimeoutMs;
+    server.requestTimeout = TELEMETRY_LIMITS.requestTimeoutMs;
+    server.keepAliveTimeout = TELEMETRY_LIMITS.keepAliveTimeoutMs;
+    server.setTimeout(TELEMETRY_LIMITS.idleTimeoutMs, (socket) => socket.destroy());
+    this.exposed = exposedHost(host);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
