@@ -97,6 +97,20 @@ export function resolveAuth(cfg: MetadataConfig, env: NodeJS.ProcessEnv = proces
   return { server, ca, tokenFile: cfg.token_file, insecure: cfg.insecure_skip_verify };
 }
 
+/** Why the API connection is not protected (#17.13): warned at start, empty when it is. */
+export function authWarnings(auth: KubeAuth): string[] {
+  const out: string[] = [];
+  if (auth.server.startsWith('http:'))
+    out.push(
+      'kubernetes API server over plain http: the service-account token and pod metadata cross the network unencrypted',
+    );
+  else if (auth.insecure)
+    out.push(
+      'kubernetes API: insecure_skip_verify is on: the API server certificate is not checked (anyone on the path can read the token and feed false metadata)',
+    );
+  return out;
+}
+
 export interface WatcherOptions {
   auth: KubeAuth;
   nodeName: string;

@@ -19,7 +19,7 @@ import type { Template } from '../../../core/template.js';
 import type { FileInputConfig } from '../file/config.js';
 import { hashBytes, keyDevIno, readAt, TAIL_BYTES, type FilePosition } from '../file/identity.js';
 import { FileInput } from '../file/input.js';
-import { KubeError, PodWatcher, resolveAuth } from './api.js';
+import { KubeError, PodWatcher, authWarnings, resolveAuth } from './api.js';
 import type { KubernetesInputConfig } from './config.js';
 import { FileMerger, type JoinSink } from './merge.js';
 import { apiFields, type PodMeta } from './metadata.js';
@@ -270,6 +270,7 @@ export class KubernetesInput implements Input {
     if (md.enabled) {
       try {
         const auth = resolveAuth(md, this.o.env);
+        for (const w of authWarnings(auth)) this.ctx.log.warn(w, { api_server: auth.server });
         const node = md.node_name ?? this.o.env.NODE_NAME;
         if (!node)
           throw new KubeError('no node name: set NODE_NAME or metadata.node_name', 'config');

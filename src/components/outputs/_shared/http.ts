@@ -52,3 +52,13 @@ export function createGuardedPool(
 ): GuardedPool {
   return new GuardedPool(() => createPool(origin, o), 3 * o.timeoutMs, onReplace);
 }
+
+/** Credentials (or a tenant) sent over plain http (#17.13): said once at start. */
+export function plainHttpWarning(url: string, headers: Record<string, string>): string | undefined {
+  if (!url.startsWith('http:')) return undefined;
+  const sent = Object.keys(headers).filter((k) =>
+    /^(authorization|proxy-authorization|cookie|x-api-key|api-key|x-auth-token)$/i.test(k),
+  );
+  if (sent.length === 0) return undefined;
+  return `credentials (${sent.join(', ')}) are sent over plain http: use https, or keep this to a trusted local network`;
+}

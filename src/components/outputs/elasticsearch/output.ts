@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { OutputContext } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
-import { createGuardedPool, readSecret, tlsConnect } from '../_shared/http.js';
+import { createGuardedPool, plainHttpWarning, readSecret, tlsConnect } from '../_shared/http.js';
 import type { GuardedPool } from '../_shared/guarded-pool.js';
 import { excerpt } from '../_shared/excerpt.js';
 import { checkTrusted } from '../_shared/trusted.js';
@@ -166,6 +166,8 @@ export class ElasticsearchOutput {
     if (this.config.compression === 'gzip') this.headers['content-encoding'] = 'gzip';
     const authorization = authHeader(auth);
     if (authorization) this.headers.authorization = authorization;
+    const plain = plainHttpWarning(this.config.url, this.headers);
+    if (plain) this.ctx.log.warn(plain, { url: this.origin });
     this.pool ??= createGuardedPool(
       this.origin,
       { connections: this.config.workers, timeoutMs: this.config.timeout, connect },

@@ -20,7 +20,7 @@ import { Counter, type Registry } from 'prom-client';
 import snappy from 'snappy';
 import type { OutputContext, RetryConfig } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
-import { createGuardedPool, readSecret, tlsConnect } from '../_shared/http.js';
+import { createGuardedPool, plainHttpWarning, readSecret, tlsConnect } from '../_shared/http.js';
 import type { GuardedPool } from '../_shared/guarded-pool.js';
 import { excerpt } from '../_shared/excerpt.js';
 import { checkTrusted } from '../_shared/trusted.js';
@@ -177,6 +177,8 @@ export class LokiOutput {
     if (authorization) headers.authorization = authorization;
     this.headers = headers;
     checkHeaders(headers);
+    const plain = plainHttpWarning(this.config.url, headers);
+    if (plain) this.ctx.log.warn(plain, { url: this.origin });
     this.pool ??= createGuardedPool(
       this.origin,
       {
