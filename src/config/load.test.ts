@@ -78,8 +78,18 @@ describe('config errors', () => {
   it('a bad duration says what was expected', () => {
     const msg = errorOf('service:\n  shutdown_timeout: 5 minutes\n' + minimal('    - type: demo'));
     expect(msg).toContain(
-      'conf/x.yaml:2:21: service.shutdown_timeout: expected a duration such as 500ms, 5s, 1m, 2h or 7d, got "5 minutes"',
+      'conf/x.yaml:2:21: service.shutdown_timeout: expected a duration such as 500ms, 5s, 1m, 2h or 7d, got text of 9 characters (not shown)',
     );
+  });
+
+  it('a secret pasted into a size or duration key is not echoed (#17.17)', () => {
+    for (const key of ['memory_limit', 'shutdown_timeout']) {
+      const msg = errorOf(
+        `service:\n  ${key}: glpat-S3cretT0kenValue\n` + minimal('    - type: demo'),
+      );
+      expect(msg).toContain(`service.${key}:`);
+      expect(msg).not.toContain('S3cretT0ken');
+    }
   });
 
   it('an unknown component type suggests the nearest one', () => {

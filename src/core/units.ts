@@ -50,6 +50,12 @@ export function parseDuration(v: string | number): number | undefined {
   return Math.round(total);
 }
 
+/** What a rejected value looks like, without the value itself. */
+function shape(v: string | number): string {
+  if (typeof v === 'number') return v < 0 ? 'a negative number' : 'a number out of range';
+  return `text of ${v.length} character${v.length === 1 ? '' : 's'} (not shown)`;
+}
+
 /** A size in bytes: `64MiB`, `1MB`, `512KiB`, `4096`. */
 export function size(description: string) {
   return z
@@ -59,7 +65,8 @@ export function size(description: string) {
       if (n === undefined) {
         ctx.addIssue({
           code: 'custom',
-          message: `expected a size such as 64MiB, 1MB, 512KiB or a number of bytes, got ${JSON.stringify(v)}`,
+          // The value is not echoed (#17.17): a secret pasted under the wrong key would be printed.
+          message: `expected a size such as 64MiB, 1MB, 512KiB or a number of bytes, got ${shape(v)}`,
         });
         return z.NEVER;
       }
@@ -77,7 +84,7 @@ export function duration(description: string) {
       if (n === undefined) {
         ctx.addIssue({
           code: 'custom',
-          message: `expected a duration such as 500ms, 5s, 1m, 2h or 7d, got ${JSON.stringify(v)}`,
+          message: `expected a duration such as 500ms, 5s, 1m, 2h or 7d, got ${shape(v)}`,
         });
         return z.NEVER;
       }
