@@ -5,7 +5,7 @@
 // max_field_bytes are cut and flagged, and a restart goes on from after it.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LokiReceiver } from '../receivers/loki.js';
@@ -49,7 +49,7 @@ describe.skipIf(!JOURNAL_REMOTE || !HAVE_JOURNALCTL)(
       const ship = new Shiplog(cfg);
       cleanups.push(() => ship.dispose());
       await ship.start();
-      await waitFor(() => receiver.entries.length >= 201, 30_000);
+      await waitFor(() => receiver.entries.length >= 201, 90_000);
       const lines = receiver.entries.map((e) => e.line);
       expect(lines.filter((l) => l.startsWith('before ')).length).toBe(100);
       expect(lines.filter((l) => l.startsWith('after ')).length).toBe(100);
@@ -79,5 +79,45 @@ describe.skipIf(!JOURNAL_REMOTE || !HAVE_JOURNALCTL)(
       );
       expect(Math.max(peak1, peak2)).toBeLessThan(300);
     }, 120_000);
+
+    it('#23.9 a journal vacuumed while stopped: 2000/2000 delivered, 0 duplicates', async () => {
+      const { dir, data } = scenarioDir('journal-vacuum');
+      const jdir = path.join(dir, 'journal');
+      mkdirSync(jdir);
+      writeJournal(jdir, 'a', msgs('entry', 0, 1000));
+      const receiver = await LokiReceiver.start({ rejectOldSamplesMaxAgeMs: 0 });
+      cleanups.push(() => receiver.close());
+      const cfg = writeConfig(dir, {
+        dataDir: data,
+        inputs: [{ type: 'journald', id: 'journal', journal_directory: jdir, read_from: 'head' }],
+        lokiUrl: receiver.url,
+      });
+      const ship = new Shiplog(cfg);
+      cleanups.push(() => ship.dispose());
+      await ship.start();
+      await waitFor(() => receiver.entries.length >= 1000, 60_000);
+      await sleep(600); // checkpoint_interval 200ms
+      expect((await ship.stop()).code).toBe(0);
+
+      // While stopped: entries 1000-1999 land in a new file; the one holding the cursor is deleted.
+      writeJournal(jdir, 'b', msgs('entry', 1000, 2000));
+      rmSync(path.join(jdir, 'a.journal'));
+
+      const again = new Shiplog(cfg);
+      cleanups.push(() => again.dispose());
+      await again.start();
+      await waitFor(() => new Set(receiver.entries.map((e) => e.line)).size >= 2000, 60_000);
+      await sleep(500);
+      await again.stop();
+      const lines = receiver.entries.map((e) => e.line);
+      const distinct = new Set(lines);
+      const missing: number[] = [];
+      for (let i = 0; i < 2000; i++) if (!distinct.has(`entry ${i}`)) missing.push(i);
+      console.log(
+        `journal vacuumed while stopped: ${distinct.size}/2000 delivered, ${lines.length - distinct.size} duplicates, missing ${JSON.stringify(missing.slice(0, 5))}`,
+      );
+      expect(missing).toEqual([]);
+      expect(lines.length).toBe(2000);
+    }, 150_000);
   },
 );

@@ -10,7 +10,7 @@ describe('journalctl arguments', () => {
     expect(a).toEqual(
       expect.arrayContaining([
         '--follow',
-        '--after-cursor=s=1;i=2',
+        '--cursor=s=1;i=2',
         '--no-tail',
         '--merge',
         '--output=json',

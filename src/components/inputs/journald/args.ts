@@ -6,8 +6,9 @@
 // - `--follow` implies the current boot on systemd 250–257 unless `--merge` (or an explicit
 //   `--boot`) is given: a cursor from before a reboot would skip the rest of that boot.
 // - `--after-cursor` and `--since` exclude each other.
-// - `--after-cursor` skips one entry after seeking, so the cursor must come from an entry that
-//   matches the same filters (ours always do: they are read with the same arguments).
+// - `--after-cursor` skips one entry after seeking, and when the cursor's file was vacuumed it
+//   skips one more (#23.9): resuming uses `--cursor` (inclusive) and the reader drops entries not
+//   after the saved cursor (cursor.ts).
 
 import { parseDuration } from '../../../core/units.js';
 import { PRIORITY_NAMES, type JournaldConfig } from './config.js';
@@ -119,7 +120,7 @@ export function journalctlArgs(
   if (opts.follow) args.push('--follow');
   const now = opts.now ?? Date.now();
   if ('cursor' in start) {
-    args.push(`--after-cursor=${start.cursor}`);
+    args.push(`--cursor=${start.cursor}`);
   } else if ('since' in start) {
     const rf = start.since;
     if (rf.kind === 'time') args.push(`--since=@${Math.floor(rf.ms / 1000)}`);

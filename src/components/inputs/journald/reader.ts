@@ -1,6 +1,6 @@
 // Runs journalctl and turns its stdout into batches, for as long as the input lives.
 //
-//   spawn journalctl --after-cursor=C ──stdout──▶ LineSplitter ──▶ JournalMapper ──▶ ctx.emit
+//   spawn journalctl --cursor=C (entries not after C dropped, cursor.ts) ──stdout──▶ LineSplitter ──▶ JournalMapper ──▶ ctx.emit
 //        ▲   (paused while emit's promise is pending: the pipe fills, journalctl blocks)   │
 //        └── exit/crash: respawn with backoff from the last *emitted* cursor ◀────────────┘
 //
@@ -16,6 +16,7 @@ import { abortableSleep } from '../../../core/retry.js';
 import type { JournaldConfig } from './config.js';
 import { journalctlArgs, type StartAt } from './args.js';
 import { JournalMapper, type MapResult } from './map.js';
+import { isAfter, lineCursor, parseCursor, type CursorPos } from './cursor.js';
 
 /** Emit when this much is parsed, without waiting for the end of the current I/O phase. */
 const MAX_BATCH_RECORDS = 4096;
@@ -42,12 +43,18 @@ export class JournalReader {
   private stopping = false;
   /** Cursor of the last entry handed to the pipeline (or the start position). */
   private cursor: string | undefined;
+  /** A rejected cursor whose time the next run starts from (--since); its entry is dropped. */
+  private sinceCursor: string | undefined;
   private failures = 0;
   /** Aborted by stop(): ends a backoff sleep even if ctx.signal is not aborted. */
   private readonly halt = new AbortController();
   private lastFailure = '';
   /** Runs so far (tests and logs). */
   runs = 0;
+  /** While set, the run resumed from this cursor: entries not after it are dropped (#23.9). */
+  private resume: { cursor: string; pos: CursorPos; sawIt: boolean } | undefined;
+  /** Entries known lost (a vacuumed journal), for tests. */
+  gone = 0;
 
   constructor(
     private readonly config: JournaldConfig,
@@ -106,6 +113,9 @@ export class JournalReader {
       while (!this.stopping && !ctx.signal.aborted) {
         const start: StartAt = this.cursor !== undefined ? { cursor: this.cursor } : this.initial;
         const args = journalctlArgs(config, start, { follow: !ctx.oneShot });
+        const from = 'cursor' in start ? start.cursor : this.sinceCursor;
+        const pos = from !== undefined ? parseCursor(from) : undefined;
+        this.resume = pos ? { cursor: from!, pos, sawIt: false } : undefined;
         this.runs++;
         ctx.log.debug('starting journalctl', { args });
         const res = await this.runOnce(args);
@@ -113,14 +123,20 @@ export class JournalReader {
         const ok = res.code === 0 && !res.error;
         if (ctx.oneShot && ok) break;
         if (!ok && 'cursor' in start && /seek to cursor/i.test(res.stderr)) {
-          // A corrupt or foreign checkpoint: journalctl cannot resume from it. Going on from
-          // read_from is the only way forward; say so loudly.
-          ctx.log.error('journalctl rejected the saved cursor; starting again from read_from', {
-            read_from: config.read_from,
-            error: describe(res),
-          });
+          // journalctl cannot resume from the cursor. If it names a time, go on from that time
+          // (entries not after the cursor are still dropped); else from read_from. Said loudly.
+          const pos = parseCursor(start.cursor);
+          ctx.log.error(
+            pos
+              ? "journalctl rejected the saved cursor; going on from the cursor's time"
+              : 'journalctl rejected the saved cursor; starting again from read_from',
+            { read_from: config.read_from, error: describe(res) },
+          );
+          this.sinceCursor = pos ? start.cursor : undefined;
           this.cursor = undefined;
-          this.initial = this.fallback;
+          this.initial = pos
+            ? { since: { kind: 'time', ms: Number(pos.realtime / 1000n) } }
+            : this.fallback;
         }
         this.failures++;
         this.lastFailure = describe(res);
@@ -221,11 +237,13 @@ export class JournalReader {
             continue;
           }
           // Keep order: map what came before, then pass the oversized entry's cursor.
+          if (this.resume) this.dropNotAfter(texts);
           this.mapper.mapLines(texts, pending);
           texts.length = 0;
           this.mapper.skipOversized(sl.cursor, pending);
         }
         split.length = 0;
+        if (this.resume) this.dropNotAfter(texts);
         this.mapper.mapLines(texts, pending);
         texts.length = 0;
         if (pending.records.length >= MAX_BATCH_RECORDS || pending.bytes >= MAX_BATCH_BYTES) {
@@ -263,6 +281,61 @@ export class JournalReader {
       };
       child.once('close', finish);
     });
+  }
+
+  /**
+   * After a resume: drop the lines whose entry is not after the saved cursor (`--cursor` prints
+   * the cursor's own entry; a `--since` fallback prints the rest of its second). At the first
+   * entry after it, a gap is certain when the cursor's entry was not printed, both share a
+   * seqnum id, seqnums were skipped, and no filter hides entries: counted (journal_gone).
+   */
+  private dropNotAfter(texts: string[]): void {
+    const r = this.resume!;
+    let keepFrom = texts.length;
+    for (let i = 0; i < texts.length; i++) {
+      const c = lineCursor(texts[i]);
+      if (c === undefined) continue;
+      if (c === r.cursor) {
+        r.sawIt = true;
+        continue;
+      }
+      const p = parseCursor(c);
+      if (!p || isAfter(p, r.pos)) {
+        keepFrom = i;
+        if (p && !r.sawIt) this.noteGap(r.pos, p);
+        this.resume = undefined;
+        break;
+      }
+    }
+    if (keepFrom > 0) texts.splice(0, keepFrom);
+  }
+
+  private noteGap(saved: CursorPos, first: CursorPos): void {
+    const c = this.config;
+    const filtered =
+      c.units.length > 0 ||
+      Object.keys(c.matches).length > 0 ||
+      c.priority !== undefined ||
+      c.current_boot_only ||
+      c.extra_args.length > 0;
+    if (saved.seqnumId !== first.seqnumId || filtered) {
+      this.ctx.log.warn(
+        'the saved journal entry is gone (vacuumed or rotated away); reading went on from the next one. Whether entries were lost cannot be told',
+        {},
+      );
+      return;
+    }
+    const lost = first.seqnum - saved.seqnum - 1n;
+    if (lost <= 0n) return;
+    const n = Number(lost);
+    this.gone += n;
+    this.ctx.metrics.droppedRecords.inc({ component: this.ctx.id, reason: 'journal_gone' }, n);
+    this.ctx.log.error(
+      'journal entries were deleted before they were read (vacuumed while stopped)',
+      {
+        lost: n,
+      },
+    );
   }
 
   private reportedMalformed = 0;
