@@ -1,5 +1,6 @@
 // The command line. The only module that exits the process. Exit codes: 0 ok, 1 runtime
-// failure, 2 usage error, 3 backfill lost records, 78 invalid config (EX_CONFIG).
+// failure, 2 usage error, 3 records lost or dead-lettered (backfill, replay) or not ready
+// (status), 78 invalid config (EX_CONFIG), 130 interrupted.
 
 import './v8-flags.js';
 import { bootLog, releaseFatalHandlers } from './process-log.js';
@@ -16,6 +17,7 @@ import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logg
 import { Daemon } from './daemon.js';
 import { runBackfill } from './backfill.js';
 import { runConvert } from './convert/command.js';
+import { runReplay, UsageError } from './replay.js';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
 
@@ -247,6 +249,64 @@ export async function main(argv: string[]): Promise<void> {
     .option('-o, --output <file>', 'write the shiplog config to this file instead of stdout')
     .option('--json', 'print the report as one JSON object on stderr')
     .action((file: string, o: { json?: boolean; output?: string }) => runConvert(file, o));
+
+  program
+    .command('replay')
+    .description(
+      'Send dead letters (data_dir/dead_letter/<output>.ndjson) again through their output, as they were; safe while the daemon runs and to interrupt and rerun (exit 0, 3 if any record was dead-lettered again, 130 interrupted).',
+    )
+    .option(
+      '-c, --config <file>',
+      'config file (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
+    )
+    .option('--output <id>', 'replay the dead letters of this output (or filter) only')
+    .option('--to <id>', 'send them through this output instead')
+    .option(
+      '--since <time>',
+      'only dead letters written at or after this time (RFC 3339, or a duration ago: 2h); the others stay',
+    )
+    .option('--dry-run', 'print what would be replayed (counts, reasons) and exit')
+    .option('--json', 'print the summary as one JSON object')
+    .action(
+      async (o: {
+        config?: string;
+        output?: string;
+        to?: string;
+        since?: string;
+        dryRun?: boolean;
+        json?: boolean;
+      }) => {
+        let code: number;
+        try {
+          const config = loadConfigFile(o.config ?? defaultConfig());
+          await loadComponents(config);
+          const handlers: Array<() => void> = [];
+          const onSignal = (): void => {
+            for (const h of handlers) h();
+          };
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
+          ({ code } = await runReplay(
+            config,
+            {
+              output: o.output,
+              to: o.to,
+              since: o.since,
+              dryRun: o.dryRun ?? false,
+              json: o.json ?? false,
+            },
+            { out: process.stdout, err: process.stderr, onInterrupt: (fn) => handlers.push(fn) },
+          ));
+        } catch (e) {
+          if (e instanceof UsageError) {
+            process.stderr.write(`shiplog replay: ${e.message}\n`);
+            process.exit(EXIT.USAGE);
+          }
+          fail(e);
+        }
+        process.exit(code);
+      },
+    );
 
   program
     .command('schema')

@@ -1,6 +1,7 @@
 // Dead letters: records a backend (or a filter) rejected permanently, appended to
 // `data_dir/dead_letter/<component>.ndjson` with the reason, one JSON object per record, so they
-// are never silently dropped and never block the stream.
+// are never silently dropped and never block the stream. A line keeps the whole record (fields,
+// nanosecond time, per-record labels, source id) so `shiplog replay` can send it again as it was.
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
@@ -46,7 +47,7 @@ export function createDeadLetterWriter(
           // A record that cannot be serialised must still be accounted for, never block the stream.
           record = JSON.stringify({ unserialisable: (e as Error).message });
         }
-        text += `{"dead_lettered_at":${JSON.stringify(now)},"component":${JSON.stringify(component)},"tag":${JSON.stringify(it.tag ?? null)},"reason":${JSON.stringify(it.reason)},"time":${JSON.stringify(time)},"record":${record}}\n`;
+        text += deadLetterLine(now, component, it, time, record);
       }
       // Serialise appends so lines never interleave; a failed write is retried (never dropped).
       const run = async (): Promise<void> => {
@@ -74,4 +75,68 @@ export function createDeadLetterWriter(
       return chain;
     },
   };
+}
+
+/** One dead-letter line (with its newline). `record` is the fields' JSON text. */
+function deadLetterLine(
+  now: string,
+  component: string,
+  it: DeadLetter,
+  time: string | null,
+  record: string,
+): string {
+  const r = it.record;
+  let line = `{"dead_lettered_at":${JSON.stringify(now)},"component":${JSON.stringify(component)},"tag":${JSON.stringify(it.tag ?? null)},"reason":${JSON.stringify(it.reason)},"time":${JSON.stringify(time)}`;
+  if (time !== null) line += `,"time_ns":"${timeNsText(r.timeMs, r.timeNs)}"`;
+  if (r.labels !== undefined) line += `,"labels":${JSON.stringify(r.labels)}`;
+  if (r.sourceId !== undefined) line += `,"source_id":${JSON.stringify(r.sourceId)}`;
+  return line + `,"record":${record}}\n`;
+}
+
+/** Nanoseconds since the epoch as decimal text (exact beyond 2^53). */
+function timeNsText(timeMs: number, timeNs: number): string {
+  const ns = Number.isInteger(timeNs) && timeNs >= 0 && timeNs < 1e6 ? timeNs : 0;
+  return (BigInt(Math.trunc(timeMs)) * 1_000_000n + BigInt(ns)).toString();
+}
+
+/** A dead-letter line as written above. */
+export interface DeadLetterEntry {
+  dead_lettered_at: string;
+  component: string;
+  tag: string | null;
+  reason: string;
+  time: string | null;
+  time_ns?: string;
+  labels?: Record<string, string>;
+  source_id?: string;
+  record: Record<string, unknown>;
+}
+
+/**
+ * Parse one dead-letter line back into the record it holds (replay). Lines written before
+ * `time_ns` existed fall back to `time` (millisecond precision). Throws on a malformed line.
+ */
+export function parseDeadLetter(line: string): { entry: DeadLetterEntry; record: LogRecord } {
+  const entry = JSON.parse(line) as DeadLetterEntry;
+  if (
+    entry === null ||
+    typeof entry !== 'object' ||
+    typeof entry.record !== 'object' ||
+    entry.record === null
+  )
+    throw new Error('not a dead-letter line');
+  let timeMs = Date.now();
+  let timeNs = 0;
+  if (typeof entry.time_ns === 'string' && /^\d{1,30}$/.test(entry.time_ns)) {
+    const ns = BigInt(entry.time_ns);
+    timeMs = Number(ns / 1_000_000n);
+    timeNs = Number(ns % 1_000_000n);
+  } else if (typeof entry.time === 'string') {
+    const ms = Date.parse(entry.time);
+    if (!Number.isNaN(ms)) timeMs = ms;
+  }
+  const record: LogRecord = { fields: entry.record, timeMs, timeNs };
+  if (entry.labels && typeof entry.labels === 'object') record.labels = entry.labels;
+  if (typeof entry.source_id === 'string') record.sourceId = entry.source_id;
+  return { entry, record };
 }
