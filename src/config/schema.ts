@@ -23,6 +23,16 @@ export const serviceSchema = z
           .describe(
             'Address of /metrics, /healthz and /readyz. Loopback unless you mean otherwise.',
           ),
+        tap: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Serve /tap (`shiplog tap`): sampled records after the filters, to loopback clients.',
+          ),
+        tap_remote: z
+          .boolean()
+          .default(false)
+          .describe('Also serve /tap to clients that are not on this host (records leave it).'),
       })
       .optional()
       .describe('Telemetry HTTP server; omit to disable.'),

@@ -26,6 +26,8 @@ export function createDeadLetterWriter(
   component: string,
   log: Logger,
   metrics: Metrics,
+  /** Called once a write landed, per tag: the ledger's dead-letter count. */
+  onWritten?: (tag: string | undefined, count: number) => void,
 ): DeadLetterWriter {
   const dir = path.join(dataDir, 'dead_letter');
   const file = path.join(dir, `${component}.ndjson`);
@@ -59,6 +61,7 @@ export function createDeadLetterWriter(
             }
             await fsp.appendFile(file, text, { mode: 0o640 });
             metrics.outputRecords.inc({ component, result: 'dead_lettered' }, items.length);
+            if (onWritten) countByTag(items, onWritten);
             log.warn('records dead-lettered', {
               file,
               reason: items[0].reason,
@@ -139,4 +142,18 @@ export function parseDeadLetter(line: string): { entry: DeadLetterEntry; record:
   if (entry.labels && typeof entry.labels === 'object') record.labels = entry.labels;
   if (typeof entry.source_id === 'string') record.sourceId = entry.source_id;
   return { entry, record };
+}
+
+function countByTag(items: DeadLetter[], fn: (tag: string | undefined, n: number) => void): void {
+  let tag = items[0].tag;
+  let n = 0;
+  for (const it of items) {
+    if (it.tag !== tag) {
+      fn(tag, n);
+      tag = it.tag;
+      n = 0;
+    }
+    n++;
+  }
+  fn(tag, n);
 }

@@ -1,36 +1,18 @@
 // `shiplog replay` end to end: a real daemon dead-letters records a Loki receiver refuses, then
 // the real CLI sends them again (while the daemon runs, interrupted and rerun, refused again).
 
-import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/harness.js';
-import { BIN, ROOT, runShiplog, type Proc } from '../helpers/proc.js';
+import { runShiplog, type Proc } from '../helpers/proc.js';
+import { runCli } from './cli.js';
 import { LokiReceiver } from '../receivers/loki.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-export function runCli(
-  args: string[],
-  opts: { onStart?: (child: ReturnType<typeof spawn>) => void } = {},
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (status) => resolve({ status, stdout, stderr }));
-    opts.onStart?.(child);
-  });
-}
 
 function config(dir: string, url: string, batchBytes = '64KiB'): string {
   const file = path.join(dir, 'shiplog.yaml');
