@@ -20,6 +20,7 @@ import { runConvert } from './convert/command.js';
 import { runReplay, UsageError } from './replay.js';
 import { runStatus } from './status.js';
 import { runTap } from './tap.js';
+import { runTests, TestFileError } from './test-command.js';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
 
@@ -409,6 +410,28 @@ export async function main(argv: string[]): Promise<void> {
         process.exit(code);
       },
     );
+
+  program
+    .command('test')
+    .description(
+      "Config unit tests: hand each test's lines or records to the config's real filters (no input read, nothing sent) and check what each output receives and what is dropped (exit 0 passed, 1 failed, 78 invalid test file or config).",
+    )
+    .argument('<file>', 'the YAML test file (see docs/operator-tools.md)')
+    .option('-c, --config <file>', "the config to test (default: the test file's config:)")
+    .option('--json', 'print the results as one JSON object')
+    .action(async (file: string, o: { config?: string; json?: boolean }) => {
+      let code: number;
+      try {
+        code = await runTests(file, { config: o.config, json: o.json ?? false }, process.stdout);
+      } catch (e) {
+        if (e instanceof TestFileError) {
+          process.stderr.write(`shiplog test: invalid test file\n${e.message}\n`);
+          process.exit(EXIT.CONFIG);
+        }
+        fail(e);
+      }
+      process.exit(code);
+    });
 
   program
     .command('schema')
