@@ -76,7 +76,7 @@ function idsWithDeadLetters(dir: string): string[] {
   }
   const ids = new Set<string>();
   for (const n of names) {
-    const m = /^(.+)\.(ndjson|replay)$/.exec(n);
+    const m = /^(.+)\.(ndjson(\.\d+)?|replay(-\d+)?)$/.exec(n);
     if (m && !m[1].endsWith('.unreadable')) ids.add(m[1]);
   }
   return [...ids].sort();
@@ -100,10 +100,7 @@ export async function runReplay(
   const since = parseTimeArg('--since', o.since);
   let ids =
     o.output !== undefined ? [o.output] : idsWithDeadLetters(dir).filter((id) => outputs.has(id));
-  ids = ids.filter(
-    (id) =>
-      existsSync(path.join(dir, `${id}.ndjson`)) || existsSync(path.join(dir, `${id}.replay`)),
-  );
+  ids = ids.filter((id) => sources(dir, id).length > 0 || claimedFiles(dir, id).length > 0);
 
   if (o.dryRun) return dryRun(dir, ids, o, since, io);
 
@@ -119,17 +116,27 @@ export async function runReplay(
   for (const id of ids) {
     if (interrupted) break;
     const to = o.to ?? id;
-    const s = await replayOne(
-      config,
-      dir,
-      id,
-      to,
-      since,
-      log,
-      (stop) => stoppers.push(stop),
-      () => interrupted,
-    );
-    summaries.push(s);
+    await claim(dir, id);
+    let total: FileSummary | undefined;
+    // Claimed files in order: `<id>.replay` (resumed if interrupted), then `.replay-2`, ...
+    while (!interrupted && existsSync(path.join(dir, `${id}.replay`))) {
+      const s = await replayOne(
+        config,
+        dir,
+        id,
+        to,
+        since,
+        log,
+        (stop) => stoppers.push(stop),
+        () => interrupted,
+      );
+      if (total === undefined) total = s;
+      else for (const k of ['sent', 'dead_again', 'kept', 'unreadable'] as const) total[k] += s[k];
+      total.interrupted = s.interrupted;
+      if (s.interrupted) break;
+      await promoteNext(dir, id);
+    }
+    if (total) summaries.push(total);
   }
   const deadAgain = summaries.reduce((n, s) => n + s.dead_again, 0);
   const code = interrupted ? 130 : deadAgain > 0 ? 3 : 0;
@@ -149,6 +156,51 @@ export async function runReplay(
 }
 
 export class UsageError extends Error {}
+
+/** Dead-letter files of an id, oldest first: the rotated ones (`.ndjson.3` .. `.1`), then the live one. */
+function sources(dir: string, id: string): string[] {
+  const live = path.join(dir, `${id}.ndjson`);
+  return [`${live}.3`, `${live}.2`, `${live}.1`, live].filter((f) => existsSync(f));
+}
+
+/** Files a replay claimed and has not finished. */
+function claimedFiles(dir: string, id: string): string[] {
+  const first = path.join(dir, `${id}.replay`);
+  return [first, ...[2, 3, 4, 5].map((k) => `${first}-${k}`)].filter((f) => existsSync(f));
+}
+
+/**
+ * Claim an id's dead-letter files by renaming them (oldest first) to `<id>.replay`,
+ * `<id>.replay-2`, ...; unless an interrupted replay's claim is still there (finished first).
+ */
+async function claim(dir: string, id: string): Promise<void> {
+  if (claimedFiles(dir, id).length > 0) return;
+  const first = path.join(dir, `${id}.replay`);
+  let k = 1;
+  for (const src of sources(dir, id)) {
+    try {
+      await fsp.rename(src, k === 1 ? first : `${first}-${k}`);
+      k++;
+    } catch (e) {
+      // The daemon rotated it meanwhile: it stays for the next replay.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  // A daemon that opened the live file just before the rename may still be appending to it.
+  if (k > 1) await new Promise((r) => setTimeout(r, 250));
+}
+
+/** `<id>.replay` is done: the next claimed file takes its name. */
+async function promoteNext(dir: string, id: string): Promise<void> {
+  const first = path.join(dir, `${id}.replay`);
+  for (const k of [2, 3, 4, 5]) {
+    const f = `${first}-${k}`;
+    if (existsSync(f)) {
+      await fsp.rename(f, first);
+      return;
+    }
+  }
+}
 
 async function replayOne(
   config: ShiplogConfig,
@@ -174,25 +226,26 @@ async function replayOne(
     interrupted: false,
   };
   let start = 0;
-  if (existsSync(claimed)) {
-    // An interrupted replay: resume after what it had acknowledged.
-    try {
-      const saved = JSON.parse(await fsp.readFile(offsetFile, 'utf8')) as { offset?: unknown };
-      if (typeof saved.offset === 'number' && saved.offset >= 0) start = saved.offset;
-    } catch {
-      start = 0;
-    }
-    summary.resumed_at_byte = start;
-  } else {
-    await fsp.rename(live, claimed);
-    // A daemon that opened the file just before the rename may still be appending to it.
-    await new Promise((r) => setTimeout(r, 250));
+  // An interrupted replay: resume after what it had acknowledged.
+  try {
+    const saved = JSON.parse(await fsp.readFile(offsetFile, 'utf8')) as { offset?: unknown };
+    if (typeof saved.offset === 'number' && saved.offset >= 0) start = saved.offset;
+  } catch {
+    start = 0;
   }
+  summary.resumed_at_byte = start;
 
   const oc = config.pipeline.outputs.find((x) => x.id === to)!;
   const metrics = new Metrics({ defaultMetrics: false });
   const clog = log.child({ component: to, type: oc.type });
-  const realDead = createDeadLetterWriter(config.service.data_dir, to, clog, metrics);
+  const realDead = createDeadLetterWriter(
+    config.service.data_dir,
+    to,
+    clog,
+    metrics,
+    undefined,
+    config.service.dead_letter.max_size,
+  );
   const deadLetter: DeadLetterWriter = {
     file: realDead.file,
     write(items) {
@@ -405,7 +458,10 @@ async function dryRun(
     }
     for (const [file, from] of [
       [claimed, start],
-      [path.join(dir, `${id}.ndjson`), 0],
+      ...claimedFiles(dir, id)
+        .filter((f) => f !== claimed)
+        .map((f) => [f, 0]),
+      ...sources(dir, id).map((f) => [f, 0]),
     ] as Array<[string, number]>) {
       if (!existsSync(file)) continue;
       const text = (await fsp.readFile(file)).subarray(from).toString('utf8');

@@ -65,6 +65,7 @@ export interface PipelineConfig {
     memory_limit: number;
     queue_max_size: number;
     checkpoint_interval: number;
+    dead_letter?: { max_size: number };
   };
   pipeline: {
     inputs: Array<CommonInput & Record<string, unknown>>;
@@ -143,13 +144,19 @@ export class Pipeline {
     this.queueBudget = new QueueBudget(config.service.queue_max_size);
 
     const ledger = deps.ledger;
+    const dlMax = config.service.dead_letter?.max_size;
     for (const oc of config.pipeline.outputs) {
       const def = deps.components.getDef('output', oc.type);
       let clog = log.child({ component: oc.id, type: oc.type });
       if (ledger) clog = ledgerLogger(clog, oc.id, ledger);
       const limit = oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount);
-      const deadLetter = createDeadLetterWriter(dataDir, oc.id, clog, metrics, (tag, n) =>
-        ledger?.deadLettered(tag, n, 'output'),
+      const deadLetter = createDeadLetterWriter(
+        dataDir,
+        oc.id,
+        clog,
+        metrics,
+        (tag, n) => ledger?.deadLettered(tag, n, 'output'),
+        dlMax,
       );
       // backfill waits for delivery and keeps its own checkpoints: it never uses the daemon's queues.
       const type = deps.oneShot ? 'memory' : (oc.buffer.type ?? def.defaultBuffer ?? 'disk');
@@ -197,8 +204,13 @@ export class Pipeline {
           metrics,
           dataDir,
           signal: this.outputAbort.signal,
-          deadLetter: createDeadLetterWriter(dataDir, fc.id, clog, metrics, (tag, n) =>
-            ledger?.deadLettered(tag, n, 'filter'),
+          deadLetter: createDeadLetterWriter(
+            dataDir,
+            fc.id,
+            clog,
+            metrics,
+            (tag, n) => ledger?.deadLettered(tag, n, 'filter'),
+            dlMax,
           ),
         }),
       );

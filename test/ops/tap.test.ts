@@ -78,8 +78,15 @@ describe('shiplog tap', () => {
 
     // --rate 10 for ~3 s while 2,000 lines/s flow: at most the bucket (10) + 10/s.
     const t0 = Date.now();
+    // Counted from spawn (an upper bound on the time connected); stopped 3 s after the first sample.
     const sampled = await runCli(['tap', '--url', d.url, '--json', '--rate', '10'], {
-      onStart: (child) => setTimeout(() => child.kill('SIGINT'), 3000),
+      onStart: (child) => {
+        const stop = setTimeout(() => child.kill('SIGINT'), 20_000);
+        child.stdout!.once('data', () => {
+          clearTimeout(stop);
+          setTimeout(() => child.kill('SIGINT'), 3000);
+        });
+      },
     });
     const secs = (Date.now() - t0) / 1000;
     const got = sampled.stdout.trim().split('\n').filter(Boolean);
@@ -100,7 +107,7 @@ describe('shiplog tap', () => {
 
     // Selection: a tag that never occurs gives nothing; an unknown component is refused.
     const none = await runCli(['tap', '--url', d.url, '--match', 'nothing.*'], {
-      onStart: (child) => setTimeout(() => child.kill('SIGINT'), 3000),
+      onStart: (child) => setTimeout(() => child.kill('SIGINT'), 6000),
     });
     expect(none.status).toBe(0);
     expect(none.stdout).toBe('');
