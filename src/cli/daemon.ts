@@ -3,13 +3,18 @@
 // persist checkpoints; SIGHUP reloads (validate first; on error keep the running pipeline).
 
 import * as path from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CheckpointStore } from '../core/checkpoint-store.js';
 import { Pipeline } from '../core/pipeline.js';
 import type { ShiplogConfig } from '../config/schema.js';
 import { loadConfigFile, pipelineComponents } from '../config/load.js';
 import { createLogger, type Level, type Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
-import { TelemetryServer } from '../telemetry/http.js';
+import { TelemetryServer, type RouteHandler } from '../telemetry/http.js';
+import { Ledger } from '../telemetry/ledger.js';
+import { buildStatus } from './status.js';
+import { isLoopback, TapHub, TAP_DEFAULT_RATE, TAP_MAX_RATE } from '../telemetry/tap.js';
+import { compileMatch } from '../core/glob.js';
 
 export interface DaemonOptions {
   configFile: string;
@@ -22,6 +27,11 @@ export interface DaemonOptions {
 export class Daemon {
   readonly log: Logger & { setLevel(l: Level): void };
   readonly metrics = new Metrics();
+  /** The loss ledger behind /status; survives reloads. */
+  readonly ledger = new Ledger();
+  /** /tap readers; survives reloads. */
+  readonly tap = new TapHub();
+  readonly startedAt = Date.now();
   pipeline: Pipeline | undefined;
   store: CheckpointStore | undefined;
   private server: TelemetryServer | undefined;
@@ -56,6 +66,8 @@ export class Daemon {
       metrics: this.metrics,
       checkpoints: store,
       oneShot: this.opts.oneShot,
+      ledger: this.ledger,
+      tap: this.tap,
     });
     this.store = store;
     this.pipeline = pipeline;
@@ -80,6 +92,7 @@ export class Daemon {
     const server = new TelemetryServer(
       this.metrics,
       () => this.pipeline && { problems: () => this.problems() },
+      this.routes(),
     );
     const addr = await server.listen(listen);
     if (server.exposed)
@@ -89,6 +102,85 @@ export class Daemon {
       );
     this.server = server;
     this.listenAddr = `${addr.address}:${addr.port}`;
+  }
+
+  /** Routes beside /metrics, /healthz and /readyz. */
+  private routes(): Map<string, RouteHandler> {
+    const routes = new Map<string, RouteHandler>();
+    routes.set('/status', (_req, res) => {
+      buildStatus(this).then(
+        (body) =>
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify(body) + '\n'),
+        (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(e.message + '\n'),
+      );
+    });
+    routes.set('/tap', (req, res) => this.serveTap(req, res));
+    return routes;
+  }
+
+  /** GET /tap?component=ID&match=GLOB&rate=N: NDJSON samples until the client goes away. */
+  private serveTap(req: IncomingMessage, res: ServerResponse): void {
+    const http = this.config.service.http;
+    const text = { 'content-type': 'text/plain' };
+    if (!http?.tap) {
+      res.writeHead(404, text).end('tap is off: set service.http.tap: true\n');
+      return;
+    }
+    if (!http.tap_remote && !isLoopback(req.socket.remoteAddress)) {
+      res.writeHead(403, text).end('tap serves loopback clients only (service.http.tap_remote)\n');
+      return;
+    }
+    const q = new URL(req.url ?? '/', 'http://tap').searchParams;
+    const rate = q.has('rate') ? Number(q.get('rate')) : TAP_DEFAULT_RATE;
+    if (!(rate >= 1 && rate <= TAP_MAX_RATE)) {
+      res.writeHead(400, text).end(`rate: 1..${TAP_MAX_RATE} records/s\n`);
+      return;
+    }
+    const p = this.config.pipeline;
+    const component = q.get('component') ?? undefined;
+    let inComponent:
+      ((input: string, tag: string, outputs: readonly string[]) => boolean) | undefined;
+    if (component !== undefined) {
+      const filter = p.filters.find((f) => f.id === component);
+      if (filter) {
+        const m = compileMatch(filter.match);
+        inComponent = (_i, tag) => m(tag);
+      } else if (p.inputs.some((i) => i.id === component))
+        inComponent = (input) => input === component;
+      else if (p.outputs.some((o) => o.id === component))
+        inComponent = (_i, _t, outputs) => outputs.includes(component);
+      else {
+        res
+          .writeHead(400, text)
+          .end(`component ${component}: no input, filter or output with this id\n`);
+        return;
+      }
+    }
+    const matchTag = q.has('match') ? compileMatch(q.get('match')!) : undefined;
+    const remove = this.tap.add({
+      rate,
+      accept: (input, tag, outputs) =>
+        (matchTag === undefined || matchTag(tag)) &&
+        (inComponent === undefined || inComponent(input, tag, outputs)),
+      write: (line) => {
+        res.write(line);
+        return res.writableLength;
+      },
+    });
+    if (!remove) {
+      res.writeHead(503, text).end('too many tap readers\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    req.socket.setTimeout(0);
+    res.once('close', remove);
+  }
+
+  get configFile(): string {
+    return this.opts.configFile;
   }
 
   problems(): string[] {
@@ -133,6 +225,8 @@ export class Daemon {
         log: this.log,
         metrics: this.metrics,
         checkpoints: store,
+        ledger: this.ledger,
+        tap: this.tap,
       });
       this.store = store;
       this.pipeline = pipeline;

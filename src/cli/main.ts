@@ -1,5 +1,6 @@
 // The command line. The only module that exits the process. Exit codes: 0 ok, 1 runtime
-// failure, 2 usage error, 3 backfill lost records, 78 invalid config (EX_CONFIG).
+// failure, 2 usage error, 3 records lost or dead-lettered (backfill, replay) or not ready
+// (status), 78 invalid config (EX_CONFIG), 130 interrupted.
 
 import './v8-flags.js';
 import { bootLog, releaseFatalHandlers } from './process-log.js';
@@ -16,6 +17,10 @@ import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logg
 import { Daemon } from './daemon.js';
 import { runBackfill } from './backfill.js';
 import { runConvert } from './convert/command.js';
+import { runReplay, UsageError } from './replay.js';
+import { runStatus } from './status.js';
+import { runTap } from './tap.js';
+import { runTests, TestFileError } from './test-command.js';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
 
@@ -28,6 +33,28 @@ function version(): string {
 
 function defaultConfig(): string {
   return process.env.SHIPLOG_CONFIG || '/etc/shiplog/shiplog.yaml';
+}
+
+/** The daemon's telemetry URL from its config (loopback when it listens on every address). */
+function telemetryUrl(configFile: string | undefined): string {
+  let listen = '127.0.0.1:2020';
+  try {
+    const config = loadConfigFile(configFile ?? defaultConfig());
+    if (!config.service.http) {
+      process.stderr.write(
+        'shiplog: the config has no service.http: the daemon serves no /status\n',
+      );
+      process.exit(EXIT.USAGE);
+    }
+    listen = config.service.http.listen;
+  } catch (e) {
+    if (configFile !== undefined) fail(e);
+  }
+  const i = listen.lastIndexOf(':');
+  let host = listen.slice(0, i);
+  if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
+  if (host === '[::]') host = '[::1]';
+  return `http://${host}:${listen.slice(i + 1)}`;
 }
 
 /** Exit on an error: one JSON line through `log` (the daemon), else text (validate, backfill). */
@@ -247,6 +274,164 @@ export async function main(argv: string[]): Promise<void> {
     .option('-o, --output <file>', 'write the shiplog config to this file instead of stdout')
     .option('--json', 'print the report as one JSON object on stderr')
     .action((file: string, o: { json?: boolean; output?: string }) => runConvert(file, o));
+
+  program
+    .command('replay')
+    .description(
+      'Send dead letters (data_dir/dead_letter/<output>.ndjson) again through their output, as they were; safe while the daemon runs and to interrupt and rerun (exit 0, 3 if any record was dead-lettered again, 130 interrupted).',
+    )
+    .option(
+      '-c, --config <file>',
+      'config file (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
+    )
+    .option('--output <id>', 'replay the dead letters of this output (or filter) only')
+    .option('--to <id>', 'send them through this output instead')
+    .option(
+      '--since <time>',
+      'only dead letters written at or after this time (RFC 3339, or a duration ago: 2h); the others stay',
+    )
+    .option('--dry-run', 'print what would be replayed (counts, reasons) and exit')
+    .option('--json', 'print the summary as one JSON object')
+    .action(
+      async (o: {
+        config?: string;
+        output?: string;
+        to?: string;
+        since?: string;
+        dryRun?: boolean;
+        json?: boolean;
+      }) => {
+        let code: number;
+        try {
+          const config = loadConfigFile(o.config ?? defaultConfig());
+          await loadComponents(config);
+          const handlers: Array<() => void> = [];
+          const onSignal = (): void => {
+            for (const h of handlers) h();
+          };
+          process.on('SIGINT', onSignal);
+          process.on('SIGTERM', onSignal);
+          ({ code } = await runReplay(
+            config,
+            {
+              output: o.output,
+              to: o.to,
+              since: o.since,
+              dryRun: o.dryRun ?? false,
+              json: o.json ?? false,
+            },
+            { out: process.stdout, err: process.stderr, onInterrupt: (fn) => handlers.push(fn) },
+          ));
+        } catch (e) {
+          if (e instanceof UsageError) {
+            process.stderr.write(`shiplog replay: ${e.message}\n`);
+            process.exit(EXIT.USAGE);
+          }
+          fail(e);
+        }
+        process.exit(code);
+      },
+    );
+
+  program
+    .command('status')
+    .description(
+      "One screen from the running daemon's /status: per input and tag read / filtered / dropped / delivered / dead-lettered / in flight, per output sent, retried, queued, oldest, state and last error (exit 0 ready, 3 not ready, 1 unreachable).",
+    )
+    .option(
+      '-c, --config <file>',
+      'config file, for service.http.listen (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
+    )
+    .option('--url <url>', 'the telemetry endpoint instead (e.g. http://127.0.0.1:2020)')
+    .option('--json', 'print the /status JSON')
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2), like top')
+    .action(
+      async (o: { config?: string; url?: string; json?: boolean; watch?: string | boolean }) => {
+        const watch = o.watch === undefined ? undefined : o.watch === true ? 2 : Number(o.watch);
+        if (watch !== undefined && !(watch > 0)) {
+          process.stderr.write('shiplog status: --watch takes a number of seconds > 0\n');
+          process.exit(EXIT.USAGE);
+        }
+        const url = o.url ?? telemetryUrl(o.config);
+        process.exit(await runStatus({ url, json: o.json ?? false, watch }, process.stdout));
+      },
+    );
+
+  program
+    .command('tap')
+    .description(
+      "Print samples of the records leaving the running daemon's filters, live (service.http.tap: true; loopback only unless tap_remote). Exit 0 at --limit or Ctrl-C, 1 unreachable or tap off, 2 bad query.",
+    )
+    .option(
+      '-c, --config <file>',
+      'config file, for service.http.listen (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
+    )
+    .option('--url <url>', 'the telemetry endpoint instead (e.g. http://127.0.0.1:2020)')
+    .option(
+      '--component <id>',
+      'records of this input, going through this filter, or to this output',
+    )
+    .option('--match <tag>', 'records whose tag matches this glob')
+    .option('--limit <n>', 'stop after n records')
+    .option('--rate <n>', 'records per second at most (1..1000, default 100)')
+    .option(
+      '--json',
+      'print each sample as a JSON line (time, input, tag, outputs, labels, record)',
+    )
+    .action(
+      async (o: {
+        config?: string;
+        url?: string;
+        component?: string;
+        match?: string;
+        limit?: string;
+        rate?: string;
+        json?: boolean;
+      }) => {
+        const limit = o.limit === undefined ? undefined : Number(o.limit);
+        const rate = o.rate === undefined ? undefined : Number(o.rate);
+        if (
+          (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) ||
+          (rate !== undefined && !(rate >= 1 && rate <= 1000))
+        ) {
+          process.stderr.write('shiplog tap: --limit takes an integer > 0, --rate 1..1000\n');
+          process.exit(EXIT.USAGE);
+        }
+        const url = o.url ?? telemetryUrl(o.config);
+        const handlers: Array<() => void> = [];
+        process.on('SIGINT', () => handlers.forEach((h) => h()));
+        process.on('SIGTERM', () => handlers.forEach((h) => h()));
+        const code = await runTap(
+          { url, component: o.component, match: o.match, limit, rate, json: o.json ?? false },
+          process.stdout,
+          process.stderr,
+          (fn) => handlers.push(fn),
+        );
+        process.exit(code);
+      },
+    );
+
+  program
+    .command('test')
+    .description(
+      "Config unit tests: hand each test's lines or records to the config's real filters (no input read, nothing sent) and check what each output receives and what is dropped (exit 0 passed, 1 failed, 78 invalid test file or config).",
+    )
+    .argument('<file>', 'the YAML test file (see docs/operator-tools.md)')
+    .option('-c, --config <file>', "the config to test (default: the test file's config:)")
+    .option('--json', 'print the results as one JSON object')
+    .action(async (file: string, o: { config?: string; json?: boolean }) => {
+      let code: number;
+      try {
+        code = await runTests(file, { config: o.config, json: o.json ?? false }, process.stdout);
+      } catch (e) {
+        if (e instanceof TestFileError) {
+          process.stderr.write(`shiplog test: invalid test file\n${e.message}\n`);
+          process.exit(EXIT.CONFIG);
+        }
+        fail(e);
+      }
+      process.exit(code);
+    });
 
   program
     .command('schema')

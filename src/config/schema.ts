@@ -23,6 +23,16 @@ export const serviceSchema = z
           .describe(
             'Address of /metrics, /healthz and /readyz. Loopback unless you mean otherwise.',
           ),
+        tap: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Serve /tap (`shiplog tap`): sampled records after the filters, to loopback clients.',
+          ),
+        tap_remote: z
+          .boolean()
+          .default(false)
+          .describe('Also serve /tap to clients that are not on this host (records leave it).'),
       })
       .optional()
       .describe('Telemetry HTTP server; omit to disable.'),
@@ -40,6 +50,14 @@ export const serviceSchema = z
     checkpoint_interval: duration(
       'How often committed positions are written to data_dir.',
     ).prefault('1s'),
+    dead_letter: z
+      .strictObject({
+        max_size: size(
+          'Cap per component on data_dir/dead_letter/<id>.ndjson and its rotated files (<id>.ndjson.1..3, a quarter each); the oldest file is discarded beyond it (counted).',
+        ).prefault('256MiB'),
+      })
+      .prefault({})
+      .describe('Dead-letter files.'),
   })
   .prefault({})
   .describe('Process-wide settings.');

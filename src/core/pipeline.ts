@@ -5,6 +5,8 @@
 
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { ledgerLogger, type Ledger } from '../telemetry/ledger.js';
+import type { TapHub } from '../telemetry/tap.js';
 import { SourceTracker } from './acks.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type {
@@ -47,6 +49,8 @@ interface FilterSlot {
 interface Route {
   filters: FilterSlot[];
   outputs: OutputSlot[];
+  /** Output ids, for the tap (made on first use). */
+  outputIds?: string[];
 }
 
 interface Waiter {
@@ -61,6 +65,7 @@ export interface PipelineConfig {
     memory_limit: number;
     queue_max_size: number;
     checkpoint_interval: number;
+    dead_letter?: { max_size: number };
   };
   pipeline: {
     inputs: Array<CommonInput & Record<string, unknown>>;
@@ -92,6 +97,24 @@ export interface PipelineDeps {
   oneShot?: boolean;
   /** Applied after the filters (backfill --since/--until); rejected records are counted as skipped. */
   keep?: (record: LogRecord) => boolean;
+  /** The loss ledger of `/status` (counted per batch). */
+  ledger?: Ledger;
+  /** `/tap` readers: records after the filters. */
+  tap?: TapHub;
+}
+
+export interface OutputState {
+  id: string;
+  type: string;
+  bufferBytes: number;
+  bufferLimit: number;
+  queue?: {
+    records: number;
+    bytes: number;
+    oldestTime: number | undefined;
+    full: boolean;
+    writeError: string | undefined;
+  };
 }
 
 export class Pipeline {
@@ -120,11 +143,21 @@ export class Pipeline {
     const outCount = Math.max(1, config.pipeline.outputs.length);
     this.queueBudget = new QueueBudget(config.service.queue_max_size);
 
+    const ledger = deps.ledger;
+    const dlMax = config.service.dead_letter?.max_size;
     for (const oc of config.pipeline.outputs) {
       const def = deps.components.getDef('output', oc.type);
-      const clog = log.child({ component: oc.id, type: oc.type });
+      let clog = log.child({ component: oc.id, type: oc.type });
+      if (ledger) clog = ledgerLogger(clog, oc.id, ledger);
       const limit = oc.buffer.max_bytes ?? Math.floor(this.memoryLimit / outCount);
-      const deadLetter = createDeadLetterWriter(dataDir, oc.id, clog, metrics);
+      const deadLetter = createDeadLetterWriter(
+        dataDir,
+        oc.id,
+        clog,
+        metrics,
+        (tag, n) => ledger?.deadLettered(tag, n, 'output'),
+        dlMax,
+      );
       // backfill waits for delivery and keeps its own checkpoints: it never uses the daemon's queues.
       const type = deps.oneShot ? 'memory' : (oc.buffer.type ?? def.defaultBuffer ?? 'disk');
       const slot = { queue: undefined as DiskQueue | undefined };
@@ -171,7 +204,14 @@ export class Pipeline {
           metrics,
           dataDir,
           signal: this.outputAbort.signal,
-          deadLetter: createDeadLetterWriter(dataDir, fc.id, clog, metrics),
+          deadLetter: createDeadLetterWriter(
+            dataDir,
+            fc.id,
+            clog,
+            metrics,
+            (tag, n) => ledger?.deadLettered(tag, n, 'filter'),
+            dlMax,
+          ),
         }),
       );
       this.filters.push({ id: fc.id, filter, match: compileMatch(fc.match) });
@@ -180,6 +220,7 @@ export class Pipeline {
       const def = deps.components.getDef('input', ic.type);
       const abort = new AbortController();
       const id = ic.id;
+      ledger?.inputType(id, ic.type);
       const prefix = `${id}/`;
       const store = deps.checkpoints;
       const input = located(deps.components, ic, () =>
@@ -231,6 +272,30 @@ export class Pipeline {
     for (const [id, c] of all) {
       const h = c.health?.();
       if (h && !h.ok) out.push(`${id}: ${h.reason ?? 'unhealthy'}`);
+    }
+    return out;
+  }
+
+  /** Per output, for /status: the memory buffer and the disk queue. */
+  async outputState(): Promise<OutputState[]> {
+    const out: OutputState[] = [];
+    for (let i = 0; i < this.outputs.length; i++) {
+      const o = this.outputs[i];
+      const q = o.queue;
+      const oldest = q ? await q.oldestTime() : undefined;
+      out.push({
+        id: o.id,
+        type: this.config.pipeline.outputs[i]?.type ?? '',
+        bufferBytes: o.bytes,
+        bufferLimit: o.limit,
+        queue: q && {
+          records: q.records,
+          bytes: q.bytes,
+          oldestTime: oldest,
+          full: q.full,
+          writeError: q.writeError,
+        },
+      });
     }
     return out;
   }
@@ -368,6 +433,7 @@ export class Pipeline {
     const inCount = batch.records.length;
     metrics.inputRecords.inc({ component: inputId }, inCount);
     const route = this.route(batch.tag);
+    const row = this.deps.ledger?.row(inputId, batch.tag);
     let records: LogRecord[] = batch.records;
     for (const f of route.filters) {
       if (records.length === 0) break;
@@ -388,6 +454,19 @@ export class Pipeline {
       this.skipped += records.length - kept.length;
       records = kept;
     }
+    if (row) {
+      row.read += inCount;
+      row.filtered += inCount - records.length;
+      row.lastRead = Date.now();
+    }
+    const tap = this.deps.tap;
+    if (tap !== undefined && tap.active && records.length > 0)
+      tap.publish(
+        inputId,
+        batch.tag,
+        records,
+        (route.outputIds ??= route.outputs.map((o) => o.id)),
+      );
     let bytes: number;
     if (route.filters.length > 0) {
       // Parsing makes records several times larger than the lines they came from: account for
@@ -417,6 +496,8 @@ export class Pipeline {
     if (targets.length > 0) {
       this.globalBytes += bytes;
       const shared = { left: targets.length };
+      const n = records.length;
+      if (row) row.inFlight += n;
       for (const o of targets) {
         token?.retain();
         o.bytes += bytes;
@@ -429,14 +510,17 @@ export class Pipeline {
             if (acked) return;
             acked = true;
             o.bytes -= bytes;
-            if (--shared.left === 0) this.globalBytes -= bytes;
+            if (--shared.left === 0) {
+              this.globalBytes -= bytes;
+              if (row) row.inFlight -= n;
+            }
             token?.release();
             this.wake();
           },
         });
       }
       this.updateBufferGauges();
-    }
+    } else if (row) row.dropped += records.length;
     token?.release();
 
     // Backpressure: wait while any output this tag feeds, or the global budget, is full.

@@ -1,7 +1,7 @@
 // Telemetry server: GET /metrics (Prometheus text), /healthz (liveness), /readyz (ready once
 // inputs and outputs started and checkpoints are being written). Binds loopback by default.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.js';
 
@@ -33,6 +33,9 @@ export interface HealthSource {
   problems(): string[];
 }
 
+/** An extra GET route (/status, /tap), given by the daemon. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
 export class TelemetryServer {
   private server: Server | undefined;
   /** The bound address is not loopback (set by listen). */
@@ -41,6 +44,7 @@ export class TelemetryServer {
   constructor(
     private readonly metrics: Metrics,
     private readonly health: () => HealthSource | undefined,
+    private readonly routes: ReadonlyMap<string, RouteHandler> = new Map(),
   ) {}
 
   async listen(listen: string): Promise<AddressInfo> {
@@ -68,6 +72,8 @@ export class TelemetryServer {
         if (problems.length === 0)
           res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
         else res.writeHead(503, { 'content-type': 'text/plain' }).end(problems.join('\n') + '\n');
+      } else if (this.routes.has(url)) {
+        this.routes.get(url)!(req, res);
       } else {
         res
           .writeHead(404, { 'content-type': 'text/plain' })

@@ -22,6 +22,8 @@ export class Metrics {
   readonly droppedRecords: Counter<'component' | 'reason'>;
   readonly fileLagBytes: Gauge<'component'>;
   readonly checkpointWriteFailures: Counter;
+  readonly deadLetterBytes: Gauge<'component'>;
+  readonly deadLetterDiscarded: Counter<'component'>;
   readonly queueBytes: Gauge<'component'>;
   readonly queueRecords: Gauge<'component'>;
   readonly queueOldestAge: Gauge<'component'>;
@@ -84,6 +86,18 @@ export class Metrics {
     this.fileLagBytes = new Gauge({
       name: `${p}file_lag_bytes`,
       help: 'Bytes written to sources but not yet committed (acknowledged by every output), per input.',
+      labelNames: ['component'],
+      registers: [r],
+    });
+    this.deadLetterBytes = new Gauge({
+      name: `${p}dead_letter_bytes`,
+      help: "Bytes in a component's dead-letter files (data_dir/dead_letter/<id>.ndjson and rotated).",
+      labelNames: ['component'],
+      registers: [r],
+    });
+    this.deadLetterDiscarded = new Counter({
+      name: `${p}dead_letter_discarded_total`,
+      help: 'Dead letters discarded: the oldest rotated file removed to stay under service.dead_letter.max_size.',
       labelNames: ['component'],
       registers: [r],
     });

@@ -106,7 +106,10 @@ export class SealedBulk implements Sealed {
       }
       const t = this.timeKey !== undefined ? fields[this.timeKey] : undefined;
       const ms = typeof t === 'string' ? Date.parse(t) : NaN;
-      return { fields, timeMs: Number.isNaN(ms) ? Date.now() : ms, timeNs: 0 };
+      // rfc3339 with 9 fraction digits: the sub-millisecond part is the record's timeNs.
+      const frac = typeof t === 'string' ? /\.\d{3}(\d{6})/.exec(t) : null;
+      const timeNs = frac && !Number.isNaN(ms) ? Number(frac[1]) : 0;
+      return { fields, timeMs: Number.isNaN(ms) ? Date.now() : ms, timeNs };
     });
   }
 }

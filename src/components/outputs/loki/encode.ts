@@ -852,11 +852,19 @@ export class LokiEncoder {
       const pair = st.pairs.find((p) => p[0] === spec.name);
       if (pair !== undefined && getPath(fields, f[0]) === undefined) setPath(fields, f[0], pair[1]);
     }
-    return {
+    // Per-record labels (the `label` filter's): stream labels that the config does not set.
+    let labels: Record<string, string> | undefined;
+    for (const [name, value] of st.pairs) {
+      if (this.specs.some((s) => s.name === name)) continue;
+      (labels ??= {})[name] = value;
+    }
+    const rec: LogRecord = {
       fields,
       timeMs: e.seconds * 1000 + Math.floor(e.nanos / 1e6),
       timeNs: e.nanos % 1e6,
     };
+    if (labels !== undefined) rec.labels = labels;
+    return rec;
   }
 
   private describe(rec: LogRecord): StreamDesc {
