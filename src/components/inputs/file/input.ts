@@ -22,6 +22,7 @@ import {
   isFilePosition,
   keyDevIno,
   readAt,
+  sameBirth,
   sourceKey,
   verifyPosition,
   type FilePosition,
@@ -297,7 +298,7 @@ export class FileInput implements Input {
         now - f.lastGrowth >= HEAD_CHECK_AFTER_MS &&
         !f.detached &&
         !this.ctx.oneShot &&
-        f.headChanged()
+        (f.headChanged() || f.beforeChanged())
       ) {
         f.size = base + n;
         await this.truncated(f);
@@ -318,6 +319,7 @@ export class FileInput implements Input {
         }
       }
       const chunk = buf.subarray(0, n);
+      f.noteRead(chunk, base);
       if (f.key === undefined) this.assignKey(f, chunk, base);
       const weak = f.fl === 0;
       if (f.updateFingerprint(chunk, base)) this.refingerprint(f, weak);
@@ -385,6 +387,7 @@ export class FileInput implements Input {
     }
     const pos = f.position(chunk, base);
     if (pos === undefined) return;
+    if (!f.persisted) await this.persistKeys();
     const { records, bytes } = f.takeRecords();
     const wait = this.ctx.emit({
       tag: this.ctx.tag,
@@ -393,6 +396,21 @@ export class FileInput implements Input {
       token: f.tracker.track(pos),
     });
     if (wait) await wait;
+  }
+
+  /**
+   * Write the checkpoint store now, so the keys (and their nonces) of the incarnations opened
+   * since the last write are on disk before any of their records is sent: a re-read after a kill
+   * then derives the same record ids (Elasticsearch `_id`), and a replay is a 409, not a second
+   * copy. One write covers every file identified before it (all opened in one scan: one write).
+   * A failed write is counted and reported by the store; the records are sent anyway (a kill
+   * before the next successful write may then duplicate them, never lose them).
+   */
+  private async persistKeys(): Promise<void> {
+    const pending: TailedFile[] = [];
+    for (const o of this.open.values()) if (o.key !== undefined && !o.persisted) pending.push(o);
+    await this.ctx.checkpoints.flush();
+    for (const o of pending) o.persisted = true;
   }
 
   /**
@@ -561,6 +579,7 @@ export class FileInput implements Input {
       }
       const c = new TailedFile(fd, fst.dev, fst.ino, p, start.o, this.topts);
       c.size = fst.size;
+      c.birth = fst.birthtimeMs;
       c.restore(start);
       const key = this.freeKey(c.dev, c.ino, start.fp);
       c.setKey(key, this.ctx.source(key));
@@ -869,6 +888,9 @@ export class FileInput implements Input {
       // empty (offset 0, fl 0) verifies against any content: it must not win over a later one.
       const verified = new Set<Dormant>();
       for (const d of candidates) {
+        // Another incarnation (deleted and recreated, the inode reused) even if its head and the
+        // bytes before the saved offset are the same: a banner and fixed-width lines fool hashes.
+        if (!sameBirth(d.pos, fst.birthtimeMs)) continue;
         if (!verifyPosition(fd, fst.size, d.pos)) continue;
         verified.add(d);
         if (!match || d.pos.o > match.pos.o) match = d;
@@ -897,10 +919,12 @@ export class FileInput implements Input {
     const start = match ? match.pos.o : fromTail ? fst.size : 0;
     const f = new TailedFile(fd, fst.dev, fst.ino, p, start, this.topts);
     f.size = fst.size;
+    f.birth = fst.birthtimeMs;
     f.detached = detached;
     if (match) {
       f.restore(match.pos);
-      f.setKey(match.key, match.tracker);
+      // Restored from the checkpoint file: the key (and its nonce) is on disk.
+      f.setKey(match.key, match.tracker, true);
     }
     if (!match && !fromTail) f.shadowOf = this.copyOf(fd, fst.size, p);
     this.open.set(di, f);
@@ -983,7 +1007,11 @@ export class FileInput implements Input {
     // (the content of a compressed, rotated file does not change).
     const head = readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, st.size));
     const fp = hashBytes(head);
-    const key = sourceKey(st.dev, st.ino, fp);
+    // A resumed entry of this file (its key with or without a nonce), else a new incarnation.
+    const plain = `${st.dev}:${st.ino}:${fp}`;
+    let key: string | undefined;
+    for (const k of this.gzTrackers.keys()) if (k === plain || k.startsWith(`${plain}.`)) key = k;
+    key ??= sourceKey(st.dev, st.ino, fp);
     const tracker = this.gzTrackers.get(key) ?? this.ctx.source(key);
     const saved = tracker.committed;
     const skip = isFilePosition(saved) && saved.fp === fp ? saved.o : 0;
