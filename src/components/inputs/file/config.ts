@@ -73,6 +73,12 @@ export const options = z.object({
     'Rescan the globs this often (watch events also trigger scans; the rescan catches missed events).',
   ).prefault('1s'),
   read_buffer: size('Bytes read per read call; one read becomes one batch.').prefault('64KiB'),
+  follow_symlinks: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Read files that the globs match through a symlink. Off: symlinks are skipped (a `.log` symlink in an app-writable directory must not ship another file). On: only when the link's target is under the glob's base directory (the literal part before the first wildcard).",
+    ),
 });
 
 export type FileInputConfig = z.output<typeof options>;

@@ -27,6 +27,8 @@ import {
   verifyPosition,
   type FilePosition,
 } from './identity.js';
+import { isUnder, notRegular, openForRead } from './open.js';
+import { rotatedSiblings } from './rotated.js';
 import { TailedFile, type TailerOptions } from './tailer.js';
 
 interface Dormant {
@@ -73,7 +75,7 @@ function fileMetrics(registry: Registry): FileMetrics {
     ),
     errors: counter(
       'shiplog_file_errors_total',
-      'File input errors by reason: scan (unreadable directory), open, read.',
+      'File input errors by reason: scan (unreadable directory), open (also not a regular file), read, symlink (skipped).',
       ['component', 'reason'],
     ),
   };
@@ -113,6 +115,8 @@ export class FileInput implements Input {
   private firstScanDone = false;
   private stopped = false;
   private deferredLogged = false;
+  /** mtime of the checkpoint file at start when this input had saved entries, else undefined. */
+  private lastCheckpointMs: number | undefined;
   private readonly enc: BufferEncoding;
 
   private readonly maxOpen: number;
@@ -145,7 +149,15 @@ export class FileInput implements Input {
     if (this.loop || this.stopped) return;
     const size = Math.max(4096, this.cfg.read_buffer);
     this.bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
-    for (const key of this.ctx.savedSources()) {
+    const saved = this.ctx.savedSources();
+    if (saved.length > 0 && !this.ctx.oneShot) {
+      try {
+        this.lastCheckpointMs = fs.statSync(this.ctx.checkpoints.file).mtimeMs;
+      } catch {
+        this.lastCheckpointMs = undefined;
+      }
+    }
+    for (const key of saved) {
       const di = keyDevIno(key);
       const tracker = this.ctx.source(key);
       const pos = tracker.committed;
@@ -559,12 +571,12 @@ export class FileInput implements Input {
       if (this.open.has(devIno(st))) continue;
       let fd: number;
       try {
-        fd = fs.openSync(p, 'r');
+        fd = openForRead(p);
       } catch {
         continue;
       }
       const fst = fs.fstatSync(fd);
-      if (devIno(fst) !== devIno(st) || !verifyPosition(fd, fst.size, pos)) {
+      if (!fst.isFile() || devIno(fst) !== devIno(st) || !verifyPosition(fd, fst.size, pos)) {
         fs.closeSync(fd);
         continue;
       }
@@ -729,7 +741,12 @@ export class FileInput implements Input {
       if (this.aborted) return;
       let st: fs.Stats;
       try {
-        st = await fsp.stat(p);
+        st = await fsp.lstat(p);
+        if (st.isSymbolicLink()) {
+          const target = await this.symlinkTarget(p);
+          if (target === undefined) continue;
+          st = await fsp.stat(target);
+        }
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (err.code === 'EMFILE' || err.code === 'ENFILE') incomplete = true;
@@ -797,7 +814,59 @@ export class FileInput implements Input {
       this.dormant.delete(di);
       await this.findMoved(di, unseen);
     }
+    if (first && this.lastCheckpointMs !== undefined) await this.readRotatedWhileStopped(paths);
     this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+  }
+
+  /**
+   * At start: files created and rotated out of the glob while shiplog was stopped (`app.log`
+   * renamed to `.1`, then `.2`, between two runs) are known to no checkpoint. The rotated
+   * siblings of each matched path born after the last checkpoint write, not open and not a
+   * saved identity, are read from their start (drained, then forgotten), oldest first.
+   */
+  private async readRotatedWhileStopped(paths: Set<string>): Promise<void> {
+    const since = this.lastCheckpointMs!;
+    for (const p of [...paths].sort()) {
+      for (const sib of await rotatedSiblings(p, since)) {
+        const di = `${sib.dev}:${sib.ino}`;
+        if (paths.has(sib.path) || this.excluded(sib.path)) continue;
+        if (this.open.has(di) || this.dormant.has(di)) continue;
+        let st: fs.Stats;
+        try {
+          st = await fsp.stat(sib.path);
+        } catch {
+          continue;
+        }
+        if (devIno(st) !== di) continue;
+        this.ctx.log.info('reading a file rotated away while shiplog was stopped', {
+          path: sib.path,
+          of: p,
+        });
+        this.openFile(sib.path, st, undefined, false, true);
+      }
+    }
+  }
+
+  private realBases: string[] | undefined;
+
+  /**
+   * The resolved target of a symlink the globs matched, when it may be read: follow_symlinks is
+   * on and the target is under the (resolved) base directory of one of the globs. Else skipped,
+   * counted (`reason="symlink"`) and logged once.
+   */
+  private async symlinkTarget(p: string): Promise<string | undefined> {
+    let why = 'follow_symlinks is off';
+    if (this.cfg.follow_symlinks) {
+      this.realBases ??= await Promise.all(
+        this.globs.map((g) => fsp.realpath(g.base).catch(() => g.base)),
+      );
+      const real = await fsp.realpath(p).catch(() => undefined);
+      if (real !== undefined && this.realBases.some((b) => isUnder(real, b))) return real;
+      why = `its target ${real ?? '(unresolvable)'} is outside the glob's base directory`;
+    }
+    this.m.errors.inc({ component: this.ctx.id, reason: 'symlink' });
+    this.once(`symlink:${p}`, 'warn', 'symlink skipped', { path: p, why });
+    return undefined;
   }
 
   private gz(p: string): boolean {
@@ -862,8 +931,14 @@ export class FileInput implements Input {
     let fd: number;
     let fst: fs.Stats;
     try {
-      fd = fs.openSync(p, 'r');
+      // Symlinks only when followed on purpose, and then only when scan() checked the target.
+      fd = openForRead(p, this.cfg.follow_symlinks);
       fst = fs.fstatSync(fd);
+      const bad = notRegular(p, fst);
+      if (bad) {
+        fs.closeSync(fd);
+        throw bad;
+      }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') return [];
@@ -993,8 +1068,13 @@ export class FileInput implements Input {
     let fd: number;
     let st: fs.Stats;
     try {
-      fd = fs.openSync(p, 'r');
+      fd = openForRead(p, this.cfg.follow_symlinks);
       st = fs.fstatSync(fd);
+      const bad = notRegular(p, st);
+      if (bad) {
+        fs.closeSync(fd);
+        throw bad;
+      }
     } catch (e) {
       this.m.errors.inc({ component: this.ctx.id, reason: 'open' });
       this.once(`open:${p}`, 'warn', 'cannot open file; skipped', {
