@@ -70,6 +70,46 @@ describe('file input: rotation patterns (real process)', () => {
     expect(s.duplicated).toBe(0);
   }, 90_000);
 
+  it('atomic replace (cp app.log tmp; append to tmp; mv tmp app.log) five times while running: every line once', async () => {
+    const { dir, data, logs } = scenarioDir('rotation-atomic-replace');
+    const log = path.join(logs, 'app.log');
+    const per = 2000;
+    await fsp.writeFile(log, lines('a', 0, per));
+    const receiver = await LokiReceiver.start();
+    cleanups.push(() => receiver.close());
+    const tally = new Tally(receiver);
+    const cfg = writeConfig(dir, {
+      dataDir: data,
+      inputs: [fileInput([log])],
+      lokiUrl: receiver.url,
+    });
+    const ship = new Shiplog(cfg);
+    cleanups.push(() => ship.dispose());
+    await ship.start();
+    await tally.waitAll({ a: per }, 20_000);
+    let seq = per;
+    for (let i = 0; i < 5; i++) {
+      const tmp = path.join(logs, 'app.log.tmp');
+      await fsp.copyFile(log, tmp);
+      await fsp.appendFile(tmp, lines('a', seq, per));
+      seq += per;
+      await fsp.rename(tmp, log);
+      await sleep(300);
+    }
+    const written = { a: seq };
+    await tally.waitAll(written, 30_000);
+    await sleep(2500);
+    const s = tally.summary(written);
+    const replaced = await ship.metric('shiplog_file_replaced_total', { component: 'app' });
+    expect((await ship.stop()).code).toBe(0);
+    console.log(
+      `[rot] atomic replace x5: lost ${s.lost} of ${seq}, duplicated ${s.duplicated}, replaced_total ${replaced}`,
+    );
+    expect(s.missing, dir).toEqual([]);
+    expect(s.duplicated).toBe(0);
+    expect(replaced).toBe(5);
+  }, 120_000);
+
   it('app.log swapped with a FIFO while scanned: the process keeps answering and reads the regular file', async () => {
     const { dir, data, logs } = scenarioDir('rotation-fifo');
     const log = path.join(logs, 'app.log');

@@ -24,6 +24,7 @@ import {
   readAt,
   sameBirth,
   sourceKey,
+  TAIL_BYTES,
   verifyPosition,
   type FilePosition,
 } from './identity.js';
@@ -47,6 +48,7 @@ interface FileMetrics {
   truncations: Counter<'component'>;
   truncatedLines: Counter<'component'>;
   errors: Counter<'component' | 'reason'>;
+  replaced: Counter<'component'>;
 }
 
 function fileMetrics(registry: Registry): FileMetrics {
@@ -71,6 +73,11 @@ function fileMetrics(registry: Registry): FileMetrics {
     truncatedLines: counter(
       'shiplog_file_truncated_lines_total',
       'Lines longer than max_line_bytes, cut and flagged.',
+      ['component'],
+    ),
+    replaced: counter(
+      'shiplog_file_replaced_total',
+      'Files atomically replaced by a file holding their content and more (cp; append; mv over): read on from the position reached, not again from the start.',
       ['component'],
     ),
     errors: counter(
@@ -991,7 +998,21 @@ export class FileInput implements Input {
           },
         );
     }
-    const start = match ? match.pos.o : fromTail ? fst.size : 0;
+    // Atomic replace (cp app.log tmp; append; mv tmp app.log): the file now at the path of an
+    // open one holds all of that one's content as its prefix. Read on from where the replaced
+    // file got to, under a new identity; the replaced one is done (its batches in flight keep
+    // its entry until acknowledged). A chain of replaces is followed one link at a time.
+    const prev = !match && !fromTail && !detached ? this.byPath.get(p) : undefined;
+    const carried = prev && prev.devino !== di ? replacedBy(prev, fd, fst.size) : undefined;
+    if (carried && prev) {
+      this.m.replaced.inc({ component: this.ctx.id });
+      this.ctx.log.debug('file replaced by one holding its content; reading on', {
+        path: p,
+        offset: carried.o,
+      });
+      this.finish(prev);
+    }
+    const start = match ? match.pos.o : carried ? carried.o : fromTail ? fst.size : 0;
     const f = new TailedFile(fd, fst.dev, fst.ino, p, start, this.topts);
     f.size = fst.size;
     f.birth = fst.birthtimeMs;
@@ -1001,9 +1022,17 @@ export class FileInput implements Input {
       // Restored from the checkpoint file: the key (and its nonce) is on disk.
       f.setKey(match.key, match.tracker, true);
     }
-    if (!match && !fromTail) f.shadowOf = this.copyOf(fd, fst.size, p);
+    if (!match && !fromTail && !carried) f.shadowOf = this.copyOf(fd, fst.size, p);
     this.open.set(di, f);
     if (!detached) this.byPath.set(p, f);
+    if (carried) {
+      f.restore(carried);
+      const key = this.freeKey(f.dev, f.ino, carried.fp);
+      f.setKey(key, this.ctx.source(key));
+      this.commitStart(f);
+      this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+      return lost.sort((a, b) => a.o - b.o);
+    }
     // Every file opened has a checkpoint entry from now on, at the position it starts from (the
     // restored offset, 0, or its size under read_from: tail), so that a restart finds it even if
     // nothing of it is ever acknowledged. Not a shadow copy: it is not read, and an entry at 0
@@ -1149,6 +1178,28 @@ export class FileInput implements Input {
     const wait = this.ctx.emit({ tag: this.ctx.tag, records, bytes, token: f.tracker!.track(pos) });
     if (wait) await wait;
   }
+}
+
+/**
+ * The position to read a replacing file (open as `fd`, `size` bytes) on from, when it holds all of
+ * the open file `prev`'s content as its prefix: the same head, the same bytes before prev's
+ * position, and prev's last bytes at the same offset (nothing appended to prev after the copy).
+ */
+function replacedBy(prev: TailedFile, fd: number, size: number): FilePosition | undefined {
+  if (prev.fd === undefined || prev.shadowOf || prev.fl === 0) return undefined;
+  let oldSize: number;
+  try {
+    oldSize = fs.fstatSync(prev.fd).size;
+  } catch {
+    return undefined;
+  }
+  if (size < oldSize) return undefined;
+  const pos = prev.currentPosition();
+  if (!verifyPosition(fd, size, pos)) return undefined;
+  const n = Math.min(TAIL_BYTES, oldSize);
+  if (n > 0 && !readAt(fd, oldSize - n, n).equals(readAt(prev.fd, oldSize - n, n)))
+    return undefined;
+  return pos;
 }
 
 /** The soft limit on open descriptors (Linux /proc), or undefined when unknown/unlimited. */
