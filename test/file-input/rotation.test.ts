@@ -110,6 +110,48 @@ describe('file input: rotation patterns (real process)', () => {
     expect(replaced).toBe(5);
   }, 120_000);
 
+  it('max_open_files 4 with 8 busy files, all rotated out of the glob a second after start: every line once', async () => {
+    const { dir, data, logs } = scenarioDir('rotation-max-open');
+    const n = 8;
+    const per = 1000;
+    for (let i = 0; i < n; i++)
+      await fsp.writeFile(path.join(logs, `f${i}.log`), lines(`f${i}`, 0, per));
+    const receiver = await LokiReceiver.start();
+    cleanups.push(() => receiver.close());
+    const tally = new Tally(receiver);
+    const cfg = writeConfig(dir, {
+      dataDir: data,
+      inputs: [fileInput([path.join(logs, '*.log')], { max_open_files: 4 })],
+      lokiUrl: receiver.url,
+    });
+    const ship = new Shiplog(cfg);
+    cleanups.push(() => ship.dispose());
+    await ship.start();
+    const written: Record<string, number> = {};
+    // Busy: every file grows, then all are rotated out of the glob (*.log does not match .1).
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < n; i++)
+        await fsp.appendFile(path.join(logs, `f${i}.log`), lines(`f${i}`, per + round * 100, 100));
+      await sleep(250);
+    }
+    for (let i = 0; i < n; i++) {
+      const p = path.join(logs, `f${i}.log`);
+      await fsp.rename(p, `${p}.1`);
+      await fsp.writeFile(p, lines(`g${i}`, 0, per));
+      written[`f${i}`] = per + 400;
+      written[`g${i}`] = per;
+    }
+    await tally.waitAll(written, 30_000);
+    await sleep(1500);
+    const s = tally.summary(written);
+    expect((await ship.stop()).code).toBe(0);
+    console.log(
+      `[rot] max_open_files 4, 8 files: lost ${s.lost} of ${s.written}, duplicated ${s.duplicated}`,
+    );
+    expect(s.missing, dir).toEqual([]);
+    expect(s.duplicated).toBe(0);
+  }, 90_000);
+
   it('app.log swapped with a FIFO while scanned: the process keeps answering and reads the regular file', async () => {
     const { dir, data, logs } = scenarioDir('rotation-fifo');
     const log = path.join(logs, 'app.log');

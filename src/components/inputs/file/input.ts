@@ -683,6 +683,51 @@ export class FileInput implements Input {
     this.ctx.log.debug('closed inactive file', { path: f.path });
   }
 
+  /**
+   * max_open_files reached and a file wants a slot: close the file that has held its slot longest
+   * (at least one scan interval; not one being drained after a rotation, not one holding a
+   * partial line or a multiline record) into a dormant identity at its read position. It is
+   * reopened, verified and read on when a scan finds it grown (or unread), or found by identity
+   * if it is rotated meanwhile: slots rotate among busy files instead of waiting for
+   * close_inactive, and every matched file gets an identity (and a checkpoint) soon after it
+   * appears. False when no file can give up its slot now.
+   */
+  private parkOne(): boolean {
+    const now = Date.now();
+    const hold = Math.max(200, this.cfg.scan_interval);
+    let victim: TailedFile | undefined;
+    for (const o of this.open.values()) {
+      if (o.detached || o.shadowOf || o.fd === undefined || o.key === undefined || !o.tracker)
+        continue;
+      if (o.splitter.hasPartial || (o.joiner?.pendingStart ?? -1) >= 0) continue;
+      if (now - o.slotSince < hold) continue;
+      if (!victim || o.slotSince < victim.slotSince) victim = o;
+    }
+    if (!victim || victim.fd === undefined) return false;
+    let st: fs.Stats;
+    try {
+      st = fs.fstatSync(victim.fd);
+    } catch {
+      return false;
+    }
+    const pos = victim.currentPosition();
+    this.releaseShadowsOf(victim);
+    victim.close();
+    this.open.delete(victim.devino);
+    if (this.byPath.get(victim.path) === victim) this.byPath.delete(victim.path);
+    this.addDormant(victim.devino, {
+      key: victim.key!,
+      tracker: victim.tracker!,
+      pos,
+      // Unread bytes left: the next scan must reopen it even if it does not grow.
+      size: pos.o < st.size ? -1 : st.size,
+      mtimeMs: st.mtimeMs,
+      seen: true,
+    });
+    this.ctx.log.debug('max_open_files: slot given up', { path: victim.path, offset: pos.o });
+    return true;
+  }
+
   private fail(f: TailedFile, reason: string, err: NodeJS.ErrnoException): void {
     this.m.errors.inc({ component: this.ctx.id, reason });
     this.once(`${reason}:${f.path}:${err.code}`, 'error', 'file read failed; file dropped', {
@@ -926,7 +971,7 @@ export class FileInput implements Input {
     detached: boolean,
   ): FilePosition[] {
     const di = devIno(st);
-    if (this.open.size >= this.maxOpen) {
+    if (this.open.size >= this.maxOpen && !this.parkOne()) {
       if (!this.deferredLogged)
         this.ctx.log.warn('max_open_files reached; further files wait', {
           max_open_files: this.maxOpen,
@@ -1002,7 +1047,8 @@ export class FileInput implements Input {
     // open one holds all of that one's content as its prefix. Read on from where the replaced
     // file got to, under a new identity; the replaced one is done (its batches in flight keep
     // its entry until acknowledged). A chain of replaces is followed one link at a time.
-    const prev = !match && !fromTail && !detached ? this.byPath.get(p) : undefined;
+    // The file at this path before: tailed, or already found deleted (nlink 0) and draining.
+    const prev = !match && !fromTail && !detached ? this.previousAt(p, di) : undefined;
     const carried = prev && prev.devino !== di ? replacedBy(prev, fd, fst.size) : undefined;
     if (carried && prev) {
       this.m.replaced.inc({ component: this.ctx.id });
@@ -1048,6 +1094,22 @@ export class FileInput implements Input {
     });
     this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
     return lost.sort((a, b) => a.o - b.o);
+  }
+
+  /** The open file (tailed or draining) that was last at path `p`, other than `di`. */
+  private previousAt(p: string, di: string): TailedFile | undefined {
+    const at = this.byPath.get(p);
+    if (at && at.devino !== di) return at;
+    let best: TailedFile | undefined;
+    for (const o of this.open.values())
+      if (
+        o.path === p &&
+        o.devino !== di &&
+        o.detached &&
+        (!best || o.detachedAt > best.detachedAt)
+      )
+        best = o;
+    return best;
   }
 
   /** An open file in the same directory whose full fingerprint this new file shares. */

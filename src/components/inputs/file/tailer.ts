@@ -48,6 +48,8 @@ export class TailedFile implements LineSink {
   nextCheck = 0;
   records: LogRecord[] = [];
   batchBytes = 0;
+  /** When this file got its descriptor (max_open_files: the longest held slot is given up first). */
+  readonly slotSince = Date.now();
   /** Birth time (statx btime, ms; 0 = unknown), saved in positions (`b`). */
   birth = 0;
   /**
