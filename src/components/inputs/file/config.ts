@@ -62,7 +62,9 @@ export const options = z.object({
     .int()
     .min(1)
     .default(1024)
-    .describe('At most this many files are open; further files wait until others close.'),
+    .describe(
+      'At most this many files are open. At the limit the file that held its slot longest gives it up (closed at its position, reopened when it grows): slots rotate among busy files.',
+    ),
   rotate_wait: duration(
     'After a file was renamed or deleted, keep reading it until it did not grow for this long. Also how long an unterminated last line is held.',
   ).prefault('5s'),
