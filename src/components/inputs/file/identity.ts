@@ -49,6 +49,15 @@ export function sourceKey(dev: number, ino: number, fp: string, nonce = newNonce
   return `${dev}:${ino}:${fp}.${nonce}`;
 }
 
+/**
+ * The nonce of a file's first incarnation where its birth time is known: derived from it, so the
+ * same on every re-read (no write needed before use), different for a file recreated with the
+ * same inode (another birth time).
+ */
+export function birthNonce(birthMs: number): string {
+  return createHash('sha1').update(`btime:${birthMs}`).digest('hex').slice(0, 8);
+}
+
 /** A fresh per-incarnation nonce (8 hex digits). */
 export function newNonce(): string {
   return randomBytes(4).toString('hex');

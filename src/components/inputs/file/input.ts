@@ -21,6 +21,8 @@ import {
   hashBytes,
   isFilePosition,
   keyDevIno,
+  birthNonce,
+  newNonce,
   readAt,
   sameBirth,
   sourceKey,
@@ -462,13 +464,18 @@ export class FileInput implements Input {
    * reading such a file from 0 is exactly what a file without a checkpoint gets, so an inode reused
    * by another file loses nothing, and a file that only grew delivers everything written since.
    */
-  private identify(f: TailedFile, head?: Buffer): void {
+  private identify(f: TailedFile, head?: Buffer, truncation = false): void {
     if (f.fd === undefined) return;
     head ??= readAt(f.fd, 0, Math.min(this.cfg.fingerprint_bytes, f.size));
     f.fp = hashBytes(head);
     f.fl = head.length;
-    const key = this.freeKey(f.dev, f.ino, f.fp);
-    f.setKey(key, this.ctx.source(key));
+    // A file's first incarnation takes its nonce from its birth time: a re-read after a kill
+    // derives the same one without waiting for a checkpoint write (a new file per rotation
+    // would otherwise cost one fsync before its first batch). A truncation starts another
+    // incarnation of the same inode and birth time: a random nonce, written before use.
+    const nonce = !truncation && f.birth > 0 ? birthNonce(f.birth) : undefined;
+    const key = this.freeKey(f.dev, f.ino, f.fp, nonce);
+    f.setKey(key, this.ctx.source(key), nonce !== undefined);
     this.commitStart(f);
   }
 
@@ -508,15 +515,15 @@ export class FileInput implements Input {
    * batches in flight (its forget() would delete the new entry, its acks overwrite it), or open
    * — another key is derived. Two empty identities of one inode would otherwise always collide.
    */
-  private freeKey(dev: number, ino: number, fp: string): string {
+  private freeKey(dev: number, ino: number, fp: string, nonce = newNonce()): string {
     const taken = (k: string): boolean => {
       for (const r of this.retired) if (r.key === k) return true;
       for (const o of this.open.values()) if (o.key === k) return true;
       return false;
     };
-    let key = sourceKey(dev, ino, fp);
+    let key = sourceKey(dev, ino, fp, nonce);
     for (let n = 1; taken(key); n++)
-      key = sourceKey(dev, ino, hashBytes(Buffer.from(`${fp}/${n}`)));
+      key = sourceKey(dev, ino, hashBytes(Buffer.from(`${fp}/${n}`)), nonce);
     return key;
   }
 
@@ -548,7 +555,7 @@ export class FileInput implements Input {
     f.dirty = true;
     // A new identity from offset 0, checkpointed now (after the old one was retired: its key is
     // not reused).
-    this.identify(f);
+    this.identify(f, undefined, true);
   }
 
   /**
@@ -967,6 +974,12 @@ export class FileInput implements Input {
         path: p,
       });
       const lost = this.openFile(p, st, list, false, true);
+      // No slot now (max_open_files, every slot held briefly): keep the identity, the next scan
+      // looks again; dropping it here would lose the rest of the file for good.
+      if (!this.open.has(di)) {
+        for (const d of list) this.addDormant(di, d);
+        return;
+      }
       for (const pos of lost) await this.findCopy(p, pos);
       return;
     }
