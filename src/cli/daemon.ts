@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CheckpointStore } from '../core/checkpoint-store.js';
+import { DataDirLock, ensureDataDir } from '../core/data-dir.js';
 import { Pipeline } from '../core/pipeline.js';
 import type { ShiplogConfig } from '../config/schema.js';
 import { loadConfigFile, pipelineComponents } from '../config/load.js';
@@ -34,6 +35,8 @@ export class Daemon {
   readonly startedAt = Date.now();
   pipeline: Pipeline | undefined;
   store: CheckpointStore | undefined;
+  /** The data_dir lock (the daemon only; backfill keeps its own checkpoints). */
+  private lock: DataDirLock | undefined;
   private server: TelemetryServer | undefined;
   private listenAddr: string | undefined;
   private reloading: Promise<void> | undefined;
@@ -53,11 +56,20 @@ export class Daemon {
       this.log.child({ component: 'checkpoints' }),
       config.service.checkpoint_interval,
     );
+    store.onWriteFailure = () => this.metrics.checkpointWriteFailures.inc();
+    store.onDirRecreated = () => this.lock?.restore();
     return store;
   }
 
   /** Build everything and start. Throws ConfigError/other errors before anything runs. */
   async start(): Promise<void> {
+    if (!this.opts.oneShot) {
+      // 0700, ours, then locked: a second process on this data_dir exits 78 naming the holder.
+      ensureDataDir(this.config.service.data_dir);
+      const lock = new DataDirLock(this.config.service.data_dir);
+      lock.acquire();
+      this.lock = lock;
+    }
     const store = this.newStore(this.config);
     await store.load();
     const pipeline = new Pipeline(this.config, {
@@ -253,6 +265,7 @@ export class Daemon {
       await this.pipeline?.stop(deadline);
       await this.store?.stop();
       await this.server?.close();
+      this.lock?.release();
       this.log.info('stopped');
     })();
     return this.stopping;

@@ -1,8 +1,12 @@
 // Checkpoints on disk: one JSON file under data_dir, rewritten atomically (temp file, fsync,
 // rename, fsync of the directory) at an interval and at shutdown, so a crash at any moment
-// leaves either the previous or the next complete file, never a torn one.
+// leaves either the previous or the next complete file, never a torn one. The version it
+// replaces is kept as `checkpoints.json.prev` (a hard link: no extra data blocks), the fallback
+// when the file is found zeroed or corrupt. The temp file is created O_EXCL|O_NOFOLLOW (a
+// symlink planted in data_dir is never written through). A data_dir deleted while running is
+// created again (0700) at the next write.
 
-import { promises as fsp, mkdirSync } from 'node:fs';
+import { constants as fsc, promises as fsp, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -20,6 +24,10 @@ export class CheckpointStore {
   healthy = true;
   lastError: string | undefined;
   private readonly syncs = new Set<() => Promise<void>>();
+  /** Called for every failed write attempt (shiplog_checkpoint_write_failures_total). */
+  onWriteFailure: (() => void) | undefined;
+  /** Called after data_dir was found gone and created again (the daemon rewrites its lock). */
+  onDirRecreated: (() => void) | undefined;
 
   constructor(
     readonly file: string,
@@ -27,29 +35,80 @@ export class CheckpointStore {
     private readonly intervalMs = 1000,
   ) {}
 
-  /** Load synchronously at start-up. A corrupt file is set aside, never silently trusted. */
+  get prevFile(): string {
+    return `${this.file}.prev`;
+  }
+
+  /**
+   * Load at start-up. A corrupt file (zeroed by a crash of the filesystem, truncated, edited) is
+   * set aside, never silently trusted, and the previous good version (`.prev`) is loaded
+   * instead: its positions are at most one checkpoint interval older, so what was delivered
+   * since is read again (duplicates), not skipped. Only with neither do sources start fresh.
+   */
   async load(): Promise<void> {
-    mkdirSync(path.dirname(this.file), { recursive: true });
+    mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const main = await this.readShape(this.file);
+    if (main.ok) {
+      this.fill(main.shape);
+      return;
+    }
+    let aside: string | undefined;
+    if (main.error !== undefined) {
+      aside = `${this.file}.corrupt-${Date.now()}`;
+      await fsp.rename(this.file, aside).catch(() => undefined);
+    }
+    const prev = await this.readShape(this.prevFile);
+    if (prev.ok) {
+      this.fill(prev.shape);
+      this.dirty = true; // written again as checkpoints.json at the first flush
+      if (main.error !== undefined)
+        this.log.error('checkpoint file unreadable; set aside, the previous one loaded', {
+          file: this.file,
+          moved_to: aside,
+          error: main.error,
+          loaded: this.prevFile,
+        });
+      return;
+    }
+    if (main.error !== undefined)
+      this.log.error(
+        'checkpoint file unreadable and no previous one; set aside, ALL SOURCES START FRESH (read_from applies: lines may be read twice or skipped)',
+        {
+          file: this.file,
+          moved_to: aside,
+          error: main.error,
+          previous: prev.error ?? 'none',
+        },
+      );
+  }
+
+  private fill(shape: FileShape): void {
+    for (const [k, v] of Object.entries(shape.checkpoints)) this.data.set(k, v);
+  }
+
+  /** A checkpoint file parsed; `error` undefined and not ok: there is none. */
+  private async readShape(
+    file: string,
+  ): Promise<{ ok: true; shape: FileShape } | { ok: false; error?: string }> {
     let text: string;
     try {
-      text = await fsp.readFile(this.file, 'utf8');
+      text = await fsp.readFile(file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { ok: false };
       throw e;
     }
     try {
       const parsed = JSON.parse(text) as FileShape;
-      if (parsed.version !== 1 || typeof parsed.checkpoints !== 'object')
+      if (
+        parsed === null ||
+        parsed.version !== 1 ||
+        typeof parsed.checkpoints !== 'object' ||
+        parsed.checkpoints === null
+      )
         throw new Error('unknown format');
-      for (const [k, v] of Object.entries(parsed.checkpoints)) this.data.set(k, v);
+      return { ok: true, shape: parsed };
     } catch (e) {
-      const aside = `${this.file}.corrupt-${Date.now()}`;
-      await fsp.rename(this.file, aside).catch(() => undefined);
-      this.log.error('checkpoint file unreadable; set aside, sources start fresh', {
-        file: this.file,
-        moved_to: aside,
-        error: (e as Error).message,
-      });
+      return { ok: false, error: (e as Error).message };
     }
   }
 
@@ -109,6 +168,7 @@ export class CheckpointStore {
       .catch((e: Error) => {
         this.dirty = true;
         this.healthy = false;
+        this.onWriteFailure?.();
         this.lastError = e.message;
         this.log.error('checkpoint write failed; will retry', {
           file: this.file,
@@ -123,18 +183,52 @@ export class CheckpointStore {
 
   private async writeAtomic(text: string): Promise<void> {
     const tmp = `${this.file}.tmp`;
-    const fh = await fsp.open(tmp, 'w', 0o640);
+    const fh = await this.openTemp(tmp);
     try {
       await fh.writeFile(text);
       await fh.sync();
-    } finally {
+    } catch (e) {
       await fh.close();
+      await fsp.unlink(tmp).catch(() => undefined);
+      throw e;
     }
+    await fh.close();
+    // Keep the version being replaced as .prev: a hard link (no data blocks of its own; on a
+    // full disk it costs nothing). No file yet: nothing to keep.
+    await fsp.unlink(this.prevFile).catch(() => undefined);
+    await fsp.link(this.file, this.prevFile).catch(() => undefined);
     await fsp.rename(tmp, this.file);
     const dir = await fsp.open(path.dirname(this.file), 'r').catch(() => undefined);
     if (dir) {
       await dir.sync().catch(() => undefined);
       await dir.close();
+    }
+  }
+
+  /**
+   * The temp file, created exclusively and never through a symlink. A stale one (a crash between
+   * create and rename, or something planted) is removed first. data_dir gone (deleted while
+   * running): created again, counted as a failed write, and the write goes on.
+   */
+  private async openTemp(tmp: string): Promise<fsp.FileHandle> {
+    const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fsp.open(tmp, flags, 0o640);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (attempt >= 2) throw e;
+        if (code === 'EEXIST' || code === 'ELOOP') {
+          await fsp.unlink(tmp).catch(() => undefined);
+        } else if (code === 'ENOENT') {
+          this.onWriteFailure?.();
+          this.log.error('data_dir is gone; creating it again', {
+            dir: path.dirname(this.file),
+          });
+          await fsp.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+          this.onDirRecreated?.();
+        } else throw e;
+      }
     }
   }
 }

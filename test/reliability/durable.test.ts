@@ -1264,7 +1264,8 @@ describe('durable queue: full disk', () => {
     async () => {
       const { dir, data, logs } = scenarioDir('durable-full-disk');
       await fsp.mkdir(data, { recursive: true });
-      await sh(`mount -t tmpfs -o size=1m tmpfs '${data}'`);
+      // 0700: shiplog refuses a data_dir others may write to (tmpfs mounts 1777 by default).
+      await sh(`mount -t tmpfs -o size=1m,mode=0700 tmpfs '${data}'`);
       cleanups.push(() => sh(`umount -l '${data}'`).catch(() => undefined));
       const receiver = await LokiReceiver.start();
       cleanups.push(() => receiver.close());

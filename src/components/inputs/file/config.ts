@@ -62,7 +62,9 @@ export const options = z.object({
     .int()
     .min(1)
     .default(1024)
-    .describe('At most this many files are open; further files wait until others close.'),
+    .describe(
+      'At most this many files are open. At the limit the file that held its slot longest gives it up (closed at its position, reopened when it grows): slots rotate among busy files.',
+    ),
   rotate_wait: duration(
     'After a file was renamed or deleted, keep reading it until it did not grow for this long. Also how long an unterminated last line is held.',
   ).prefault('5s'),
@@ -73,6 +75,12 @@ export const options = z.object({
     'Rescan the globs this often (watch events also trigger scans; the rescan catches missed events).',
   ).prefault('1s'),
   read_buffer: size('Bytes read per read call; one read becomes one batch.').prefault('64KiB'),
+  follow_symlinks: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Read files that the globs match through a symlink. Off: symlinks are skipped (a `.log` symlink in an app-writable directory must not ship another file). On: only when the link's target is under the glob's base directory (the literal part before the first wildcard).",
+    ),
 });
 
 export type FileInputConfig = z.output<typeof options>;

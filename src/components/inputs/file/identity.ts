@@ -3,7 +3,7 @@
 // is trusted only when both hashes still match the file on disk: an inode reused by another file,
 // or a file rewritten in place, is read from its start instead of from a stranger's offset.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 
 /** Bytes before the offset hashed into a checkpoint. */
@@ -21,6 +21,12 @@ export interface FilePosition {
   tl: number;
   /** Path the file had when this position was saved (finding it after a rotation). */
   p: string;
+  /**
+   * Birth time (statx btime, ms) of the file the position was saved for; absent where the
+   * filesystem does not report one (Node gives 0). A file whose birth time differs is another
+   * incarnation (deleted and recreated with a reused inode), whatever its bytes say.
+   */
+  b?: number;
 }
 
 export function hashBytes(buf: Buffer, start = 0, end = buf.length): string {
@@ -31,15 +37,48 @@ export function devIno(st: { dev: number; ino: number }): string {
   return `${st.dev}:${st.ino}`;
 }
 
-/** Checkpoint key of a file identity: `<dev>:<ino>:<fingerprint>`. */
-export function sourceKey(dev: number, ino: number, fp: string): string {
-  return `${dev}:${ino}:${fp}`;
+/**
+ * Checkpoint key of a file identity: `<dev>:<ino>:<fingerprint>.<nonce>`. The nonce is random,
+ * drawn once per incarnation (a file opened without a matching checkpoint, or read again from 0
+ * after a truncation) and kept in the key from then on: record ids (`<key>:<offset>`, the
+ * Elasticsearch `_id`) of two incarnations never collide, even when an inode is reused for a file
+ * with the same head. It is saved to the checkpoint store before any record of the incarnation
+ * is sent, so a re-read after a kill reuses it (and the ids).
+ */
+export function sourceKey(dev: number, ino: number, fp: string, nonce = newNonce()): string {
+  return `${dev}:${ino}:${fp}.${nonce}`;
 }
 
-/** `dev:ino` of a checkpoint key, or undefined for a key this input did not write. */
+/**
+ * The nonce of a file's first incarnation where its birth time is known: derived from it, so the
+ * same on every re-read (no write needed before use), different for a file recreated with the
+ * same inode (another birth time).
+ */
+export function birthNonce(birthMs: number): string {
+  return createHash('sha1').update(`btime:${birthMs}`).digest('hex').slice(0, 8);
+}
+
+/** A fresh per-incarnation nonce (8 hex digits). */
+export function newNonce(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/**
+ * `dev:ino` of a checkpoint key, or undefined for a key this input did not write. Keys saved
+ * before nonces existed (`<dev>:<ino>:<fp>`) still load.
+ */
 export function keyDevIno(key: string): string | undefined {
-  const m = /^(\d+):(\d+):[0-9a-f]+$/.exec(key);
+  const m = /^(\d+):(\d+):[0-9a-f]+(?:\.[0-9a-f]+)?$/.exec(key);
   return m ? `${m[1]}:${m[2]}` : undefined;
+}
+
+/**
+ * Was the position saved for a file born at `birthMs` (statx btime)? True when either side does
+ * not know its birth time (filesystems without btime, positions saved before it was recorded).
+ */
+export function sameBirth(pos: FilePosition, birthMs: number): boolean {
+  if (!pos.b || !birthMs) return true;
+  return Math.abs(pos.b - birthMs) < 0.001;
 }
 
 export function isFilePosition(v: unknown): v is FilePosition {

@@ -21,11 +21,17 @@ import {
   hashBytes,
   isFilePosition,
   keyDevIno,
+  birthNonce,
+  newNonce,
   readAt,
+  sameBirth,
   sourceKey,
+  TAIL_BYTES,
   verifyPosition,
   type FilePosition,
 } from './identity.js';
+import { isUnder, notRegular, openForRead } from './open.js';
+import { rotatedSiblings } from './rotated.js';
 import { TailedFile, type TailerOptions } from './tailer.js';
 
 interface Dormant {
@@ -44,6 +50,7 @@ interface FileMetrics {
   truncations: Counter<'component'>;
   truncatedLines: Counter<'component'>;
   errors: Counter<'component' | 'reason'>;
+  replaced: Counter<'component'>;
 }
 
 function fileMetrics(registry: Registry): FileMetrics {
@@ -70,9 +77,14 @@ function fileMetrics(registry: Registry): FileMetrics {
       'Lines longer than max_line_bytes, cut and flagged.',
       ['component'],
     ),
+    replaced: counter(
+      'shiplog_file_replaced_total',
+      'Files atomically replaced by a file holding their content and more (cp; append; mv over): read on from the position reached, not again from the start.',
+      ['component'],
+    ),
     errors: counter(
       'shiplog_file_errors_total',
-      'File input errors by reason: scan (unreadable directory), open, read.',
+      'File input errors by reason: scan (unreadable directory), open (also not a regular file), read, symlink (skipped).',
       ['component', 'reason'],
     ),
   };
@@ -114,6 +126,8 @@ export class FileInput implements Input {
   private firstScanDone = false;
   private stopped = false;
   private deferredLogged = false;
+  /** mtime of the checkpoint file at start when this input had saved entries, else undefined. */
+  private lastCheckpointMs: number | undefined;
   private readonly enc: BufferEncoding;
 
   private readonly maxOpen: number;
@@ -146,7 +160,15 @@ export class FileInput implements Input {
     if (this.loop || this.stopped) return;
     const size = Math.max(4096, this.cfg.read_buffer);
     this.bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
-    for (const key of this.ctx.savedSources()) {
+    const saved = this.ctx.savedSources();
+    if (saved.length > 0 && !this.ctx.oneShot) {
+      try {
+        this.lastCheckpointMs = fs.statSync(this.ctx.checkpoints.file).mtimeMs;
+      } catch {
+        this.lastCheckpointMs = undefined;
+      }
+    }
+    for (const key of saved) {
       const di = keyDevIno(key);
       const tracker = this.ctx.source(key);
       const pos = tracker.committed;
@@ -300,7 +322,7 @@ export class FileInput implements Input {
         now - f.lastGrowth >= HEAD_CHECK_AFTER_MS &&
         !f.detached &&
         !this.ctx.oneShot &&
-        f.headChanged()
+        (f.headChanged() || f.beforeChanged())
       ) {
         f.size = base + n;
         await this.truncated(f);
@@ -321,6 +343,7 @@ export class FileInput implements Input {
         }
       }
       const chunk = buf.subarray(0, n);
+      f.noteRead(chunk, base);
       if (f.key === undefined) this.assignKey(f, chunk, base);
       const weak = f.fl === 0;
       if (f.updateFingerprint(chunk, base)) this.refingerprint(f, weak);
@@ -388,6 +411,7 @@ export class FileInput implements Input {
     }
     const pos = f.position(chunk, base);
     if (pos === undefined) return;
+    if (!f.persisted) await this.persistKeys();
     const { records, bytes } = f.takeRecords();
     const wait = this.ctx.emit({
       tag: this.ctx.tag,
@@ -396,6 +420,21 @@ export class FileInput implements Input {
       token: f.tracker.track(pos),
     });
     if (wait) await wait;
+  }
+
+  /**
+   * Write the checkpoint store now, so the keys (and their nonces) of the incarnations opened
+   * since the last write are on disk before any of their records is sent: a re-read after a kill
+   * then derives the same record ids (Elasticsearch `_id`), and a replay is a 409, not a second
+   * copy. One write covers every file identified before it (all opened in one scan: one write).
+   * A failed write is counted and reported by the store; the records are sent anyway (a kill
+   * before the next successful write may then duplicate them, never lose them).
+   */
+  private async persistKeys(): Promise<void> {
+    const pending: TailedFile[] = [];
+    for (const o of this.open.values()) if (o.key !== undefined && !o.persisted) pending.push(o);
+    await this.ctx.checkpoints.flush();
+    for (const o of pending) o.persisted = true;
   }
 
   /**
@@ -425,13 +464,18 @@ export class FileInput implements Input {
    * reading such a file from 0 is exactly what a file without a checkpoint gets, so an inode reused
    * by another file loses nothing, and a file that only grew delivers everything written since.
    */
-  private identify(f: TailedFile, head?: Buffer): void {
+  private identify(f: TailedFile, head?: Buffer, truncation = false): void {
     if (f.fd === undefined) return;
     head ??= readAt(f.fd, 0, Math.min(this.cfg.fingerprint_bytes, f.size));
     f.fp = hashBytes(head);
     f.fl = head.length;
-    const key = this.freeKey(f.dev, f.ino, f.fp);
-    f.setKey(key, this.ctx.source(key));
+    // A file's first incarnation takes its nonce from its birth time: a re-read after a kill
+    // derives the same one without waiting for a checkpoint write (a new file per rotation
+    // would otherwise cost one fsync before its first batch). A truncation starts another
+    // incarnation of the same inode and birth time: a random nonce, written before use.
+    const nonce = !truncation && f.birth > 0 ? birthNonce(f.birth) : undefined;
+    const key = this.freeKey(f.dev, f.ino, f.fp, nonce);
+    f.setKey(key, this.ctx.source(key), nonce !== undefined);
     this.commitStart(f);
   }
 
@@ -471,15 +515,15 @@ export class FileInput implements Input {
    * batches in flight (its forget() would delete the new entry, its acks overwrite it), or open
    * — another key is derived. Two empty identities of one inode would otherwise always collide.
    */
-  private freeKey(dev: number, ino: number, fp: string): string {
+  private freeKey(dev: number, ino: number, fp: string, nonce = newNonce()): string {
     const taken = (k: string): boolean => {
       for (const r of this.retired) if (r.key === k) return true;
       for (const o of this.open.values()) if (o.key === k) return true;
       return false;
     };
-    let key = sourceKey(dev, ino, fp);
+    let key = sourceKey(dev, ino, fp, nonce);
     for (let n = 1; taken(key); n++)
-      key = sourceKey(dev, ino, hashBytes(Buffer.from(`${fp}/${n}`)));
+      key = sourceKey(dev, ino, hashBytes(Buffer.from(`${fp}/${n}`)), nonce);
     return key;
   }
 
@@ -511,7 +555,7 @@ export class FileInput implements Input {
     f.dirty = true;
     // A new identity from offset 0, checkpointed now (after the old one was retired: its key is
     // not reused).
-    this.identify(f);
+    this.identify(f, undefined, true);
   }
 
   /**
@@ -550,12 +594,12 @@ export class FileInput implements Input {
       if (this.open.has(devIno(st))) continue;
       let fd: number;
       try {
-        fd = fs.openSync(p, 'r');
+        fd = openForRead(p);
       } catch {
         continue;
       }
       const fst = fs.fstatSync(fd);
-      if (devIno(fst) !== devIno(st) || !verifyPosition(fd, fst.size, pos)) {
+      if (!fst.isFile() || devIno(fst) !== devIno(st) || !verifyPosition(fd, fst.size, pos)) {
         fs.closeSync(fd);
         continue;
       }
@@ -570,6 +614,7 @@ export class FileInput implements Input {
       }
       const c = new TailedFile(fd, fst.dev, fst.ino, p, start.o, this.topts);
       c.size = fst.size;
+      c.birth = fst.birthtimeMs;
       c.restore(start);
       const key = this.freeKey(c.dev, c.ino, start.fp);
       c.setKey(key, this.ctx.source(key));
@@ -663,6 +708,51 @@ export class FileInput implements Input {
     this.ctx.log.debug('closed inactive file', { path: f.path });
   }
 
+  /**
+   * max_open_files reached and a file wants a slot: close the file that has held its slot longest
+   * (at least one scan interval; not one being drained after a rotation, not one holding a
+   * partial line or a multiline record) into a dormant identity at its read position. It is
+   * reopened, verified and read on when a scan finds it grown (or unread), or found by identity
+   * if it is rotated meanwhile: slots rotate among busy files instead of waiting for
+   * close_inactive, and every matched file gets an identity (and a checkpoint) soon after it
+   * appears. False when no file can give up its slot now.
+   */
+  private parkOne(): boolean {
+    const now = Date.now();
+    const hold = Math.max(200, this.cfg.scan_interval);
+    let victim: TailedFile | undefined;
+    for (const o of this.open.values()) {
+      if (o.detached || o.shadowOf || o.pendingCopy !== 0 || o.fd === undefined) continue;
+      if (o.key === undefined || !o.tracker) continue;
+      if (o.splitter.hasPartial || (o.joiner?.pendingStart ?? -1) >= 0) continue;
+      if (now - o.slotSince < hold) continue;
+      if (!victim || o.slotSince < victim.slotSince) victim = o;
+    }
+    if (!victim || victim.fd === undefined) return false;
+    let st: fs.Stats;
+    try {
+      st = fs.fstatSync(victim.fd);
+    } catch {
+      return false;
+    }
+    const pos = victim.currentPosition();
+    this.releaseShadowsOf(victim);
+    victim.close();
+    this.open.delete(victim.devino);
+    if (this.byPath.get(victim.path) === victim) this.byPath.delete(victim.path);
+    this.addDormant(victim.devino, {
+      key: victim.key!,
+      tracker: victim.tracker!,
+      pos,
+      // Unread bytes left: the next scan must reopen it even if it does not grow.
+      size: pos.o < st.size ? -1 : st.size,
+      mtimeMs: st.mtimeMs,
+      seen: true,
+    });
+    this.ctx.log.debug('max_open_files: slot given up', { path: victim.path, offset: pos.o });
+    return true;
+  }
+
   private fail(f: TailedFile, reason: string, err: NodeJS.ErrnoException): void {
     this.m.errors.inc({ component: this.ctx.id, reason });
     this.once(`${reason}:${f.path}:${err.code}`, 'error', 'file read failed; file dropped', {
@@ -728,7 +818,12 @@ export class FileInput implements Input {
       if (this.aborted) return;
       let st: fs.Stats;
       try {
-        st = await fsp.stat(p);
+        st = await fsp.lstat(p);
+        if (st.isSymbolicLink()) {
+          const target = await this.symlinkTarget(p);
+          if (target === undefined) continue;
+          st = await fsp.stat(target);
+        }
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (err.code === 'EMFILE' || err.code === 'ENFILE') incomplete = true;
@@ -796,7 +891,59 @@ export class FileInput implements Input {
       this.dormant.delete(di);
       await this.findMoved(di, unseen);
     }
+    if (first && this.lastCheckpointMs !== undefined) await this.readRotatedWhileStopped(paths);
     this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+  }
+
+  /**
+   * At start: files created and rotated out of the glob while shiplog was stopped (`app.log`
+   * renamed to `.1`, then `.2`, between two runs) are known to no checkpoint. The rotated
+   * siblings of each matched path born after the last checkpoint write, not open and not a
+   * saved identity, are read from their start (drained, then forgotten), oldest first.
+   */
+  private async readRotatedWhileStopped(paths: Set<string>): Promise<void> {
+    const since = this.lastCheckpointMs!;
+    for (const p of [...paths].sort()) {
+      for (const sib of await rotatedSiblings(p, since)) {
+        const di = `${sib.dev}:${sib.ino}`;
+        if (paths.has(sib.path) || this.excluded(sib.path)) continue;
+        if (this.open.has(di) || this.dormant.has(di)) continue;
+        let st: fs.Stats;
+        try {
+          st = await fsp.stat(sib.path);
+        } catch {
+          continue;
+        }
+        if (devIno(st) !== di) continue;
+        this.ctx.log.info('reading a file rotated away while shiplog was stopped', {
+          path: sib.path,
+          of: p,
+        });
+        this.openFile(sib.path, st, undefined, false, true);
+      }
+    }
+  }
+
+  private realBases: string[] | undefined;
+
+  /**
+   * The resolved target of a symlink the globs matched, when it may be read: follow_symlinks is
+   * on and the target is under the (resolved) base directory of one of the globs. Else skipped,
+   * counted (`reason="symlink"`) and logged once.
+   */
+  private async symlinkTarget(p: string): Promise<string | undefined> {
+    let why = 'follow_symlinks is off';
+    if (this.cfg.follow_symlinks) {
+      this.realBases ??= await Promise.all(
+        this.globs.map((g) => fsp.realpath(g.base).catch(() => g.base)),
+      );
+      const real = await fsp.realpath(p).catch(() => undefined);
+      if (real !== undefined && this.realBases.some((b) => isUnder(real, b))) return real;
+      why = `its target ${real ?? '(unresolvable)'} is outside the glob's base directory`;
+    }
+    this.m.errors.inc({ component: this.ctx.id, reason: 'symlink' });
+    this.once(`symlink:${p}`, 'warn', 'symlink skipped', { path: p, why });
+    return undefined;
   }
 
   private gz(p: string): boolean {
@@ -827,6 +974,12 @@ export class FileInput implements Input {
         path: p,
       });
       const lost = this.openFile(p, st, list, false, true);
+      // No slot now (max_open_files, every slot held briefly): keep the identity, the next scan
+      // looks again; dropping it here would lose the rest of the file for good.
+      if (!this.open.has(di)) {
+        for (const d of list) this.addDormant(di, d);
+        return;
+      }
       for (const pos of lost) await this.findCopy(p, pos);
       return;
     }
@@ -849,7 +1002,7 @@ export class FileInput implements Input {
     detached: boolean,
   ): FilePosition[] {
     const di = devIno(st);
-    if (this.open.size >= this.maxOpen) {
+    if (this.open.size >= this.maxOpen && !this.parkOne()) {
       if (!this.deferredLogged)
         this.ctx.log.warn('max_open_files reached; further files wait', {
           max_open_files: this.maxOpen,
@@ -861,8 +1014,14 @@ export class FileInput implements Input {
     let fd: number;
     let fst: fs.Stats;
     try {
-      fd = fs.openSync(p, 'r');
+      // Symlinks only when followed on purpose, and then only when scan() checked the target.
+      fd = openForRead(p, this.cfg.follow_symlinks);
       fst = fs.fstatSync(fd);
+      const bad = notRegular(p, fst);
+      if (bad) {
+        fs.closeSync(fd);
+        throw bad;
+      }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') return [];
@@ -887,6 +1046,9 @@ export class FileInput implements Input {
       // empty (offset 0, fl 0) verifies against any content: it must not win over a later one.
       const verified = new Set<Dormant>();
       for (const d of candidates) {
+        // Another incarnation (deleted and recreated, the inode reused) even if its head and the
+        // bytes before the saved offset are the same: a banner and fixed-width lines fool hashes.
+        if (!sameBirth(d.pos, fst.birthtimeMs)) continue;
         if (!verifyPosition(fd, fst.size, d.pos)) continue;
         verified.add(d);
         if (!match || d.pos.o > match.pos.o) match = d;
@@ -912,20 +1074,45 @@ export class FileInput implements Input {
           },
         );
     }
-    const start = match ? match.pos.o : fromTail ? fst.size : 0;
+    // Atomic replace (cp app.log tmp; append; mv tmp app.log): the file now at the path of an
+    // open one holds all of that one's content as its prefix. Read on from where the replaced
+    // file got to, under a new identity; the replaced one is done (its batches in flight keep
+    // its entry until acknowledged). A chain of replaces is followed one link at a time.
+    // The file at this path before: tailed, or already found deleted (nlink 0) and draining.
+    const prev = !match && !fromTail && !detached ? this.previousAt(p, di) : undefined;
+    const carried = prev && prev.devino !== di ? replacedBy(prev, fd, fst.size) : undefined;
+    if (carried && prev) {
+      this.m.replaced.inc({ component: this.ctx.id });
+      this.ctx.log.debug('file replaced by one holding its content; reading on', {
+        path: p,
+        offset: carried.o,
+      });
+      this.finish(prev);
+    }
+    const start = match ? match.pos.o : carried ? carried.o : fromTail ? fst.size : 0;
     const f = new TailedFile(fd, fst.dev, fst.ino, p, start, this.topts);
     f.size = fst.size;
+    f.birth = fst.birthtimeMs;
     f.detached = detached;
     if (match) {
       f.restore(match.pos);
-      f.setKey(match.key, match.tracker);
+      // Restored from the checkpoint file: the key (and its nonce) is on disk.
+      f.setKey(match.key, match.tracker, true);
     }
-    if (!match && !fromTail) {
+    if (!match && !fromTail && !carried) {
       f.shadowOf = this.copyOf(fd, fst.size, p);
       if (!f.shadowOf && this.mayBeCopy(fd, fst.size, p)) f.pendingCopy = Date.now();
     }
     this.open.set(di, f);
     if (!detached) this.byPath.set(p, f);
+    if (carried) {
+      f.restore(carried);
+      const key = this.freeKey(f.dev, f.ino, carried.fp);
+      f.setKey(key, this.ctx.source(key));
+      this.commitStart(f);
+      this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
+      return lost.sort((a, b) => a.o - b.o);
+    }
     // Every file opened has a checkpoint entry from now on, at the position it starts from (the
     // restored offset, 0, or its size under read_from: tail), so that a restart finds it even if
     // nothing of it is ever acknowledged. Not a shadow copy: it is not read, and an entry at 0
@@ -944,6 +1131,22 @@ export class FileInput implements Input {
     });
     this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
     return lost.sort((a, b) => a.o - b.o);
+  }
+
+  /** The open file (tailed or draining) that was last at path `p`, other than `di`. */
+  private previousAt(p: string, di: string): TailedFile | undefined {
+    const at = this.byPath.get(p);
+    if (at && at.devino !== di) return at;
+    let best: TailedFile | undefined;
+    for (const o of this.open.values())
+      if (
+        o.path === p &&
+        o.devino !== di &&
+        o.detached &&
+        (!best || o.detachedAt > best.detachedAt)
+      )
+        best = o;
+    return best;
   }
 
   /**
@@ -1047,8 +1250,13 @@ export class FileInput implements Input {
     let fd: number;
     let st: fs.Stats;
     try {
-      fd = fs.openSync(p, 'r');
+      fd = openForRead(p, this.cfg.follow_symlinks);
       st = fs.fstatSync(fd);
+      const bad = notRegular(p, st);
+      if (bad) {
+        fs.closeSync(fd);
+        throw bad;
+      }
     } catch (e) {
       this.m.errors.inc({ component: this.ctx.id, reason: 'open' });
       this.once(`open:${p}`, 'warn', 'cannot open file; skipped', {
@@ -1061,7 +1269,11 @@ export class FileInput implements Input {
     // (the content of a compressed, rotated file does not change).
     const head = readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, st.size));
     const fp = hashBytes(head);
-    const key = sourceKey(st.dev, st.ino, fp);
+    // A resumed entry of this file (its key with or without a nonce), else a new incarnation.
+    const plain = `${st.dev}:${st.ino}:${fp}`;
+    let key: string | undefined;
+    for (const k of this.gzTrackers.keys()) if (k === plain || k.startsWith(`${plain}.`)) key = k;
+    key ??= sourceKey(st.dev, st.ino, fp);
     const tracker = this.gzTrackers.get(key) ?? this.ctx.source(key);
     const saved = tracker.committed;
     const skip = isFilePosition(saved) && saved.fp === fp ? saved.o : 0;
@@ -1119,6 +1331,28 @@ export class FileInput implements Input {
     const wait = this.ctx.emit({ tag: this.ctx.tag, records, bytes, token: f.tracker!.track(pos) });
     if (wait) await wait;
   }
+}
+
+/**
+ * The position to read a replacing file (open as `fd`, `size` bytes) on from, when it holds all of
+ * the open file `prev`'s content as its prefix: the same head, the same bytes before prev's
+ * position, and prev's last bytes at the same offset (nothing appended to prev after the copy).
+ */
+function replacedBy(prev: TailedFile, fd: number, size: number): FilePosition | undefined {
+  if (prev.fd === undefined || prev.shadowOf || prev.fl === 0) return undefined;
+  let oldSize: number;
+  try {
+    oldSize = fs.fstatSync(prev.fd).size;
+  } catch {
+    return undefined;
+  }
+  if (size < oldSize) return undefined;
+  const pos = prev.currentPosition();
+  if (!verifyPosition(fd, size, pos)) return undefined;
+  const n = Math.min(TAIL_BYTES, oldSize);
+  if (n > 0 && !readAt(fd, oldSize - n, n).equals(readAt(prev.fd, oldSize - n, n)))
+    return undefined;
+  return pos;
 }
 
 /** The soft limit on open descriptors (Linux /proc), or undefined when unknown/unlimited. */

@@ -54,6 +54,21 @@ export class TailedFile implements LineSink {
   nextCheck = 0;
   records: LogRecord[] = [];
   batchBytes = 0;
+  /** When this file got its descriptor (max_open_files: the longest held slot is given up first). */
+  readonly slotSince = Date.now();
+  /** Birth time (statx btime, ms; 0 = unknown), saved in positions (`b`). */
+  birth = 0;
+  /**
+   * The key is in the checkpoint file on disk (restored from it, or written since it was drawn):
+   * records of this incarnation may be sent. Until then the input flushes the store first, so a
+   * re-read after a kill reuses the key's nonce and the ids derived from it.
+   */
+  persisted = false;
+  /**
+   * The up to TAIL_BYTES bytes before readPos as they were read: after a pause, the file must
+   * still hold them there, else it was truncated and written past our position meanwhile.
+   */
+  private before: Buffer = Buffer.alloc(0);
   private keyPrefix = '';
   private readTime = 0;
   /** Sub-millisecond sequence within readTime: lines read in one millisecond keep their order. */
@@ -84,10 +99,35 @@ export class TailedFile implements LineSink {
     return this.joiner ?? this;
   }
 
-  setKey(key: string, tracker: SourceTracker): void {
+  setKey(key: string, tracker: SourceTracker, persisted = false): void {
     this.key = key;
     this.tracker = tracker;
     this.keyPrefix = key + ':';
+    this.persisted = persisted;
+  }
+
+  /** Remember the bytes before the new read position (`chunk` was read at `base`). */
+  noteRead(chunk: Buffer, base: number): void {
+    const end = base + chunk.length;
+    if (chunk.length >= TAIL_BYTES) {
+      this.before = Buffer.from(chunk.subarray(chunk.length - TAIL_BYTES));
+    } else if (this.before.length > 0 && base > 0) {
+      const keep = Math.min(this.before.length, TAIL_BYTES - chunk.length);
+      this.before = Buffer.concat([this.before.subarray(this.before.length - keep), chunk]);
+    } else {
+      this.before = Buffer.from(chunk);
+    }
+    if (this.before.length > end) this.before = this.before.subarray(this.before.length - end);
+  }
+
+  /**
+   * The bytes before readPos are not the ones read there: the file was rewritten (truncated and
+   * written past our position) while we paused. Unknown (nothing remembered): false.
+   */
+  beforeChanged(): boolean {
+    const n = this.before.length;
+    if (this.fd === undefined || n === 0 || this.readPos < n) return false;
+    return !readAt(this.fd, this.readPos - n, n).equals(this.before);
   }
 
   /** Restore verification data from a saved position. */
@@ -169,7 +209,19 @@ export class TailedFile implements LineSink {
    */
   lastPosition(): FilePosition | undefined {
     if (this.lastPos < 0) return undefined;
-    return { o: this.lastPos, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path };
+    return this.withBirth({
+      o: this.lastPos,
+      fp: this.fp,
+      fl: this.fl,
+      th: this.th,
+      tl: this.tl,
+      p: this.path,
+    });
+  }
+
+  private withBirth(pos: FilePosition): FilePosition {
+    if (this.birth > 0) pos.b = this.birth;
+    return pos;
   }
 
   /**
@@ -190,7 +242,7 @@ export class TailedFile implements LineSink {
       this.tl = tl;
       this.lastPos = o;
     }
-    return { o, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path };
+    return this.withBirth({ o, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path });
   }
 
   /** The position at the current safe offset, computed unconditionally (for copy detection). */
@@ -198,16 +250,16 @@ export class TailedFile implements LineSink {
     const o = this.safeOffset();
     if (o !== this.lastPos && this.fd !== undefined) {
       const tl = Math.min(TAIL_BYTES, o);
-      return {
+      return this.withBirth({
         o,
         fp: this.fp,
         fl: this.fl,
         th: hashBytes(readAt(this.fd, o - tl, tl)),
         tl,
         p: this.path,
-      };
+      });
     }
-    return { o, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path };
+    return this.withBirth({ o, fp: this.fp, fl: this.fl, th: this.th, tl: this.tl, p: this.path });
   }
 
   takeRecords(): { records: LogRecord[]; bytes: number } {
@@ -224,6 +276,8 @@ export class TailedFile implements LineSink {
     this.key = undefined;
     this.tracker = undefined;
     this.keyPrefix = '';
+    this.persisted = false;
+    this.before = Buffer.alloc(0);
     this.fp = '';
     this.fl = 0;
     this.lastPos = -1;

@@ -242,6 +242,7 @@ export class KubernetesInput implements Input {
       fingerprint_bytes: cfg.fingerprint_bytes,
       scan_interval: cfg.scan_interval,
       read_buffer: cfg.read_buffer,
+      follow_symlinks: cfg.follow_symlinks,
     };
     const inner: InputContext = {
       id: ctx.id,
