@@ -5,7 +5,7 @@
 
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { SourceTracker } from './acks.js';
+import { SourceTracker, type AckToken } from './acks.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type {
   CommonFilter,
@@ -13,6 +13,7 @@ import type {
   CommonOutput,
   Filter,
   FilterDef,
+  HoldContext,
   Input,
   InputDef,
   Lifecycle,
@@ -42,11 +43,15 @@ interface FilterSlot {
   id: string;
   filter: Filter;
   match: TagMatcher;
+  /** The filter keeps records across batches (Filter.holds). */
+  holds: boolean;
 }
 
 interface Route {
   filters: FilterSlot[];
   outputs: OutputSlot[];
+  /** Some filter of the route holds records: batches take the hold path (emitHolding). */
+  holds: boolean;
 }
 
 interface Waiter {
@@ -163,18 +168,25 @@ export class Pipeline {
     for (const fc of config.pipeline.filters) {
       const def = deps.components.getDef('filter', fc.type);
       const clog = log.child({ component: fc.id, type: fc.type });
+      const id = fc.id;
       const filter = located(deps.components, fc, () =>
         def.create(fc as never, {
-          id: fc.id,
+          id,
           type: fc.type,
           log: clog,
           metrics,
           dataDir,
           signal: this.outputAbort.signal,
           deadLetter: createDeadLetterWriter(dataDir, fc.id, clog, metrics),
+          inject: (tag, records, carried) => this.inject(id, tag, records, carried),
         }),
       );
-      this.filters.push({ id: fc.id, filter, match: compileMatch(fc.match) });
+      this.filters.push({
+        id,
+        filter,
+        match: compileMatch(fc.match),
+        holds: filter.holds === true,
+      });
     }
     for (const ic of config.pipeline.inputs) {
       const def = deps.components.getDef('input', ic.type);
@@ -352,9 +364,11 @@ export class Pipeline {
   private route(tag: string): Route {
     let r = this.routes.get(tag);
     if (!r) {
+      const filters = this.filters.filter((f) => f.match(tag));
       r = {
-        filters: this.filters.filter((f) => f.match(tag)),
+        filters,
         outputs: this.outputs.filter((o) => o.match(tag)),
+        holds: filters.some((f) => f.holds),
       };
       if (this.routes.size > 50_000) this.routes.clear();
       this.routes.set(tag, r);
@@ -368,18 +382,14 @@ export class Pipeline {
     const inCount = batch.records.length;
     metrics.inputRecords.inc({ component: inputId }, inCount);
     const route = this.route(batch.tag);
+    if (route.holds) return this.emitHolding(inputId, batch, route);
     let records: LogRecord[] = batch.records;
     for (const f of route.filters) {
       if (records.length === 0) break;
       try {
         records = f.filter.process(records, batch.tag);
       } catch (e) {
-        // A filter bug must not lose records: pass the batch on unfiltered and say so.
-        this.deps.log.error('filter threw; batch passed on unfiltered', {
-          component: f.id,
-          error: (e as Error).message,
-        });
-        metrics.filterRecords.inc({ component: f.id, result: 'error' }, records.length);
+        records = this.filterThrew(f, e, records);
       }
     }
     const keep = this.deps.keep;
@@ -399,11 +409,100 @@ export class Pipeline {
         records.length === inCount
           ? batch.bytes
           : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
+    this.dispatch(inputId, batch.tag, route, records, bytes, token, undefined);
+    return this.backpressure(route);
+  }
+
+  private filterThrew(f: FilterSlot, e: unknown, records: LogRecord[]): LogRecord[] {
+    // A filter bug must not lose records: pass the batch on unfiltered and say so.
+    this.deps.log.error('filter threw; batch passed on unfiltered', {
+      component: f.id,
+      error: (e as Error).message,
+    });
+    this.deps.metrics.filterRecords.inc({ component: f.id, result: 'error' }, records.length);
+    return records;
+  }
+
+  /**
+   * The emit path of a route with a holding filter (multiline): the filters get the batch's
+   * token to retain while they hold its records, and tokens they carry back with released
+   * records are released only when those records are acknowledged. Bytes are counted per record.
+   */
+  private emitHolding(inputId: string, batch: InputBatch, route: Route): Promise<void> | undefined {
+    const token = batch.token;
+    const carried: AckToken[] = [];
+    const hold: HoldContext = { token, carry: (t) => void carried.push(t) };
+    const records = this.runFilters(route, 0, batch.tag, batch.records, hold);
+    this.dispatch(inputId, batch.tag, route, records, -1, token, carried);
+    return this.backpressure(route);
+  }
+
+  /** Filters `from..` of a route over records; holding filters get `hold`. */
+  private runFilters(
+    route: Route,
+    from: number,
+    tag: string,
+    input: LogRecord[],
+    hold: HoldContext,
+  ): LogRecord[] {
+    let records = input;
+    const keep = this.deps.keep;
+    for (let i = from; i < route.filters.length; i++) {
+      const f = route.filters[i];
+      if (records.length === 0) break;
+      try {
+        records = f.holds ? f.filter.process(records, tag, hold) : f.filter.process(records, tag);
+      } catch (e) {
+        records = this.filterThrew(f, e, records);
+      }
+    }
+    if (keep && records.length > 0) {
+      const kept = records.filter(keep);
+      this.skipped += records.length - kept.length;
+      records = kept;
+    }
+    return records;
+  }
+
+  /** Records a holding filter released on its own (timer flush, stop): the filters after it, then the outputs. */
+  private inject(filterId: string, tag: string, records: LogRecord[], carried: AckToken[]): void {
+    const route = this.route(tag);
+    const at = route.filters.findIndex((f) => f.id === filterId);
+    const more: AckToken[] = carried.slice();
+    const hold: HoldContext = { token: undefined, carry: (t) => void more.push(t) };
+    const out = this.runFilters(route, at + 1, tag, records, hold);
+    this.dispatch(undefined, tag, route, out, -1, undefined, more);
+  }
+
+  /**
+   * Hand records to the outputs of a route. `bytes` < 0: estimate per record. `token` is the
+   * emitting input's reference (released here); `carried` are references a holding filter
+   * passed on (each released here too, and retained per output until its ack).
+   */
+  private dispatch(
+    inputId: string | undefined,
+    tag: string,
+    route: Route,
+    records: LogRecord[],
+    bytesIn: number,
+    token: AckToken | undefined,
+    carried: AckToken[] | undefined,
+  ): void {
+    const { metrics } = this.deps;
+    let bytes = bytesIn;
+    if (bytes < 0) {
+      bytes = 0;
+      for (let i = 0; i < records.length; i++) bytes += estimateBytes(records[i]);
+    }
+    const hasCarried = carried !== undefined && carried.length > 0;
     const targets: OutputSlot[] = [];
     if (records.length > 0) {
       if (route.outputs.length === 0) {
         this.unrouted += records.length;
-        metrics.droppedRecords.inc({ component: inputId, reason: 'no_route' }, records.length);
+        metrics.droppedRecords.inc(
+          { component: inputId ?? 'filter', reason: 'no_route' },
+          records.length,
+        );
       }
       for (const o of route.outputs) {
         if (o.dropWhenFull && o.bytes >= o.limit) {
@@ -419,10 +518,11 @@ export class Pipeline {
       const shared = { left: targets.length };
       for (const o of targets) {
         token?.retain();
+        if (hasCarried) for (const t of carried) t.retain();
         o.bytes += bytes;
         let acked = false;
         o.output.write({
-          tag: batch.tag,
+          tag,
           records,
           bytes,
           ack: () => {
@@ -431,6 +531,7 @@ export class Pipeline {
             o.bytes -= bytes;
             if (--shared.left === 0) this.globalBytes -= bytes;
             token?.release();
+            if (hasCarried) for (const t of carried) t.release();
             this.wake();
           },
         });
@@ -438,8 +539,11 @@ export class Pipeline {
       this.updateBufferGauges();
     }
     token?.release();
+    if (hasCarried) for (const t of carried) t.release();
+  }
 
-    // Backpressure: wait while any output this tag feeds, or the global budget, is full.
+  /** Backpressure: wait while any output this tag feeds, or the global budget, is full. */
+  private backpressure(route: Route): Promise<void> | undefined {
     let pressure: Promise<void> | undefined;
     for (const f of route.filters) {
       const p = f.filter.pressure?.();
