@@ -398,17 +398,18 @@ export class Pipeline {
       this.skipped += records.length - kept.length;
       records = kept;
     }
-    let bytes: number;
+    let bytes =
+      records.length === inCount
+        ? batch.bytes
+        : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
     if (route.filters.length > 0) {
       // Parsing makes records several times larger than the lines they came from: account for
-      // what they hold now, so the budget bounds real memory.
-      bytes = 0;
-      for (let i = 0; i < records.length; i++) bytes += estimateBytes(records[i]);
-    } else
-      bytes =
-        records.length === inCount
-          ? batch.bytes
-          : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
+      // what they hold now, so the budget bounds real memory. Never less than the input counted
+      // (it knows what it attached, e.g. kubernetes metadata, which the estimate does not see).
+      let est = 0;
+      for (let i = 0; i < records.length; i++) est += estimateBytes(records[i]);
+      if (est > bytes) bytes = est;
+    }
     this.dispatch(inputId, batch.tag, route, records, bytes, token, undefined);
     return this.backpressure(route);
   }
@@ -432,8 +433,13 @@ export class Pipeline {
     const token = batch.token;
     const carried: AckToken[] = [];
     const hold: HoldContext = { token, carry: (t) => void carried.push(t) };
+    const inCount = batch.records.length;
     const records = this.runFilters(route, 0, batch.tag, batch.records, hold);
-    this.dispatch(inputId, batch.tag, route, records, -1, token, carried);
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) bytes += estimateBytes(records[i]);
+    const scaled = Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
+    if (scaled > bytes) bytes = scaled;
+    this.dispatch(inputId, batch.tag, route, records, bytes, token, carried);
     return this.backpressure(route);
   }
 
