@@ -167,6 +167,15 @@ export class DiskQueue {
     );
   }
 
+  /**
+   * The output is behind: more than an eighth of max_size (at most 8 MiB) waits in the queue.
+   * Frames written now are deflated (queue-codec.ts deflatedFrame): a backlog is stored
+   * compact, while a queue that keeps up costs no compression.
+   */
+  get behind(): boolean {
+    return this.bytes + this.pendingBytes >= Math.min(8 << 20, this.o.maxBytes / 8);
+  }
+
   /** Resolves once there is room for another append (immediately if there is). */
   room(): Promise<void> | undefined {
     if (!this.full || this.closed) return undefined;
