@@ -4,11 +4,11 @@
 // trace. Every trace arrives as one record, every ordinary line as one, nothing lost.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRACES } from './fixtures/traces.js';
-import { runShiplog } from './helpers/proc.js';
+import { getText, runShiplog } from './helpers/proc.js';
 import { LokiReceiver } from './receivers/loki.js';
 import { scenarioDir, Shiplog, sleep, writeConfig } from './reliability/lib.js';
 
@@ -192,4 +192,48 @@ describe('multiline after stdin (real process)', () => {
     expect(r.lost).toEqual([]);
     expect([...r.got.values()].every((v) => v === 1)).toBe(true);
   }, 60_000);
+});
+
+describe('hostile multiline patterns (#17.6, real process)', () => {
+  it('a catastrophic pattern and a lookaround over 64 KiB lines leave /healthz answering', async () => {
+    const { dir, data, logs } = scenarioDir('multiline-hostile');
+    const receiver = await LokiReceiver.start();
+    cleanups.push(() => receiver.close());
+    const log = path.join(logs, 'app.log');
+    // `^(\w+\s?)+$` backtracks exponentially on a word run ending in a non-word character;
+    // `(?=.*x)(?=.*y)` scans the line per position without the 1 KiB cap.
+    let text = '';
+    const n = 200;
+    for (let i = 0; i < n; i++) text += `${'a'.repeat(34)}! ${i}\n${'b '.repeat(30_000)}${i}\n`;
+    writeFileSync(log, text);
+    const cfg = writeConfig(dir, {
+      dataDir: data,
+      inputs: [
+        {
+          type: 'file',
+          id: 'app',
+          paths: [log],
+          max_line_bytes: '128KiB',
+          multiline: { start_pattern: '^(\\w+\\s?)+$', continue_pattern: '(?=.*x)(?=.*y)' },
+        },
+      ],
+      lokiUrl: receiver.url,
+      loki: { line_format: 'message' },
+    });
+    const ship = new Shiplog(cfg);
+    cleanups.push(() => ship.dispose());
+    await ship.start();
+    let slowest = 0;
+    const end = Date.now() + 60_000;
+    while (Date.now() < end && receiver.entries.length < 2 * n) {
+      const t0 = Date.now();
+      const r = await getText(`http://${ship.http}/healthz`);
+      expect(r.status).toBe(200);
+      slowest = Math.max(slowest, Date.now() - t0);
+      await sleep(100);
+    }
+    expect(receiver.entries.length).toBe(2 * n);
+    expect((await ship.stop()).code).toBe(0);
+    expect(slowest).toBeLessThan(2000);
+  }, 90_000);
 });
