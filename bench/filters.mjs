@@ -177,6 +177,24 @@ await bench(
   ],
   parsedRecords,
 );
+// multiline (#18): the cost on ordinary lines (none of the demo lines starts a trace), per parser.
+for (const parsers of [['java'], ['python'], ['go'], ['ruby'], ['dotnet']]) {
+  await bench(
+    `multiline (${parsers.join(', ')}; ordinary lines)`,
+    [await make('multiline', { parsers })],
+    lineRecords(lines),
+  );
+}
+await bench(
+  'multiline (all five parsers; ordinary lines)',
+  [await make('multiline', { parsers: ['java', 'python', 'go', 'ruby', 'dotnet'] })],
+  lineRecords(lines),
+);
+await bench(
+  'multiline (regex start_pattern ^\\S + continue ^\\s)',
+  [await make('multiline', { start_pattern: '^\\S', continue_pattern: '^\\s' })],
+  lineRecords(lines),
+);
 const combo = [
   await make('parse_json', { time_field: 'timestamp' }),
   await make('label', { from: ['level', 'component'] }),

@@ -683,7 +683,7 @@ describe('packaging/kubernetes', () => {
     expect(annotations['prometheus.io/path']).toBe('/metrics');
   });
 
-  it('mounts /var/log read-only and the checkpoint directory at data_dir', () => {
+  it('mounts only /var/log/pods read-only and the checkpoint directory at data_dir (#17.16)', () => {
     const { pod, c } = daemonSet();
     const { cfg } = configMapConfig();
     const mountOf = (hostPath: string) => {
@@ -691,7 +691,13 @@ describe('packaging/kubernetes', () => {
       expect(v, `hostPath ${hostPath}`).toBeDefined();
       return c.volumeMounts!.find((m) => m.name === v!.name)!;
     };
-    expect(mountOf('/var/log')).toMatchObject({ mountPath: '/var/log', readOnly: true });
+    expect(mountOf('/var/log/pods')).toMatchObject({ mountPath: '/var/log/pods', readOnly: true });
+    // Nothing else of the host's /var/log: the config reads pod logs only.
+    expect(pod.volumes.filter((v) => v.hostPath?.path.startsWith('/var/log'))).toHaveLength(1);
+    const inputs = cfg.pipeline.inputs ?? [];
+    for (const i of inputs)
+      for (const p of (i.paths as string[] | undefined) ?? [])
+        expect(p.startsWith('/var/log/pods/'), p).toBe(true);
     const state = mountOf('/var/lib/shiplog');
     expect(state.readOnly ?? false).toBe(false);
     expect(state.mountPath).toBe(cfg.service?.data_dir);
@@ -704,6 +710,39 @@ describe('packaging/kubernetes', () => {
       capabilities: { drop: ['ALL'] },
     });
     expect(c.securityContext!.privileged ?? false).toBe(false);
+  });
+
+  it('runs non-root; only an init container with CHOWN alone hands it the state directory (#17.16)', () => {
+    const { pod, c } = daemonSet();
+    const sc = c.securityContext as Json & { runAsUser?: number; runAsNonRoot?: boolean };
+    expect(sc.runAsNonRoot).toBe(true);
+    expect(sc.runAsUser).not.toBe(0);
+    // The 0640 root:root pod logs are read through the root group, not as root.
+    expect(
+      (pod as PodSpec & { securityContext?: { supplementalGroups?: number[] } }).securityContext
+        ?.supplementalGroups,
+    ).toEqual([0]);
+    const inits = (pod as PodSpec & { initContainers?: Container[] }).initContainers ?? [];
+    for (const i of inits) {
+      expect(i.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['CHOWN'] });
+      expect(i.securityContext).toMatchObject({ allowPrivilegeEscalation: false });
+      for (const m of i.volumeMounts ?? []) expect(m.mountPath).toBe('/var/lib/shiplog');
+      expect(i.image).toBe(c.image);
+    }
+  });
+
+  it('sets each environment variable once (no duplicate NODE_OPTIONS) (#17.16)', () => {
+    const { c } = daemonSet();
+    const names = (c.env ?? []).map((e) => e.name);
+    expect(names.length).toBeGreaterThan(0);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter((n) => n === 'NODE_OPTIONS')).toHaveLength(1);
+  });
+
+  it('the deployment docs show the image pinned by digest (#17.16)', () => {
+    const text = readFileSync(path.join(ROOT, 'docs', 'deployment.md'), 'utf8');
+    expect(text).toMatch(/ghcr\.io\/infrafabric\/shiplog:[\w.-]+@sha256:/);
+    expect(text).toMatch(/digest: sha256:/);
   });
 
   it('has NODE_NAME, control-plane tolerations, resources, and a grace period above shutdown_timeout', () => {

@@ -19,6 +19,7 @@ import enrichFilter from './filters/enrich/index.js';
 import grepFilter from './filters/grep/index.js';
 import labelFilter from './filters/label/index.js';
 import modifyFilter from './filters/modify/index.js';
+import multilineFilter from './filters/multiline/index.js';
 import parseJsonFilter from './filters/parse_json/index.js';
 import parseLogfmtFilter from './filters/parse_logfmt/index.js';
 import parseRegexFilter from './filters/parse_regex/index.js';
@@ -57,6 +58,7 @@ export const allComponents: Array<AnyDef | LazyComponent> = [
   grepFilter,
   labelFilter,
   modifyFilter,
+  multilineFilter,
   parseJsonFilter,
   parseLogfmtFilter,
   parseRegexFilter,

@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import type { SourceTracker } from './acks.js';
+import type { AckToken, SourceTracker } from './acks.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { DeadLetterWriter } from './dead-letter.js';
 import type { InputBatch, LogRecord, OutputBatch } from './record.js';
@@ -31,7 +31,14 @@ export interface Filter extends Lifecycle {
    * Synchronous transform over a batch of records that share one tag. Return the records to pass
    * on (the same array, mutated, or a new one without the dropped records).
    */
-  process(records: LogRecord[], tag: string): LogRecord[];
+  process(records: LogRecord[], tag: string, hold?: HoldContext): LogRecord[];
+  /**
+   * True for a filter that keeps records across batches (multiline): it receives a HoldContext
+   * with every batch, retains the batch's checkpoint token while it holds records of it, and
+   * hands the tokens back (`carry`) with the records it finally returns. Routes without such a
+   * filter do not pay for it.
+   */
+  readonly holds?: boolean;
   /** Backpressure from a filter (throttle with action: block): a promise while it wants inputs to wait. */
   pressure?(): Promise<void> | undefined;
 }
@@ -79,6 +86,20 @@ export interface InputContext extends BaseContext {
 
 export interface FilterContext extends BaseContext {
   deadLetter: DeadLetterWriter;
+  /**
+   * For a holding filter: pass records it releases on its own (a timer flush, stop) through the
+   * filters after it and on to the outputs. `carried` are tokens it retained for them, released
+   * once every output acknowledged the records (or they were dropped).
+   */
+  inject?(tag: string, records: LogRecord[], carried: AckToken[]): void;
+}
+
+/** What a holding filter (Filter.holds) gets with each batch. */
+export interface HoldContext {
+  /** Checkpoint token of the batch (undefined: no checkpoint). `retain()` it while holding its records. */
+  readonly token: AckToken | undefined;
+  /** A token retained earlier for records returned now: released once they are acknowledged. */
+  carry(token: AckToken): void;
 }
 
 export interface OutputContext extends BaseContext {

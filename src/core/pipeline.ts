@@ -5,9 +5,9 @@
 
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
-import { ledgerLogger, type Ledger } from '../telemetry/ledger.js';
+import { ledgerLogger, type Ledger, type LedgerRow } from '../telemetry/ledger.js';
 import type { TapHub } from '../telemetry/tap.js';
-import { SourceTracker } from './acks.js';
+import { SourceTracker, type AckToken } from './acks.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type {
   CommonFilter,
@@ -15,6 +15,7 @@ import type {
   CommonOutput,
   Filter,
   FilterDef,
+  HoldContext,
   Input,
   InputDef,
   Lifecycle,
@@ -44,6 +45,8 @@ interface FilterSlot {
   id: string;
   filter: Filter;
   match: TagMatcher;
+  /** The filter keeps records across batches (Filter.holds). */
+  holds: boolean;
 }
 
 interface Route {
@@ -51,6 +54,8 @@ interface Route {
   outputs: OutputSlot[];
   /** Output ids, for the tap (made on first use). */
   outputIds?: string[];
+  /** Some filter of the route holds records: batches take the hold path (emitHolding). */
+  holds: boolean;
 }
 
 interface Waiter {
@@ -196,9 +201,10 @@ export class Pipeline {
     for (const fc of config.pipeline.filters) {
       const def = deps.components.getDef('filter', fc.type);
       const clog = log.child({ component: fc.id, type: fc.type });
+      const id = fc.id;
       const filter = located(deps.components, fc, () =>
         def.create(fc as never, {
-          id: fc.id,
+          id,
           type: fc.type,
           log: clog,
           metrics,
@@ -212,9 +218,15 @@ export class Pipeline {
             (tag, n) => ledger?.deadLettered(tag, n, 'filter'),
             dlMax,
           ),
+          inject: (tag, records, carried) => this.inject(id, tag, records, carried),
         }),
       );
-      this.filters.push({ id: fc.id, filter, match: compileMatch(fc.match) });
+      this.filters.push({
+        id,
+        filter,
+        match: compileMatch(fc.match),
+        holds: filter.holds === true,
+      });
     }
     for (const ic of config.pipeline.inputs) {
       const def = deps.components.getDef('input', ic.type);
@@ -417,9 +429,11 @@ export class Pipeline {
   private route(tag: string): Route {
     let r = this.routes.get(tag);
     if (!r) {
+      const filters = this.filters.filter((f) => f.match(tag));
       r = {
-        filters: this.filters.filter((f) => f.match(tag)),
+        filters,
         outputs: this.outputs.filter((o) => o.match(tag)),
+        holds: filters.some((f) => f.holds),
       };
       if (this.routes.size > 50_000) this.routes.clear();
       this.routes.set(tag, r);
@@ -434,18 +448,14 @@ export class Pipeline {
     metrics.inputRecords.inc({ component: inputId }, inCount);
     const route = this.route(batch.tag);
     const row = this.deps.ledger?.row(inputId, batch.tag);
+    if (route.holds) return this.emitHolding(inputId, batch, route, row);
     let records: LogRecord[] = batch.records;
     for (const f of route.filters) {
       if (records.length === 0) break;
       try {
         records = f.filter.process(records, batch.tag);
       } catch (e) {
-        // A filter bug must not lose records: pass the batch on unfiltered and say so.
-        this.deps.log.error('filter threw; batch passed on unfiltered', {
-          component: f.id,
-          error: (e as Error).message,
-        });
-        metrics.filterRecords.inc({ component: f.id, result: 'error' }, records.length);
+        records = this.filterThrew(f, e, records);
       }
     }
     const keep = this.deps.keep;
@@ -459,30 +469,140 @@ export class Pipeline {
       row.filtered += inCount - records.length;
       row.lastRead = Date.now();
     }
-    const tap = this.deps.tap;
-    if (tap !== undefined && tap.active && records.length > 0)
-      tap.publish(
-        inputId,
-        batch.tag,
-        records,
-        (route.outputIds ??= route.outputs.map((o) => o.id)),
-      );
-    let bytes: number;
+    this.publishTap(inputId, batch.tag, route, records);
+    let bytes =
+      records.length === inCount
+        ? batch.bytes
+        : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
     if (route.filters.length > 0) {
       // Parsing makes records several times larger than the lines they came from: account for
-      // what they hold now, so the budget bounds real memory.
+      // what they hold now, so the budget bounds real memory. Never less than the input counted
+      // (it knows what it attached, e.g. kubernetes metadata, which the estimate does not see).
+      let est = 0;
+      for (let i = 0; i < records.length; i++) est += estimateBytes(records[i]);
+      if (est > bytes) bytes = est;
+    }
+    this.dispatch(inputId, batch.tag, route, records, bytes, token, undefined, row);
+    return this.backpressure(route);
+  }
+
+  /** `/tap` readers get the records leaving the filters (made cheap when nobody reads). */
+  private publishTap(source: string, tag: string, route: Route, records: LogRecord[]): void {
+    const tap = this.deps.tap;
+    if (tap !== undefined && tap.active && records.length > 0)
+      tap.publish(source, tag, records, (route.outputIds ??= route.outputs.map((o) => o.id)));
+  }
+
+  private filterThrew(f: FilterSlot, e: unknown, records: LogRecord[]): LogRecord[] {
+    // A filter bug must not lose records: pass the batch on unfiltered and say so.
+    this.deps.log.error('filter threw; batch passed on unfiltered', {
+      component: f.id,
+      error: (e as Error).message,
+    });
+    this.deps.metrics.filterRecords.inc({ component: f.id, result: 'error' }, records.length);
+    return records;
+  }
+
+  /**
+   * The emit path of a route with a holding filter (multiline): the filters get the batch's
+   * token to retain while they hold its records, and tokens they carry back with released
+   * records are released only when those records are acknowledged. Bytes are counted per record.
+   */
+  private emitHolding(
+    inputId: string,
+    batch: InputBatch,
+    route: Route,
+    row: LedgerRow | undefined,
+  ): Promise<void> | undefined {
+    const token = batch.token;
+    const carried: AckToken[] = [];
+    const hold: HoldContext = { token, carry: (t) => void carried.push(t) };
+    const inCount = batch.records.length;
+    const records = this.runFilters(route, 0, batch.tag, batch.records, hold);
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) bytes += estimateBytes(records[i]);
+    const scaled = Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
+    if (scaled > bytes) bytes = scaled;
+    // Ledger: lines a holding filter joined into a record (or still holds) count as filtered;
+    // records it releases later (inject) are delivered without being read again.
+    if (row) {
+      row.read += inCount;
+      row.filtered += inCount - records.length;
+      row.lastRead = Date.now();
+    }
+    this.publishTap(inputId, batch.tag, route, records);
+    this.dispatch(inputId, batch.tag, route, records, bytes, token, carried, row);
+    return this.backpressure(route);
+  }
+
+  /** Filters `from..` of a route over records; holding filters get `hold`. */
+  private runFilters(
+    route: Route,
+    from: number,
+    tag: string,
+    input: LogRecord[],
+    hold: HoldContext,
+  ): LogRecord[] {
+    let records = input;
+    const keep = this.deps.keep;
+    for (let i = from; i < route.filters.length; i++) {
+      const f = route.filters[i];
+      if (records.length === 0) break;
+      try {
+        records = f.holds ? f.filter.process(records, tag, hold) : f.filter.process(records, tag);
+      } catch (e) {
+        records = this.filterThrew(f, e, records);
+      }
+    }
+    if (keep && records.length > 0) {
+      const kept = records.filter(keep);
+      this.skipped += records.length - kept.length;
+      records = kept;
+    }
+    return records;
+  }
+
+  /** Records a holding filter released on its own (timer flush, stop): the filters after it, then the outputs. */
+  private inject(filterId: string, tag: string, records: LogRecord[], carried: AckToken[]): void {
+    const route = this.route(tag);
+    const at = route.filters.findIndex((f) => f.id === filterId);
+    const more: AckToken[] = carried.slice();
+    const hold: HoldContext = { token: undefined, carry: (t) => void more.push(t) };
+    const out = this.runFilters(route, at + 1, tag, records, hold);
+    this.publishTap(filterId, tag, route, out);
+    this.dispatch(undefined, tag, route, out, -1, undefined, more, undefined);
+  }
+
+  /**
+   * Hand records to the outputs of a route. `bytes` < 0: estimate per record. `token` is the
+   * emitting input's reference (released here); `carried` are references a holding filter
+   * passed on (each released here too, and retained per output until its ack).
+   */
+  private dispatch(
+    inputId: string | undefined,
+    tag: string,
+    route: Route,
+    records: LogRecord[],
+    bytesIn: number,
+    token: AckToken | undefined,
+    carried: AckToken[] | undefined,
+    row: LedgerRow | undefined,
+  ): void {
+    const { metrics } = this.deps;
+    let bytes = bytesIn;
+    if (bytes < 0) {
       bytes = 0;
       for (let i = 0; i < records.length; i++) bytes += estimateBytes(records[i]);
-    } else
-      bytes =
-        records.length === inCount
-          ? batch.bytes
-          : Math.ceil((batch.bytes * records.length) / Math.max(1, inCount));
+    }
+    const hasCarried = carried !== undefined && carried.length > 0;
     const targets: OutputSlot[] = [];
     if (records.length > 0) {
       if (route.outputs.length === 0) {
         this.unrouted += records.length;
-        metrics.droppedRecords.inc({ component: inputId, reason: 'no_route' }, records.length);
+        metrics.droppedRecords.inc(
+          { component: inputId ?? 'filter', reason: 'no_route' },
+          records.length,
+        );
       }
       for (const o of route.outputs) {
         if (o.dropWhenFull && o.bytes >= o.limit) {
@@ -500,10 +620,11 @@ export class Pipeline {
       if (row) row.inFlight += n;
       for (const o of targets) {
         token?.retain();
+        if (hasCarried) for (const t of carried) t.retain();
         o.bytes += bytes;
         let acked = false;
         o.output.write({
-          tag: batch.tag,
+          tag,
           records,
           bytes,
           ack: () => {
@@ -515,6 +636,7 @@ export class Pipeline {
               if (row) row.inFlight -= n;
             }
             token?.release();
+            if (hasCarried) for (const t of carried) t.release();
             this.wake();
           },
         });
@@ -522,8 +644,11 @@ export class Pipeline {
       this.updateBufferGauges();
     } else if (row) row.dropped += records.length;
     token?.release();
+    if (hasCarried) for (const t of carried) t.release();
+  }
 
-    // Backpressure: wait while any output this tag feeds, or the global budget, is full.
+  /** Backpressure: wait while any output this tag feeds, or the global budget, is full. */
+  private backpressure(route: Route): Promise<void> | undefined {
     let pressure: Promise<void> | undefined;
     for (const f of route.filters) {
       const p = f.filter.pressure?.();

@@ -9,6 +9,8 @@
 //   older than the compaction point ⇒ an `ERROR` event with a 410 `Expired` Status (what a real
 //   server sends on a watch), or with `goneAs: 'status'` an HTTP 410 Status response.
 // - `Authorization: Bearer <token>` required when `token` is set (401 Status otherwise).
+// Namespaces: `GET /api/v1/namespaces` (list, watch from a resourceVersion), set with
+// `setNamespace()`, logged in `nsRequests`.
 // Faults on demand: `dropWatches()` cuts every open watch connection mid-stream, `compact()`
 // forgets history (so resuming from an older RV gets 410), `failNext(status, n)` answers the next
 // requests with an error Status, `down`/`up` refuse connections.
@@ -166,6 +168,12 @@ export class KubeApiServer {
   private readonly watches = new Set<{ res: http.ServerResponse; node: string; from: number }>();
   private readonly sockets = new Set<Socket>();
   private failures: number[] = [];
+  /** Namespaces (`/api/v1/namespaces`, cluster-scoped): kept apart from the pod bookkeeping. */
+  private readonly namespaces = new Map<string, Record<string, unknown>>();
+  private readonly nsHistory: Array<{ rv: number; type: Event['type']; ns: unknown }> = [];
+  private readonly nsWatches = new Set<http.ServerResponse>();
+  /** Namespace requests (list / watch), apart from `requests` (pods). */
+  readonly nsRequests: RequestEntry[] = [];
 
   private constructor(private readonly o: KubeApiOptions) {
     this.server = http.createServer((req, res) => this.handle(req, res));
@@ -183,6 +191,7 @@ export class KubeApiServer {
   }
 
   async close(): Promise<void> {
+    for (const w of this.nsWatches) w.destroy();
     for (const w of this.watches) w.res.destroy();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -209,6 +218,64 @@ export class KubeApiServer {
   delete(uid: string): void {
     const p = this.pods.get(uid)!;
     this.record('DELETED', structuredClone(p));
+  }
+
+  /** Add or change a namespace (ADDED / MODIFIED to namespace watches). */
+  setNamespace(
+    name: string,
+    labels: Record<string, string> = {},
+    annotations: Record<string, string> = {},
+  ): void {
+    this.rv++;
+    const type = this.namespaces.has(name) ? 'MODIFIED' : 'ADDED';
+    const ns = {
+      kind: 'Namespace',
+      apiVersion: 'v1',
+      metadata: {
+        name,
+        uid: randomUUID(),
+        resourceVersion: String(this.rv),
+        labels: { 'kubernetes.io/metadata.name': name, ...labels },
+        annotations,
+      },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    };
+    this.namespaces.set(name, ns);
+    this.nsHistory.push({ rv: this.rv, type, ns });
+    for (const w of this.nsWatches) w.write(JSON.stringify({ type, object: ns }) + '\n');
+  }
+
+  private handleNamespaces(
+    res: http.ServerResponse,
+    query: Record<string, string>,
+    watch: boolean,
+  ): void {
+    this.nsRequests.push({ kind: watch ? 'watch' : 'list', query, status: 200 });
+    if (!watch) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          kind: 'NamespaceList',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: String(this.rv) },
+          items: [...this.namespaces.values()],
+        }),
+      );
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    const from = Number(query.resourceVersion ?? '0');
+    for (const ev of this.nsHistory)
+      if (ev.rv > from) res.write(JSON.stringify({ type: ev.type, object: ev.ns }) + '\n');
+    this.nsWatches.add(res);
+    const timeout = Number(query.timeoutSeconds ?? '0');
+    const t = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    res.on('close', () => {
+      if (t) clearTimeout(t);
+      this.nsWatches.delete(res);
+    });
   }
 
   /** Cut every open watch mid-stream (a dropped connection, an apiserver restart). */
@@ -265,6 +332,11 @@ export class KubeApiServer {
     const log = (status: number): void => {
       this.requests.push({ kind: watch ? 'watch' : 'list', query, status });
     };
+    if (u.pathname === '/api/v1/namespaces' && req.method === 'GET') {
+      if (this.o.token && req.headers.authorization !== `Bearer ${this.o.token}`)
+        return this.status(res, 401, 'Unauthorized', 'Unauthorized');
+      return this.handleNamespaces(res, query, watch);
+    }
     if (u.pathname !== '/api/v1/pods' || req.method !== 'GET') {
       log(404);
       return this.status(res, 404, 'NotFound', 'the server could not find the requested resource');

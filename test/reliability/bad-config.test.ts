@@ -56,7 +56,7 @@ describe('bad config corpus', () => {
 describe('bad config corpus: factory errors are located', () => {
   for (const [c, keyPath] of [
     ['12-bad-regex.cfg', 'pipeline.filters[0].include'],
-    ['17-multiline-both-patterns.cfg', 'pipeline.inputs[0].multiline'],
+    ['17-multiline-backreference.cfg', 'pipeline.inputs[0].multiline'],
     ['18-loki-basic-and-bearer.cfg', 'pipeline.outputs[0].auth'],
   ] as const) {
     it(`${c}: names file, line, column and key path`, async () => {

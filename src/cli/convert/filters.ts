@@ -130,8 +130,11 @@ function kubernetes(c: Conv, s: Section, add: Add, inputs: RoutedInput[]): void 
     if (!bool(c.value(s, 'annotations'), true)) meta.annotations = false;
     if (bool(c.value(s, 'tls.verify'), true) === false) meta.insecure_skip_verify = true;
     k.obj.metadata = meta;
-    if (bool(c.value(s, 'k8s-logging.exclude'), false))
+    if (bool(c.value(s, 'k8s-logging.exclude'), false)) {
       k.obj.exclude_annotation = 'fluentbit.io/exclude';
+      // Fluent Bit lets every pod opt out; shiplog only pods of the listed namespaces (#17.15).
+      k.obj.exclude_annotation_namespaces = ['*'];
+    }
   }
   const parserAnn = c.use(s, 'k8s-logging.parser');
   if (parserAnn && bool(parserAnn.value, false))

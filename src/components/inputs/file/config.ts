@@ -2,27 +2,7 @@
 
 import { z } from 'zod';
 import { duration, size } from '../../../core/units.js';
-
-const multiline = z
-  .object({
-    start_pattern: z
-      .string()
-      .optional()
-      .describe('Regex matching the first line of a record; other lines join the record before.'),
-    continue_pattern: z
-      .string()
-      .optional()
-      .describe('Regex matching continuation lines (e.g. `^\\s`); they join the line before.'),
-    max_lines: z
-      .number()
-      .int()
-      .min(1)
-      .default(500)
-      .describe('A record is emitted once it has this many lines.'),
-    max_bytes: size('A record is emitted once it is this large.').prefault('1MiB'),
-    timeout: duration('A record is emitted when no line joined it for this long.').prefault('1s'),
-  })
-  .describe('Join lines into one record. Exactly one of start_pattern or continue_pattern.');
+import { multilineOptions as multiline } from '../../_shared/multiline/index.js';
 
 export const options = z.object({
   paths: z

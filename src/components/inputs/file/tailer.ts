@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import type { SourceTracker } from '../../../core/acks.js';
 import type { LogRecord } from '../../../core/record.js';
 import { hashBytes, readAt, TAIL_BYTES, type FilePosition } from './identity.js';
-import { MultilineJoiner, type MultilineOptions } from './multiline.js';
+import { MultilineJoiner, type MultilineOptions } from '../../_shared/multiline/index.js';
 import { OffsetSplitter, type LineSink } from './split.js';
 
 export interface TailerOptions {

@@ -164,7 +164,11 @@ describe('kubernetes input with metadata.enabled', () => {
   const line = (msg: string, stream = 'stdout') =>
     `2026-03-05T10:15:02.123456789Z ${stream} F ${msg}\n`;
 
-  async function start(root: string, metadata: Record<string, unknown>) {
+  async function start(
+    root: string,
+    metadata: Record<string, unknown>,
+    input: Record<string, unknown> = {},
+  ) {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'token'), 'sekret');
     const h = await startPipeline({
@@ -181,6 +185,7 @@ describe('kubernetes input with metadata.enabled', () => {
               token_file: path.join(dir, 'token'),
               ...metadata,
             },
+            ...input,
           },
         ],
         outputs: [{ type: 'capture', id: 'cap' }],
@@ -223,7 +228,11 @@ describe('kubernetes input with metadata.enabled', () => {
       podDir(root, 'shop', 'unknown-0', '99999999-0000-0000-0000-000000000000'),
       line('unknown|path only'),
     );
-    await start(root, { api_server: api.url });
+    await start(
+      root,
+      { api_server: api.url, annotations: true },
+      { exclude_annotation_namespaces: ['shop'] },
+    );
     await capture('cap').waitFor(2);
     const byMsg = () =>
       new Map(capture('cap').records.map((r) => [r.record.fields.message as string, r]));
@@ -294,5 +303,197 @@ describe('kubernetes input with metadata.enabled', () => {
       .getSingleMetric('shiplog_kubernetes_metadata_errors_total')!
       .get();
     expect(m.values.find((v) => v.labels.reason === 'network')?.value).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('kubernetes metadata parity and limits (#18, #17.2, #17.15)', () => {
+  const running: Harness[] = [];
+  afterEach(async () => {
+    for (const h of running.splice(0)) await h.stop();
+  });
+  function podDir(root: string, ns: string, name: string, uid: string, c = 'app'): string {
+    const d = path.join(root, `${ns}_${name}_${uid}`, c);
+    mkdirSync(d, { recursive: true });
+    return path.join(d, '0.log');
+  }
+  const line = (msg: string) => `2026-03-05T10:15:02.123456789Z stdout F ${msg}\n`;
+  async function start(
+    root: string,
+    metadata: Record<string, unknown>,
+    input: Record<string, unknown> = {},
+    filters: Array<Record<string, unknown>> = [],
+  ) {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'token'), 'sekret');
+    const h = await startPipeline({
+      pipeline: {
+        inputs: [
+          {
+            type: 'kubernetes',
+            id: 'pods',
+            paths: [`${root}/*/*/*.log`],
+            scan_interval: '100ms',
+            metadata: {
+              enabled: true,
+              node_name: 'node-1',
+              token_file: path.join(dir, 'token'),
+              ...metadata,
+            },
+            ...input,
+          },
+        ],
+        filters,
+        outputs: [{ type: 'capture', id: 'cap2' }],
+      },
+    });
+    running.push(h);
+    return h;
+  }
+  const kube = (msg: string) =>
+    capture('cap2').records.find((r) => r.record.fields.message === msg)!.record.fields
+      .kubernetes as Record<string, unknown>;
+
+  it('annotations off by default, allowlisted, never last-applied-configuration; namespace labels; stream_labels; exclude annotation only where allowed', async () => {
+    const api = await server();
+    api.setNamespace('shop', { team: 'checkout' }, { 'ns.example/contact': 'ops' });
+    api.setNamespace('other', { team: 'infra' });
+    const annotations = {
+      'kubectl.kubernetes.io/last-applied-configuration': '{"kind":"Pod","password":"hunter2"}',
+      'team.example/owner': 'checkout',
+      'shiplog.io/exclude': 'true',
+    };
+    const mk = (ns: string, name: string) =>
+      api.add(
+        makePod({
+          namespace: ns,
+          name,
+          node: 'node-1',
+          labels: { 'app.kubernetes.io/name': name, secret_ish: 'x' },
+          annotations,
+        }),
+      );
+    const a = mk('shop', 'a-0');
+    const b = mk('other', 'b-0');
+    const root = tempDir('pods-');
+    writeFileSync(podDir(root, 'shop', a.metadata.name, a.metadata.uid), line('a|1'));
+    writeFileSync(podDir(root, 'other', b.metadata.name, b.metadata.uid), line('b|1'));
+    await start(
+      root,
+      { api_server: api.url, stream_labels: ['app.kubernetes.io/name'] },
+      // Only pods in `other` may opt out with the annotation: `shop`'s one is ignored.
+      { exclude_annotation_namespaces: ['other'] },
+    );
+    await capture('cap2').waitFor(1);
+    await sleep(500);
+    expect(capture('cap2').records.map((r) => r.record.fields.message)).toEqual(['a|1']);
+    const k = kube('a|1');
+    expect(k.annotations).toBeUndefined();
+    expect(k.namespace_labels).toEqual({ 'kubernetes.io/metadata.name': 'shop', team: 'checkout' });
+    expect(k.namespace_annotations).toBeUndefined();
+    expect(capture('cap2').records[0].record.labels).toEqual({ app_kubernetes_io_name: 'a-0' });
+    expect(JSON.stringify(capture('cap2').records)).not.toContain('hunter2');
+  });
+
+  it('annotations: true or an allowlist never ship last-applied-configuration', async () => {
+    const { apiFields, podMeta, selectAnnotations, NEVER_SHIPPED } = await import('./metadata.js');
+    const all = { [NEVER_SHIPPED]: 'secret', a: '1', b: '2' };
+    expect(selectAnnotations(all, true)).toEqual({ a: '1', b: '2' });
+    expect(selectAnnotations(all, ['b', NEVER_SHIPPED])).toEqual({ b: '2' });
+    expect(selectAnnotations(all, false)).toBeUndefined();
+    const pod = podMeta(makePod({ namespace: 'n', name: 'p', node: 'x', annotations: all }))!;
+    expect(apiFields(pod, 'app', 0, { labels: true, annotations: true }).annotations).toEqual({
+      a: '1',
+      b: '2',
+    });
+  });
+
+  it('per-pod metadata is capped (8 KiB) and its size counts in the batch bytes', async () => {
+    const api = await server();
+    const big = api.add(
+      makePod({
+        namespace: 'shop',
+        name: 'big-0',
+        node: 'node-1',
+        labels: { app: 'big' },
+        annotations: { 'example.com/blob': 'x'.repeat(100_000) },
+      }),
+    );
+    const root = tempDir('pods-');
+    let text = '';
+    for (let i = 0; i < 50; i++) text += line(`big|${i}`);
+    writeFileSync(podDir(root, 'shop', big.metadata.name, big.metadata.uid), text);
+    // A filter on the route: the pipeline re-estimates the bytes, never below what the input counted.
+    await start(root, { api_server: api.url, annotations: true, namespace_labels: false }, {}, [
+      { type: 'grep', exclude: { message: '^never$' } },
+    ]);
+    await capture('cap2').waitFor(50);
+    const k = kube('big|0');
+    expect(k.annotations).toBeUndefined();
+    expect(k.metadata_truncated).toBe(true);
+    expect(k.labels).toEqual({ app: 'big' });
+    expect(JSON.stringify(k).length).toBeLessThan(8192 + 500);
+    // Each record's share of the batch bytes includes its metadata (about 2 bytes per char).
+    const batches = capture('cap2').batches;
+    const bytes = batches.reduce((n, b) => n + b.bytes, 0);
+    expect(bytes / 50).toBeGreaterThan(JSON.stringify(k).length * 2);
+  });
+
+  it('owner from the ReplicaSet name pattern without pod-template-hash, and CronJob from a Job name', async () => {
+    const { ownerOf } = await import('./metadata.js');
+    const ref = (kind: string, name: string) => [{ kind, name, controller: true }];
+    expect(ownerOf(ref('ReplicaSet', 'api-5c9b7f6d4x'), {})).toEqual({
+      kind: 'Deployment',
+      name: 'api',
+    });
+    expect(ownerOf(ref('ReplicaSet', 'plain'), {})).toEqual({ kind: 'ReplicaSet', name: 'plain' });
+    expect(ownerOf(ref('Job', 'nightly-report-29417280'), {})).toEqual({
+      kind: 'CronJob',
+      name: 'nightly-report',
+    });
+    expect(ownerOf(ref('DaemonSet', 'node-exporter'), {})).toEqual({
+      kind: 'DaemonSet',
+      name: 'node-exporter',
+    });
+  });
+
+  it('the pod cache stays within max_pods with 1,000 pods; the namespace cache within its bound', async () => {
+    const api = await server();
+    for (let i = 0; i < 1000; i++)
+      api.add(makePod({ namespace: `ns${i % 40}`, name: `p-${i}`, node: 'node-1' }));
+    for (let i = 0; i < 40; i++) api.setNamespace(`ns${i}`);
+    const errors: string[] = [];
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'token'), 'sekret');
+    const mk = (resource: 'pods' | 'namespaces', max: number) =>
+      new PodWatcher({
+        auth: { server: api.url, tokenFile: path.join(dir, 'token'), insecure: false },
+        nodeName: 'node-1',
+        watchTimeoutMs: 60_000,
+        requestTimeoutMs: 5000,
+        onError: (reason) => errors.push(reason),
+        pageSize: 100,
+        resource,
+        maxEntries: max,
+      });
+    const w = mk('pods', 300);
+    const n = mk('namespaces', 10);
+    cleanups.push(
+      () => w.stop(),
+      () => n.stop(),
+    );
+    w.start();
+    n.start();
+    await w.waitSynced(10_000);
+    await n.waitSynced(10_000);
+    expect(w.pods.size).toBe(300);
+    expect(w.evicted).toBe(700);
+    expect(n.pods.size).toBe(10);
+    // Later events keep it bounded too.
+    for (let i = 0; i < 50; i++)
+      api.add(makePod({ namespace: 'late', name: `late-${i}`, node: 'node-1' }));
+    await sleep(300);
+    expect(w.pods.size).toBe(300);
+    expect([...w.pods.values()].some((p) => p.name === 'late-49')).toBe(true);
+    expect(errors).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import type { MetadataConfig } from './config.js';
-import { podMeta, type PodMeta } from './metadata.js';
+import { namespaceMeta, podMeta, type PodMeta } from './metadata.js';
 
 export interface KubeAuth {
   server: string;
@@ -123,10 +123,35 @@ export interface WatcherOptions {
   /** Backoff bounds (tests shorten them). */
   backoffMs?: { initial: number; max: number };
   pageSize?: number;
+  /** What is watched: the node's pods (default), or the cluster's namespaces (keyed by name). */
+  resource?: 'pods' | 'namespaces';
+  /** Bound of the cache: beyond it, deleted entries go first, then the oldest not `inUse`. */
+  maxEntries?: number;
+  /** Entries whose files are being read (kept when the cache is over its bound, if possible). */
+  inUse?: (uid: string) => boolean;
+}
+
+/** A namespace in the watcher's cache shape (keyed by name). */
+function namespaceEntry(o: unknown): PodMeta | undefined {
+  const n = namespaceMeta(o);
+  if (!n) return undefined;
+  const rv = obj(obj(o)?.metadata)?.resourceVersion;
+  return {
+    uid: n.name,
+    namespace: n.name,
+    name: n.name,
+    labels: n.labels,
+    annotations: n.annotations,
+    containers: new Map(),
+    resourceVersion: typeof rv === 'string' ? rv : undefined,
+  };
 }
 
 export class PodWatcher {
   readonly pods = new Map<string, PodMeta>();
+  /** Entries dropped because the cache was at its bound. */
+  evicted = 0;
+  private readonly decode: (o: unknown) => PodMeta | undefined;
   /** Last resourceVersion seen (list or event): where a dropped watch resumes. */
   resourceVersion: string | undefined;
   lists = 0;
@@ -140,6 +165,7 @@ export class PodWatcher {
   private sleepResolve: (() => void) | undefined;
 
   constructor(private readonly o: WatcherOptions) {
+    this.decode = o.resource === 'namespaces' ? namespaceEntry : podMeta;
     this.dispatcher = new Agent({
       connect: { ca: o.auth.ca, rejectUnauthorized: !o.auth.insecure },
       keepAliveTimeout: 30_000,
@@ -230,8 +256,36 @@ export class PodWatcher {
   }
 
   private url(params: Record<string, string>): string {
+    const base = this.o.auth.server.replace(/\/+$/, '');
+    if (this.o.resource === 'namespaces')
+      return `${base}/api/v1/namespaces?${new URLSearchParams(params).toString()}`;
     const q = new URLSearchParams({ fieldSelector: `spec.nodeName=${this.o.nodeName}`, ...params });
-    return `${this.o.auth.server.replace(/\/+$/, '')}/api/v1/pods?${q.toString()}`;
+    return `${base}/api/v1/pods?${q.toString()}`;
+  }
+
+  /** Put an entry, keeping the cache within maxEntries. */
+  private put(m: PodMeta): void {
+    this.pods.delete(m.uid); // re-inserted last: the Map's order is the age of the last change
+    this.pods.set(m.uid, m);
+    const max = this.o.maxEntries;
+    if (max === undefined || this.pods.size <= max) return;
+    let victim: string | undefined;
+    for (const [uid, e] of this.pods)
+      if (e.deletedAt !== undefined && uid !== m.uid) {
+        victim = uid;
+        break;
+      }
+    if (victim === undefined)
+      for (const uid of this.pods.keys())
+        if (uid !== m.uid && !this.o.inUse?.(uid)) {
+          victim = uid;
+          break;
+        }
+    victim ??= this.pods.keys().next().value;
+    if (victim !== undefined) {
+      this.pods.delete(victim);
+      this.evicted++;
+    }
   }
 
   private async call(url: string, watch: boolean): Promise<Dispatcher.ResponseData> {
@@ -288,10 +342,10 @@ export class PodWatcher {
       const md = obj(b?.metadata);
       if (!b || !Array.isArray(b.items)) throw new KubeError('bad pod list: no items', 'decode');
       for (const item of b.items) {
-        const m = podMeta(item);
+        const m = this.decode(item);
         if (!m) continue;
         seen.add(m.uid);
-        this.pods.set(m.uid, m);
+        this.put(m);
       }
       rv = typeof md?.resourceVersion === 'string' ? md.resourceVersion : rv;
       cont = typeof md?.continue === 'string' && md.continue !== '' ? md.continue : undefined;
@@ -363,14 +417,14 @@ export class PodWatcher {
       if (typeof rv === 'string') this.resourceVersion = rv;
       return;
     }
-    const m = podMeta(o);
+    const m = this.decode(o);
     if (!m) return;
     if (type === 'ADDED' || type === 'MODIFIED') {
-      this.pods.set(m.uid, m);
+      this.put(m);
     } else if (type === 'DELETED') {
       const prev = this.pods.get(m.uid);
       m.deletedAt = prev?.deletedAt ?? Date.now();
-      this.pods.set(m.uid, m);
+      this.put(m);
     }
     if (typeof rv === 'string') this.resourceVersion = rv;
   }

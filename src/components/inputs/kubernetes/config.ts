@@ -11,6 +11,8 @@ export const DEFAULT_TAG =
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
+const annotationChoice = z.union([z.boolean(), z.array(z.string().min(1))]).default(false);
+
 const metadata = z
   .strictObject({
     enabled: z
@@ -51,7 +53,41 @@ const metadata = z
       .default(false)
       .describe('Do not verify the API server certificate (testing only).'),
     labels: z.boolean().default(true).describe('Add `kubernetes.labels`.'),
-    annotations: z.boolean().default(true).describe('Add `kubernetes.annotations`.'),
+    annotations: annotationChoice.describe(
+      'Add `kubernetes.annotations`: false (the default), true (all), or a list of the annotation keys to add. `kubectl.kubernetes.io/last-applied-configuration` is never added.',
+    ),
+    namespace_labels: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Add the pod's namespace labels as `kubernetes.namespace_labels` (one watch of namespaces; needs get/list/watch on namespaces).",
+      ),
+    namespace_annotations: annotationChoice.describe(
+      'Add namespace annotations as `kubernetes.namespace_annotations`: false (the default), true, or a list of keys (same rules as annotations).',
+    ),
+    stream_labels: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Pod label keys promoted to Loki stream labels (`record.labels`), named by their key with characters outside `[a-zA-Z0-9_]` replaced by `_` (`app.kubernetes.io/name` → `app_kubernetes_io_name`). Only these: pod labels are unbounded.',
+      ),
+    max_pods: z
+      .number()
+      .int()
+      .min(1)
+      .default(500)
+      .describe(
+        'Pods kept in the metadata cache; beyond it deleted pods go first, then the oldest whose files are not being read.',
+      ),
+    max_namespaces: z
+      .number()
+      .int()
+      .min(1)
+      .default(1000)
+      .describe('Namespaces kept in the metadata cache (oldest dropped first).'),
+    max_metadata_bytes: size(
+      "Cap of one file's API metadata (its JSON): over it, annotations, then namespace annotations, labels, namespace labels are left out and `kubernetes.metadata_truncated: true` is set.",
+    ).prefault('8KiB'),
     watch_timeout: duration(
       'The server ends each watch after this long (timeoutSeconds); it is resumed from the last resourceVersion.',
     ).prefault('5m'),
@@ -90,7 +126,15 @@ export const options = fileOptions.omit({ multiline: true, encoding: true, paths
   exclude_annotation: z
     .string()
     .default('shiplog.io/exclude')
-    .describe('Pods annotated with this key = "true" are skipped (needs metadata.enabled).'),
+    .describe(
+      'Pods annotated with this key = "true" are skipped (needs metadata.enabled), in the namespaces of exclude_annotation_namespaces only.',
+    ),
+  exclude_annotation_namespaces: z
+    .array(z.string().min(1))
+    .default([])
+    .describe(
+      'Namespaces whose pods may opt out of collection with exclude_annotation (`"*"`: all). Empty (the default): the annotation is ignored, since any pod could hide its logs with it.',
+    ),
   max_merged_bytes: size(
     'A partial line (CRI P chunks, docker 16 KiB splits) is joined up to this size, then emitted in pieces flagged `truncated: true`.',
   ).prefault('1MiB'),

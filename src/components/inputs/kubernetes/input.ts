@@ -22,7 +22,7 @@ import { FileInput } from '../file/input.js';
 import { KubeError, PodWatcher, authWarnings, resolveAuth } from './api.js';
 import type { KubernetesInputConfig } from './config.js';
 import { FileMerger, type JoinSink } from './merge.js';
-import { apiFields, type PodMeta } from './metadata.js';
+import { apiFields, type NamespaceMeta, type PodMeta } from './metadata.js';
 import { newParsedLine, parseLine, TimeParser } from './parse.js';
 import { excludeGlobs, narrowPaths, parsePodPath, type PathMeta } from './path-meta.js';
 
@@ -30,6 +30,7 @@ interface KubeMetrics {
   malformed: Counter<'component' | 'format'>;
   cut: Counter<'component'>;
   metadataErrors: Counter<'component' | 'reason'>;
+  metadataTruncated: Counter<'component'>;
   pods: Gauge<'component'>;
 }
 
@@ -53,6 +54,11 @@ function kubeMetrics(registry: Registry): KubeMetrics {
       'Kubernetes API failures by reason (records keep flowing with path metadata).',
       ['component', 'reason'],
     ),
+    metadataTruncated: counter(
+      'shiplog_kubernetes_metadata_truncated_total',
+      'Files whose API metadata was over max_metadata_bytes (maps left out, records flagged).',
+      ['component'],
+    ),
     pods:
       (registry.getSingleMetric('shiplog_kubernetes_metadata_pods') as
         Gauge<'component'> | undefined) ??
@@ -66,7 +72,22 @@ function kubeMetrics(registry: Registry): KubeMetrics {
 }
 
 /** Nested metadata objects: copied per record, since filters may mutate fields in place. */
-const NESTED = ['labels', 'annotations', 'owner'] as const;
+const NESTED = [
+  'labels',
+  'annotations',
+  'owner',
+  'namespace_labels',
+  'namespace_annotations',
+] as const;
+
+/** Per-record bytes of a record beyond its message (fields, objects), for the buffer budget. */
+const RECORD_BYTES = 400;
+
+/** A Loki label name for a pod label key (`app.kubernetes.io/name` → `app_kubernetes_io_name`). */
+export function streamLabelName(key: string): string {
+  const n = key.replace(/[^a-zA-Z0-9_]/g, '_');
+  return /^[0-9]/.test(n) ? `_${n}` : n;
+}
 
 /** One container log file (one checkpoint identity) as this input sees it. */
 class FileState implements JoinSink {
@@ -82,9 +103,14 @@ class FileState implements JoinSink {
   excluded = false;
   /** Pod the enrichment was built from (undefined: none known yet). */
   podRef: PodMeta | undefined;
+  nsRef: PodMeta | undefined;
   podRefSet = false;
   base: Record<string, unknown> = {};
   hasNested = false;
+  /** JSON size of the API metadata each record carries (counted in the buffer budget). */
+  metaBytes = 0;
+  /** Loki stream labels from allowlisted pod labels (copied per record), if any. */
+  labels: Record<string, string> | undefined;
   forgotten = false;
   /** A raw line cut by max_line_bytes: its record is flagged. */
   rawTruncated = false;
@@ -119,15 +145,19 @@ class FileState implements JoinSink {
   ): void {
     const fields: Record<string, unknown> = { message, stream, kubernetes: this.kube() };
     if (truncated || this.rawTruncated) fields.truncated = true;
-    this.out.push({ fields, timeMs, timeNs, sourceId });
-    this.outBytes += message.length * 2 + 400;
+    const r: LogRecord = { fields, timeMs, timeNs, sourceId };
+    if (this.labels) r.labels = { ...this.labels };
+    this.out.push(r);
+    this.outBytes += message.length * 2 + RECORD_BYTES + this.metaBytes;
   }
 
   plain(message: string, timeMs: number, sourceId: string | undefined, truncated: boolean): void {
     const fields: Record<string, unknown> = { message, kubernetes: this.kube() };
     if (truncated) fields.truncated = true;
-    this.out.push({ fields, timeMs, timeNs: 0, sourceId });
-    this.outBytes += message.length * 2 + 400;
+    const r: LogRecord = { fields, timeMs, timeNs: 0, sourceId };
+    if (this.labels) r.labels = { ...this.labels };
+    this.out.push(r);
+    this.outBytes += message.length * 2 + RECORD_BYTES + this.metaBytes;
   }
 
   /**
@@ -217,6 +247,8 @@ export class KubernetesInput implements Input {
   private readonly include: Set<string> | undefined;
   private tracked: { state: FileState; pos: FilePosition; token: AckToken } | undefined;
   private watcher: PodWatcher | undefined;
+  private namespaces: PodWatcher | undefined;
+  private readonly excludeAnnotationNs: Set<string>;
   private timer: NodeJS.Timeout | undefined;
   private lastPrune = 0;
   private stopped = false;
@@ -228,6 +260,7 @@ export class KubernetesInput implements Input {
   ) {
     this.m = kubeMetrics(ctx.metrics.registry);
     this.include = cfg.include_namespaces.length ? new Set(cfg.include_namespaces) : undefined;
+    this.excludeAnnotationNs = new Set(cfg.exclude_annotation_namespaces);
     const fileCfg: FileInputConfig = {
       paths: narrowPaths(cfg.paths, cfg.include_namespaces),
       exclude: [...cfg.exclude, ...excludeGlobs(cfg.exclude_namespaces, o.ownPod)],
@@ -275,22 +308,42 @@ export class KubernetesInput implements Input {
         const node = md.node_name ?? this.o.env.NODE_NAME;
         if (!node)
           throw new KubeError('no node name: set NODE_NAME or metadata.node_name', 'config');
+        const onError = (reason: string, err: Error): void => {
+          this.m.metadataErrors.inc({ component: this.ctx.id, reason });
+          this.ctx.log.warn('kubernetes API: records keep flowing with path metadata', {
+            reason,
+            error: err.message,
+          });
+        };
         this.watcher = new PodWatcher({
           auth,
           nodeName: node,
           watchTimeoutMs: md.watch_timeout,
           requestTimeoutMs: md.request_timeout,
           backoffMs: this.o.apiBackoffMs,
-          onError: (reason, err) => {
-            this.m.metadataErrors.inc({ component: this.ctx.id, reason });
-            this.ctx.log.warn('kubernetes API: records keep flowing with path metadata', {
-              reason,
-              error: err.message,
-            });
-          },
+          maxEntries: md.max_pods,
+          inUse: (uid) => this.podInUse(uid),
+          onError,
         });
         this.watcher.start();
-        await this.watcher.waitSynced(md.initial_wait);
+        if (md.namespace_labels || md.namespace_annotations !== false) {
+          this.namespaces = new PodWatcher({
+            auth,
+            nodeName: node,
+            resource: 'namespaces',
+            watchTimeoutMs: md.watch_timeout,
+            requestTimeoutMs: md.request_timeout,
+            backoffMs: this.o.apiBackoffMs,
+            maxEntries: md.max_namespaces,
+            inUse: (name) => this.namespaceInUse(name),
+            onError: (reason, err) => onError(`namespaces_${reason}`, err),
+          });
+          this.namespaces.start();
+        }
+        await Promise.all([
+          this.watcher.waitSynced(md.initial_wait),
+          this.namespaces?.waitSynced(md.initial_wait),
+        ]);
       } catch (e) {
         this.m.metadataErrors.inc({ component: this.ctx.id, reason: 'config' });
         this.ctx.log.warn('kubernetes metadata disabled: records carry path metadata only', {
@@ -311,6 +364,17 @@ export class KubernetesInput implements Input {
     if (this.timer) clearInterval(this.timer);
     await this.file.stop();
     await this.watcher?.stop();
+    await this.namespaces?.stop();
+  }
+
+  private podInUse(uid: string): boolean {
+    for (const s of this.states.values()) if (s.meta?.pod_id === uid) return true;
+    return false;
+  }
+
+  private namespaceInUse(name: string): boolean {
+    for (const s of this.states.values()) if (s.meta?.namespace_name === name) return true;
+    return false;
   }
 
   async drained(): Promise<void> {
@@ -326,6 +390,11 @@ export class KubernetesInput implements Input {
   /** The pod cache (tests, diagnostics). */
   get pods(): PodWatcher | undefined {
     return this.watcher;
+  }
+
+  /** The namespace cache (tests, diagnostics). */
+  get namespaceCache(): PodWatcher | undefined {
+    return this.namespaces;
   }
 
   private state(key: string): FileState {
@@ -410,22 +479,49 @@ export class KubernetesInput implements Input {
   /** Path + API metadata, tag and exclusion of a file; rebuilt when its pod's metadata changed. */
   private refresh(s: FileState): void {
     const pod = s.meta ? this.watcher?.pods.get(s.meta.pod_id) : undefined;
-    if (s.podRefSet && pod === s.podRef) return;
+    const nsEntry = s.meta ? this.namespaces?.pods.get(s.meta.namespace_name) : undefined;
+    if (s.podRefSet && pod === s.podRef && nsEntry === s.nsRef) return;
     s.podRef = pod;
+    s.nsRef = nsEntry;
     s.podRefSet = true;
     const meta = s.meta;
     const base: Record<string, unknown> = meta ? { ...meta } : {};
     s.hasNested = false;
+    s.metaBytes = 0;
+    s.labels = undefined;
     if (pod && meta) {
       const md = this.cfg.metadata;
-      Object.assign(
-        base,
-        apiFields(pod, meta.container_name, meta.restart_count, {
+      const ns: NamespaceMeta | undefined = nsEntry
+        ? { name: nsEntry.name, labels: nsEntry.labels, annotations: nsEntry.annotations }
+        : undefined;
+      const api = apiFields(
+        pod,
+        meta.container_name,
+        meta.restart_count,
+        {
           labels: md.labels,
           annotations: md.annotations,
-        }),
+          namespaceLabels: md.namespace_labels,
+          namespaceAnnotations: md.namespace_annotations,
+          maxBytes: md.max_metadata_bytes,
+        },
+        ns,
       );
+      if (api.metadata_truncated === true) this.m.metadataTruncated.inc({ component: this.ctx.id });
+      s.metaBytes = JSON.stringify(api).length * 2;
+      Object.assign(base, api);
       s.hasNested = NESTED.some((n) => base[n] !== undefined);
+      if (md.stream_labels.length > 0) {
+        const labels: Record<string, string> = {};
+        let n = 0;
+        for (const k of md.stream_labels) {
+          const v = pod.labels[k];
+          if (v === undefined) continue;
+          labels[streamLabelName(k)] = v;
+          n++;
+        }
+        if (n > 0) s.labels = labels;
+      }
     }
     s.base = base;
     s.tag = this.o.tag.render({ kubernetes: base });
@@ -435,7 +531,9 @@ export class KubernetesInput implements Input {
       ((this.include !== undefined && !this.include.has(meta.namespace_name)) ||
         this.cfg.exclude_namespaces.includes(meta.namespace_name) ||
         (own !== undefined && own.ns === meta.namespace_name && own.pod === meta.pod_name) ||
-        pod?.annotations[this.cfg.exclude_annotation] === 'true');
+        (pod?.annotations[this.cfg.exclude_annotation] === 'true' &&
+          (this.excludeAnnotationNs.has('*') ||
+            this.excludeAnnotationNs.has(meta.namespace_name))));
   }
 
   private tick(): void {
@@ -451,6 +549,7 @@ export class KubernetesInput implements Input {
       for (const s of this.states.values()) if (s.meta) live.add(s.meta.pod_id);
       w.prune(now, this.cfg.metadata.deleted_grace, (uid) => live.has(uid));
       this.m.pods.set({ component: this.ctx.id }, w.pods.size);
+      this.namespaces?.prune(now, this.cfg.metadata.deleted_grace, (n) => this.namespaceInUse(n));
     }
   }
 

@@ -65,8 +65,58 @@ export function ownerOf(
     const hash = labels['pod-template-hash'];
     if (hash && name.endsWith(`-${hash}`))
       return { kind: 'Deployment', name: name.slice(0, -hash.length - 1) };
+    // Without the label: the ReplicaSet name pattern (`<deployment>-<hash>`, the hash in the
+    // alphabet Kubernetes' SafeEncodeString uses).
+    const m = /^(.+)-[bcdfghjklmnpqrstvwxz2456789]{6,10}$/.exec(name);
+    if (m) return { kind: 'Deployment', name: m[1] };
+  }
+  if (kind === 'Job') {
+    // A CronJob names its Jobs `<cronjob>-<scheduled time in minutes>`.
+    const m = /^(.+)-\d{8,}$/.exec(name);
+    if (m) return { kind: 'CronJob', name: m[1] };
   }
   return { kind, name };
+}
+
+/** Never shipped, whatever the allowlist: it holds the whole last applied object, secrets too. */
+export const NEVER_SHIPPED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Annotations as configured: false = none, true = all, a list = those keys. */
+export function selectAnnotations(
+  all: Record<string, string>,
+  allow: boolean | readonly string[],
+): Record<string, string> | undefined {
+  if (allow === false) return undefined;
+  const out: Record<string, string> = {};
+  let n = 0;
+  if (allow === true) {
+    for (const k of Object.keys(all))
+      if (k !== NEVER_SHIPPED) {
+        out[k] = all[k];
+        n++;
+      }
+  } else {
+    for (const k of allow)
+      if (k !== NEVER_SHIPPED && all[k] !== undefined) {
+        out[k] = all[k];
+        n++;
+      }
+  }
+  return n > 0 ? out : undefined;
+}
+
+/** A namespace as the records carry it. */
+export interface NamespaceMeta {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export function namespaceMeta(ns: unknown): NamespaceMeta | undefined {
+  const md = obj(obj(ns)?.metadata);
+  const name = str(md?.name);
+  if (!md || !name) return undefined;
+  return { name, labels: stringMap(md.labels), annotations: stringMap(md.annotations) };
 }
 
 export function podMeta(pod: unknown): PodMeta | undefined {
@@ -119,7 +169,11 @@ export function podMeta(pod: unknown): PodMeta | undefined {
 
 export interface EnrichOptions {
   labels: boolean;
-  annotations: boolean;
+  annotations: boolean | readonly string[];
+  namespaceLabels?: boolean;
+  namespaceAnnotations?: boolean | readonly string[];
+  /** Cap of the API metadata of one file (its JSON size); the largest maps go first. */
+  maxBytes?: number;
 }
 
 /**
@@ -131,6 +185,7 @@ export function apiFields(
   container: string,
   restart: number,
   opts: EnrichOptions,
+  ns?: NamespaceMeta,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (pod.host) out.host = pod.host;
@@ -146,8 +201,33 @@ export function apiFields(
         : undefined;
   if (id) out.docker_id = id;
   if (opts.labels && Object.keys(pod.labels).length > 0) out.labels = pod.labels;
-  if (opts.annotations && Object.keys(pod.annotations).length > 0)
-    out.annotations = pod.annotations;
+  const ann = selectAnnotations(pod.annotations, opts.annotations);
+  if (ann) out.annotations = ann;
   if (pod.owner) out.owner = pod.owner;
+  if (ns) {
+    if (opts.namespaceLabels && Object.keys(ns.labels).length > 0) out.namespace_labels = ns.labels;
+    const nsAnn = selectAnnotations(ns.annotations, opts.namespaceAnnotations ?? false);
+    if (nsAnn) out.namespace_annotations = nsAnn;
+  }
+  if (opts.maxBytes !== undefined) capMetadata(out, opts.maxBytes);
   return out;
+}
+
+/** Maps dropped first when a file's metadata is over its cap. */
+const DROP_ORDER = ['annotations', 'namespace_annotations', 'labels', 'namespace_labels', 'owner'];
+
+/**
+ * Keep `out` (API fields) within `maxBytes` of JSON: drop whole maps, annotations first, and
+ * flag `metadata_truncated`. Returns the final size.
+ */
+export function capMetadata(out: Record<string, unknown>, maxBytes: number): number {
+  let size = JSON.stringify(out).length;
+  for (const k of DROP_ORDER) {
+    if (size <= maxBytes) break;
+    if (out[k] === undefined) continue;
+    delete out[k];
+    out.metadata_truncated = true;
+    size = JSON.stringify(out).length;
+  }
+  return size;
 }
