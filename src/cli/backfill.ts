@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import { CheckpointStore } from '../core/checkpoint-store.js';
-import { ConfigError } from '../core/errors.js';
 import { Pipeline } from '../core/pipeline.js';
 import { componentSchema, findDef } from '../components/registry.js';
 import type { ShiplogConfig } from '../config/schema.js';
@@ -39,6 +38,11 @@ export interface BackfillSummary {
 
 const LOKI_MAX_AGE_MS = 7 * 86_400_000;
 
+/** A wrong command line (exit 2, not 78: the config is fine). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 /** A time given as RFC 3339 / ISO date, or a duration ago (`7d`, `12h`). */
 export function parseTimeArg(
   flag: string,
@@ -48,15 +52,11 @@ export function parseTimeArg(
   if (v === undefined) return undefined;
   const ago = parseDuration(v);
   if (ago !== undefined && !/^\d+$/.test(v)) return now - ago;
-  const t = Date.parse(v);
+  const t = /^\d{4}-\d\d-\d\d/.test(v) ? Date.parse(v) : NaN;
   if (Number.isNaN(t))
-    throw new ConfigError([
-      {
-        code: 'SHIPLOG_CONFIG_INVALID',
-        path: flag,
-        message: `expected an RFC 3339 time or a duration ago (7d, 12h), got "${v}"`,
-      },
-    ]);
+    throw new UsageError(
+      `${flag}: expected an RFC 3339 time (2026-01-31, 2026-01-31T12:00:00Z) or a duration ago (7d, 12h), got "${v}"`,
+    );
   return t;
 }
 
@@ -65,15 +65,22 @@ export function backfillConfig(config: ShiplogConfig, o: BackfillOptions): Shipl
   let inputs = config.pipeline.inputs;
   const chosen = o.input ? inputs.find((i) => i.id === o.input) : undefined;
   if (o.input && !chosen) {
-    throw new ConfigError([
-      {
-        code: 'SHIPLOG_CONFIG_INVALID',
-        path: '--input',
-        message: `no input with id "${o.input}" (inputs: ${inputs.map((i) => i.id).join(', ')})`,
-      },
-    ]);
+    throw new UsageError(
+      `--input: no input with id "${o.input}" (inputs: ${inputs.map((i) => i.id).join(', ')})`,
+    );
   }
-  if (o.paths.length > 0) {
+  if (o.paths.includes('-')) {
+    // `backfill -`: standard input, one record per line, to its end.
+    if (o.paths.length > 1) throw new UsageError('"-" (standard input) cannot be mixed with paths');
+    const def = findDef('input', 'stdin');
+    if (!def) throw new Error('the stdin input is not available');
+    const raw = {
+      type: 'stdin',
+      id: chosen?.id ?? 'stdin',
+      tag: o.tag ?? chosen?.tag ?? 'backfill',
+    };
+    inputs = [componentSchema(def).parse(raw) as ShiplogConfig['pipeline']['inputs'][number]];
+  } else if (o.paths.length > 0) {
     const base = chosen ?? inputs.find((i) => i.type === 'file');
     const def = findDef('input', base?.type === 'kubernetes' ? 'kubernetes' : 'file');
     if (!def) throw new Error('the file input is not available');
@@ -91,13 +98,9 @@ export function backfillConfig(config: ShiplogConfig, o: BackfillOptions): Shipl
     inputs = inputs.filter((i) => ['file', 'kubernetes', 'journald', 'stdin'].includes(i.type));
   }
   if (inputs.length === 0) {
-    throw new ConfigError([
-      {
-        code: 'SHIPLOG_CONFIG_INVALID',
-        path: 'pipeline.inputs',
-        message: 'nothing to backfill: give PATHs, --input ID, or configure a file input',
-      },
-    ]);
+    throw new UsageError(
+      'nothing to backfill: give PATHs ("-" for standard input), --input ID, or configure a file input',
+    );
   }
   if (o.tag && o.paths.length === 0) inputs = inputs.map((i) => ({ ...i, tag: o.tag! }));
   return { ...config, pipeline: { ...config.pipeline, inputs } };
@@ -183,6 +186,25 @@ export async function runBackfill(
   const until = parseTimeArg('--until', o.until);
   const files = await plannedFiles(config);
   const total = files.reduce((a, f) => a + f.bytes, 0);
+  // A path that matches nothing is a typo, not "0 records, success".
+  const unmatched: string[] = [];
+  for (const p of o.paths.filter((x) => x !== '-')) {
+    const planned = new Set(files.map((f) => f.path));
+    const found = await walkGlob(compileGlob(path.resolve(p)), { onError: () => undefined });
+    if (!found.some((f) => planned.has(f))) unmatched.push(p);
+  }
+  if (unmatched.length)
+    throw new UsageError(
+      `no file matches ${unmatched.map((p) => `"${p}"`).join(', ')}${process.stdin.isTTY ? '' : ' (to read standard input: shiplog backfill -)'}`,
+    );
+  if (
+    files.length === 0 &&
+    o.paths.length === 0 &&
+    config.pipeline.inputs.every((i) => i.type === 'file')
+  )
+    throw new UsageError(
+      `no file matches the paths of ${config.pipeline.inputs.map((i) => `${i.id} (${((i.paths as string[] | undefined) ?? []).join(', ')})`).join(', ')}: nothing to backfill${process.stdin.isTTY ? '' : ' (to read standard input: shiplog backfill -)'}`,
+    );
   const hasLoki = config.pipeline.outputs.some((x) => x.type === 'loki');
 
   if (o.dryRun) {

@@ -526,7 +526,7 @@ function checkAuth(a: LokiOptions['auth']): void {
     throw invalid('auth.bearer_token', 'set auth.bearer_token or auth.bearer_token_file, not both');
 }
 
-function authHeader(a: LokiOptions['auth']): string | undefined {
+export function authHeader(a: LokiOptions['auth']): string | undefined {
   if (a.user !== undefined)
     return `Basic ${Buffer.from(`${a.user}:${readSecret(a.password, a.password_file)}`).toString('base64')}`;
   if (a.bearer_token !== undefined || a.bearer_token_file !== undefined)
