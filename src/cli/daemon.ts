@@ -79,7 +79,11 @@ export class Daemon {
     if (!listen) return;
     const server = new TelemetryServer(
       this.metrics,
-      () => this.pipeline && { problems: () => this.problems() },
+      () =>
+        this.pipeline && {
+          problems: () => this.problems(),
+          outputs: () => this.pipeline!.outputHealth(),
+        },
     );
     const addr = await server.listen(listen);
     this.server = server;

@@ -9,10 +9,11 @@ import { ConfigError } from '../core/errors.js';
 import { loadConfigFile, pipelineComponents } from '../config/load.js';
 import { jsonSchema, type ShiplogConfig } from '../config/schema.js';
 import { checkHost, listenProblem } from '../config/host.js';
+import { configWarnings } from '../config/warnings.js';
 import { Pipeline } from '../core/pipeline.js';
 import { getDef, loadComponents } from '../components/registry.js';
 import { CheckpointStore } from '../core/checkpoint-store.js';
-import { Metrics } from '../telemetry/metrics.js';
+import { Metrics, setBuildVersion } from '../telemetry/metrics.js';
 import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logger.js';
 import { Daemon } from './daemon.js';
 import { runBackfill, UsageError } from './backfill.js';
@@ -68,6 +69,7 @@ async function run(configFile: string): Promise<void> {
   }
   // Warnings and dependencies' console output from now on at the daemon's level and limits.
   captureProcessOutput(daemon.log);
+  for (const w of await configWarnings(config)) daemon.log.warn('config warning', { warning: w });
   // Handlers go in before start-up: a signal that arrives while starting must not take the
   // default action (SIGHUP would kill the process).
   const startup: { p?: Promise<void> } = {};
@@ -193,6 +195,9 @@ async function validate(
       metrics: new Metrics({ defaultMetrics: false }),
       checkpoints: new CheckpointStore('/nonexistent/checkpoints.json', nullLogger),
     });
+    // Valid: now what is probably not meant (a match nothing feeds, a glob matching no file).
+    for (const w of await configWarnings(config, { files: host }))
+      process.stderr.write(`shiplog: warning: ${w}\n`);
     if (healthcheck && !(await checkOutputs(config, quiet))) process.exit(EXIT.RUNTIME);
     if (!quiet) {
       const p = config.pipeline;
@@ -207,6 +212,7 @@ async function validate(
 }
 
 export async function main(argv: string[]): Promise<void> {
+  setBuildVersion(version());
   const program = new Command();
   program
     .name('shiplog')
