@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { compileMatch } from '../core/glob.js';
 import { compileGlob, walkGlob } from '../components/inputs/file/glob.js';
+import { DEFAULT_TAG as KUBE_TAG } from '../components/inputs/kubernetes/config.js';
 import type { ShiplogConfig } from './schema.js';
 
 /** The literal start of a tag template or match pattern (up to its first placeholder/wildcard). */
@@ -35,7 +36,10 @@ export async function configWarnings(
   o: { files?: boolean } = {},
 ): Promise<string[]> {
   const out: string[] = [];
-  const tags = config.pipeline.inputs.map((i) => i.tag);
+  // The kubernetes input's tag defaults (tag = id) to its per-file kube.<ns>.<pod>.<container> template.
+  const tags = config.pipeline.inputs.map((i) =>
+    i.type === 'kubernetes' && i.tag === i.id ? KUBE_TAG : i.tag,
+  );
   config.pipeline.outputs.forEach((o, i) => {
     if (!couldMatch(o.match, tags))
       out.push(
