@@ -3,7 +3,7 @@
 // if nothing was dead-lettered or dropped (else 3). It keeps its own checkpoint file, so an
 // interrupted backfill resumes where it stopped; a finished one removes it.
 
-import { rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
@@ -106,7 +106,24 @@ export function backfillConfig(config: ShiplogConfig, o: BackfillOptions): Shipl
   return { ...config, pipeline: { ...config.pipeline, inputs } };
 }
 
-/** Files the backfill will read, with their sizes (gzip: compressed size). */
+/** The uncompressed size of a gzip file (its ISIZE trailer, mod 2^32), or undefined. */
+function gzipSize(file: string, compressed: number): number | undefined {
+  if (compressed < 18) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const b = Buffer.alloc(4);
+    readSync(fd, b, 0, 4, compressed - 4);
+    // ISIZE is the size mod 2^32 (of the last member): exact below 4 GiB, which backfills are.
+    return b.readUInt32LE(0);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Files the backfill will read, with their sizes (gzip: uncompressed, as progress counts it). */
 export async function plannedFiles(
   config: ShiplogConfig,
 ): Promise<Array<{ path: string; bytes: number }>> {
@@ -120,7 +137,8 @@ export async function plannedFiles(
         if (exclude(f)) continue;
         try {
           const st = statSync(f);
-          if (st.isFile()) out.set(f, st.size);
+          if (st.isFile())
+            out.set(f, (f.endsWith('.gz') ? gzipSize(f, st.size) : undefined) ?? st.size);
         } catch {
           /* vanished */
         }
@@ -231,6 +249,13 @@ export async function runBackfill(
         `warning: ${old.length} file(s) start with records older than 7 days; Loki rejects those by default (they will be dead-lettered):\n  ${old.join('\n  ')}\n`,
       );
   }
+  // --since/--until compare the record time; without a parser's time_field that is the read time.
+  const timeSet = config.pipeline.filters.some((f) => typeof f.time_field === 'string');
+  const readTimeNote =
+    (since !== undefined || until !== undefined) && !timeSet
+      ? 'note: no filter sets the record time (time_field of parse_json/parse_regex/parse_logfmt): --since/--until compared the time each line was read, not a time in the line'
+      : undefined;
+  if (readTimeNote && o.dryRun) io.out.write(`  ${readTimeNote}\n`);
   if (o.dryRun) return { code: 0 };
 
   const log = createLogger({
@@ -333,6 +358,7 @@ export async function runBackfill(
         .join(', ') || 0
     }, dead-lettered ${dead}, dropped ${dropped}${summary.skipped ? `, outside the time window ${summary.skipped}` : ''}, ${summary.duration_s}s\n`,
   );
+  if (readTimeNote) io.err.write(`${readTimeNote}\n`);
   if (dead > 0)
     io.err.write(
       `dead letters: ${path.join(config.service.data_dir, 'dead_letter')}/<output>.ndjson\n`,
