@@ -53,7 +53,7 @@ const KEYWORDS = new Set(
 function checkPromQL(expr: string): string[] {
   const tokens = [
     ...expr.matchAll(
-      /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\$\{?[A-Za-z_]+\}?|[A-Za-z_:][A-Za-z0-9_:]*|\d+(?:\.\d+)?(?:e[+-]?\d+)?[smhdwy]?|=~|!~|!=|==|>=|<=|[-+*/%^(){}\[\],=<>]|\s+|./g,
+      /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\$\{?[A-Za-z_]+\}?|[A-Za-z_:][A-Za-z0-9_:]*|\d+(?:\.\d+)?(?:e[+-]?\d+)?[smhdwy]?|=~|!~|!=|==|>=|<=|[-+*/%^(){}[\],=<>]|\s+|./g,
     ),
   ].map((m) => m[0]);
   const stack: string[] = [];
@@ -64,7 +64,7 @@ function checkPromQL(expr: string): string[] {
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
     if (/^\s+$/.test(t)) continue;
-    if (t.length === 1 && !/[-+*/%^(){}\[\],=<>A-Za-z0-9_:]/.test(t))
+    if (t.length === 1 && !/[-+*/%^(){}[\],=<>A-Za-z0-9_:]/.test(t))
       throw new Error(`unexpected "${t}" in ${expr}`);
     if ('({['.includes(t)) {
       stack.push(t);
