@@ -1002,3 +1002,37 @@ describe('conf/examples behave as their comments say (bundle, sample lines)', ()
     });
   }
 });
+
+// #21 item 9: the bundle copied without node_modules (no snappy): --version and validate work;
+// a loki output says at start what is missing (or runs with encoding: json).
+describe('bundle without node_modules', () => {
+  it('--version and validate run; a protobuf loki output names the missing addon', () => {
+    const dir = tempDir('shiplog-bare-');
+    const bare = path.join(dir, 'shiplog.mjs');
+    copyFileSync(install.bundle, bare);
+    const node = (args: string[]) =>
+      spawnSync(process.execPath, [bare, ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    const v = node(['--version']);
+    expect(v.stderr).toBe('');
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toBe(PKG.version);
+    const cfg = (encoding: string) => {
+      const f = path.join(dir, `${encoding}.yaml`);
+      writeFileSync(
+        f,
+        `service: { data_dir: ${dir}/data-${encoding}, shutdown_timeout: 1s }\npipeline:\n  inputs: [{ type: stdin }]\n  outputs: [{ type: loki, url: "http://127.0.0.1:9", encoding: ${encoding} }]\n`,
+      );
+      return f;
+    };
+    expect(node(['validate', '-c', cfg('protobuf')]).status).toBe(0);
+    const r = node(['run', '-c', cfg('protobuf')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('needs the snappy native addon, which cannot be loaded');
+    expect(r.stderr).toContain('or set encoding: json');
+    expect(r.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
+    // encoding: json needs no addon: it starts (stdin is empty: it ends at once, exit 0).
+    const j = node(['run', '-c', cfg('json')]);
+    expect(j.stderr).toContain('shiplog started');
+    expect(j.stderr).not.toContain('snappy');
+  });
+});

@@ -18,7 +18,7 @@ async function exportedNames(): Promise<Set<string>> {
   const m = new Metrics();
   for (const metric of await m.registry.getMetricsAsJSON()) {
     names.add(metric.name);
-    if (metric.type === 'histogram' || metric.type === 'summary')
+    if (String(metric.type) === 'histogram' || String(metric.type) === 'summary')
       for (const s of ['_bucket', '_sum', '_count']) names.add(metric.name + s);
   }
   // Components register their own (shiplog_loki_..., shiplog_kubernetes_...) when they start.

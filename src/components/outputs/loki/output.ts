@@ -17,7 +17,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Counter, type Registry } from 'prom-client';
-import snappy from 'snappy';
+import snappy, { loadSnappy } from './snappy.js';
 import type { Pool } from 'undici';
 import type { OutputContext, RetryConfig } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
@@ -145,6 +145,7 @@ export class LokiOutput {
   }
 
   async start(): Promise<void> {
+    if (this.config.encoding === 'protobuf') loadSnappy(); // the addon, or what is missing
     const { tls, auth } = this.config;
     if (tls.insecure_skip_verify) {
       this.ctx.log.warn('tls.insecure_skip_verify is on: the server certificate is not checked', {
