@@ -160,7 +160,7 @@ const result = await build({
   outfile,
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'esm',
   external: natives.filter((n) => n !== 'snappy'),
   plugins: [inlinePackageJson, leanDependencies],
