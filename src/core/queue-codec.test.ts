@@ -6,6 +6,7 @@ import type { LogRecord } from './record.js';
 import {
   decodeFrame,
   decodeRecords,
+  deflatedFrame,
   encodeFrame,
   encodeRecords,
   keptFromJson,
@@ -66,6 +67,35 @@ describe('queue-codec: frames', () => {
       }),
       { numRuns: 500, seed: 16 },
     );
+  });
+
+  it('a deflated frame decodes to the same tags, meta and parts (property), and is smaller on text', async () => {
+    await fc.assert(
+      fc.asyncProperty(frameArb, async (content) => {
+        const back = decodeFrame(await deflatedFrame(content));
+        expect(back.tags).toEqual(json(content.tags));
+        expect(back.meta).toEqual(json(content.meta));
+        expect(back.parts.map((p) => Buffer.from(p).toString('hex'))).toEqual(
+          content.parts.map((p) => p.toString('hex')),
+        );
+      }),
+      { numRuns: 200, seed: 17 },
+    );
+    const bulk = Buffer.from(
+      Array.from(
+        { length: 500 },
+        (_, i) =>
+          `{"create":{"_index":"logs","_id":"2049:${i}"}}\n{"level":"INFO","seq":${i},"message":"request served"}\n`,
+      ).join(''),
+    );
+    const plain = encodeFrame({ tags: [['t', 500]], meta: null, parts: [bulk] });
+    const deflated = await deflatedFrame({ tags: [['t', 500]], meta: null, parts: [bulk] });
+    expect(deflated.length).toBeLessThan(plain.length / 4);
+    expect(decodeFrame(deflated).parts[0].equals(bulk)).toBe(true);
+    // A flipped byte in a deflated part throws (the queue then dead-letters the frame).
+    const bad = Buffer.from(deflated);
+    bad[bad.length - 5] ^= 0xff;
+    expect(() => decodeFrame(bad)).toThrow();
   });
 
   it('an encoded frame cut short throws an Error or decodes only bytes it has', () => {

@@ -2,16 +2,28 @@
 // encoding of its sealed chunk (ChunkCodec: metadata as JSON, bytes as they are), or, for an
 // output that does not seal, its records. Layout of a payload:
 //
-//   u32 LE header length · header JSON { tags: [[tag, count]…], meta, lens: [n…] } · part bytes…
+//   u32 LE header length · header JSON { tags: [[tag, count]…], meta, lens: [n…], z? } · part bytes…
+//
+// `z: 1`: every part is raw-deflated (level 1). The sender and the queued output write frames so
+// while their queue is behind (DiskQueue.behind): an outage's backlog takes 4-7 times less disk
+// (Elasticsearch `_bulk` bodies, record lines), while a queue that keeps up pays nothing.
 
+import { promisify } from 'node:util';
+import { deflateRaw, inflateRawSync } from 'node:zlib';
 import { recordJson, type LogRecord } from './record.js';
 import type { Sealed } from './sender.js';
+
+const deflateRawAsync = promisify(deflateRaw);
+/** No frame part inflates past this: the largest frame the queue takes (queue.ts MAX_FRAME). */
+const MAX_INFLATED = 256 << 20;
 
 /** How an output's sealed chunk is stored in its disk queue and read back after a restart. */
 export interface ChunkCodec {
   encode(sealed: Sealed): { meta: unknown; parts: Buffer[] };
   /** Throws when the bytes do not decode (the frame is then dead-lettered as corrupt). */
   decode(meta: unknown, parts: Buffer[]): Sealed;
+  /** The parts compress (plain text such as a `_bulk` body); false when already compressed. */
+  compressible?: boolean;
 }
 
 export interface FrameContent {
@@ -20,12 +32,29 @@ export interface FrameContent {
   parts: Buffer[];
 }
 
-export function encodeFrame(content: FrameContent): Buffer {
+export function encodeFrame(content: FrameContent, deflated = false): Buffer {
   const lens = content.parts.map((p) => p.length);
-  const header = Buffer.from(JSON.stringify({ tags: content.tags, meta: content.meta, lens }));
+  const h = deflated
+    ? { tags: content.tags, meta: content.meta, lens, z: 1 }
+    : { tags: content.tags, meta: content.meta, lens };
+  const header = Buffer.from(JSON.stringify(h));
   const head = Buffer.allocUnsafe(4);
   head.writeUInt32LE(header.length, 0);
   return Buffer.concat([head, header, ...content.parts]);
+}
+
+/**
+ * encodeFrame with every part deflated (level 1) on the libuv thread pool, off the main thread;
+ * the frame as it is if deflating fails.
+ */
+export async function deflatedFrame(content: FrameContent): Promise<Buffer> {
+  let parts: Buffer[];
+  try {
+    parts = await Promise.all(content.parts.map((p) => deflateRawAsync(p, { level: 1 })));
+  } catch {
+    return encodeFrame(content);
+  }
+  return encodeFrame({ tags: content.tags, meta: content.meta, parts }, true);
 }
 
 export function decodeFrame(payload: Buffer): FrameContent {
@@ -36,6 +65,7 @@ export function decodeFrame(payload: Buffer): FrameContent {
     tags?: unknown;
     meta?: unknown;
     lens?: unknown;
+    z?: unknown;
   };
   if (!Array.isArray(h.tags) || !Array.isArray(h.lens)) throw new Error('queue frame header bad');
   const parts: Buffer[] = [];
@@ -43,7 +73,8 @@ export function decodeFrame(payload: Buffer): FrameContent {
   for (const n of h.lens as number[]) {
     if (!Number.isSafeInteger(n) || n < 0 || at + n > payload.length)
       throw new Error('queue frame part past its end');
-    parts.push(payload.subarray(at, at + n));
+    const part = payload.subarray(at, at + n);
+    parts.push(h.z === 1 ? inflateRawSync(part, { maxOutputLength: MAX_INFLATED }) : part);
     at += n;
   }
   return { tags: h.tags as Array<[string, number]>, meta: h.meta, parts };

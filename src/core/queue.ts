@@ -11,8 +11,7 @@
 //                 beyond it ──▶ <dir>/pointer.json (after every ack, one write at a time)
 //                 segments wholly behind the prefix are unlinked
 //
-// Frame: u32 LE length of the payload · u32 LE crc32 (of records, time and payload) ·
-//        u32 LE records · f64 LE append time (ms) · payload.
+// Frames and pointer.json: queue-frame.ts.
 //
 // Durability: an append resolves once write(2) returned, so a process crash (SIGKILL) loses
 // nothing that was acknowledged to an input. `sync()` (fdatasync) is called by the checkpoint
@@ -25,14 +24,23 @@
 
 import { promises as fsp, constants as fsc } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import * as path from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { Logger } from '../telemetry/logger.js';
+import {
+  HEADER,
+  MAX_DONE,
+  MAX_FRAME,
+  anyValidAfter,
+  frameHeader,
+  readFrame,
+  readPointer,
+  segmentFile,
+  segmentIds,
+  writePointerFile,
+  type Pointer,
+  type SavedPointer,
+} from './queue-frame.js';
 
-const HEADER = 20;
-const SUFFIX = '.seg';
-/** Frames larger than this are refused (a corrupt length field must not allocate gigabytes). */
-export const MAX_FRAME = 256 * 1024 * 1024;
+export { MAX_FRAME } from './queue-frame.js';
 
 export interface QueueItem {
   /** Segment id and byte range of the frame. */
@@ -92,19 +100,6 @@ interface PendingAppend {
   resolve: () => void;
 }
 
-interface Pointer {
-  segment: number;
-  offset: number;
-}
-
-/** pointer.json: the acknowledged prefix and the frames acknowledged beyond it. */
-interface SavedPointer extends Pointer {
-  /** [segment, offset] of frames after the prefix that are delivered (at most MAX_DONE). */
-  done?: Array<[number, number]>;
-}
-
-/** Frames acknowledged beyond the prefix that pointer.json lists (the rest are resent). */
-const MAX_DONE = 4096;
 const EMPTY = Buffer.alloc(0);
 
 export class DiskQueue {
@@ -167,6 +162,15 @@ export class DiskQueue {
     );
   }
 
+  /**
+   * The output is behind: more than an eighth of max_size (at most 8 MiB) waits in the queue.
+   * Frames written now are deflated (queue-codec.ts deflatedFrame): a backlog is stored
+   * compact, while a queue that keeps up costs no compression.
+   */
+  get behind(): boolean {
+    return this.bytes + this.pendingBytes >= Math.min(8 << 20, this.o.maxBytes / 8);
+  }
+
   /** Resolves once there is room for another append (immediately if there is). */
   room(): Promise<void> | undefined {
     if (!this.full || this.closed) return undefined;
@@ -193,11 +197,7 @@ export class DiskQueue {
   append(payload: Buffer, records: number, timeMs = Date.now()): Promise<void> {
     if (this.closed) return Promise.reject(new Error('queue closed'));
     if (payload.length > MAX_FRAME) throw new Error(`frame of ${payload.length} bytes too large`);
-    const header = Buffer.allocUnsafe(HEADER);
-    header.writeUInt32LE(payload.length, 0);
-    header.writeUInt32LE(records, 8);
-    header.writeDoubleLE(timeMs, 12);
-    header.writeUInt32LE(frameCrc(header, payload), 4);
+    const header = frameHeader(payload, records, timeMs);
     return new Promise((resolve) => {
       this.pending.push({ header, payload, records, resolve });
       this.pendingBytes += HEADER + payload.length;
@@ -348,32 +348,10 @@ export class DiskQueue {
   private async load(): Promise<void> {
     const dir = this.o.dir;
     await fsp.mkdir(dir, { recursive: true });
-    const ids = (await fsp.readdir(dir))
-      .filter((f) => f.endsWith(SUFFIX) && /^\d+\.seg$/.test(f))
-      .map((f) => Number(f.slice(0, -SUFFIX.length)))
-      .sort((a, b) => a - b);
-    let pointer: Pointer | undefined;
-    try {
-      const p = JSON.parse(
-        await fsp.readFile(path.join(dir, 'pointer.json'), 'utf8'),
-      ) as SavedPointer;
-      const valid = (seg: unknown, off: unknown): boolean =>
-        Number.isSafeInteger(seg) &&
-        Number.isSafeInteger(off) &&
-        (seg as number) >= 0 &&
-        (off as number) >= 0;
-      if (valid(p.segment, p.offset)) {
-        pointer = { segment: p.segment, offset: p.offset };
-        for (const d of Array.isArray(p.done) ? p.done.slice(0, MAX_DONE) : []) {
-          if (!Array.isArray(d) || !valid(d[0], d[1])) continue;
-          const [seg, off] = d as [number, number];
-          if (seg > p.segment || (seg === p.segment && off >= p.offset))
-            this.delivered.add(`${seg}:${off}`);
-        }
-      }
-    } catch {
-      // No pointer yet (or unreadable): replay from the oldest segment; duplicates, not losses.
-    }
+    const ids = await segmentIds(dir);
+    const saved = await readPointer(dir);
+    const pointer = saved?.pointer;
+    if (saved) this.delivered = saved.delivered;
     for (const id of ids) {
       if (pointer && id < pointer.segment) {
         await fsp.unlink(this.file(id)).catch(() => undefined);
@@ -715,86 +693,11 @@ export class DiskQueue {
     if (done.length > 0) p.done = done;
     const text = JSON.stringify(p);
     if (text === this.savedPointer) return;
-    const file = path.join(this.o.dir, 'pointer.json');
-    const tmp = `${file}.tmp`;
-    await fsp.writeFile(tmp, text, { mode: 0o640 });
-    await fsp.rename(tmp, file);
+    await writePointerFile(this.o.dir, text);
     this.savedPointer = text;
   }
 
   private file(id: number): string {
-    return path.join(this.o.dir, `${String(id).padStart(16, '0')}${SUFFIX}`);
+    return segmentFile(this.o.dir, id);
   }
-}
-
-interface FrameRead {
-  ok: boolean;
-  end: number;
-  records: number;
-  timeMs: number;
-  reason: string;
-  payload?: Buffer;
-}
-
-/** Read and check the frame at `off` (the payload is returned only with `withPayload`). */
-async function readFrame(
-  fh: FileHandle,
-  off: number,
-  size: number,
-  head: Buffer,
-  withPayload = false,
-): Promise<FrameRead> {
-  const bad = (reason: string, end: number, records = 0): FrameRead => ({
-    ok: false,
-    end,
-    records,
-    timeMs: 0,
-    reason,
-  });
-  if (size - off < HEADER) return bad('truncated header', size);
-  const { bytesRead } = await fh.read(head, 0, HEADER, off);
-  if (bytesRead < HEADER) return bad('truncated header', size);
-  const len = head.readUInt32LE(0);
-  const records = head.readUInt32LE(8);
-  const end = off + HEADER + len;
-  if (len > MAX_FRAME || end > size) return bad('length past the end of the segment', end, records);
-  const payload = Buffer.allocUnsafe(len);
-  if (len > 0) {
-    const r = await fh.read(payload, 0, len, off + HEADER);
-    if (r.bytesRead < len) return bad('truncated payload', end, records);
-  }
-  if (frameCrc(head, payload) !== head.readUInt32LE(4))
-    return bad('checksum mismatch', end, records);
-  return {
-    ok: true,
-    end,
-    records,
-    timeMs: head.readDoubleLE(12),
-    reason: '',
-    payload: withPayload ? payload : undefined,
-  };
-}
-
-/** After a bad frame with a plausible length: is any later frame valid (corruption, not a torn tail)? */
-async function anyValidAfter(
-  fh: FileHandle,
-  frame: FrameRead,
-  size: number,
-  head: Buffer,
-): Promise<boolean> {
-  let off = frame.end;
-  if (frame.reason !== 'checksum mismatch' || off >= size) return false;
-  while (off < size) {
-    const f = await readFrame(fh, off, size, head);
-    if (f.ok) return true;
-    if (f.end <= off || f.end > size) return false;
-    off = f.end;
-  }
-  return false;
-}
-
-/** crc32 of records, time and payload (zlib returns 0 for a NULL buffer, whatever the seed). */
-function frameCrc(head: Buffer, payload: Buffer): number {
-  const c = crc32(head.subarray(8, HEADER));
-  return payload.length === 0 ? c : crc32(payload, c);
 }

@@ -5,7 +5,14 @@
 
 import type { Output } from './component.js';
 import type { DiskQueue, QueueItem } from './queue.js';
-import { decodeFrame, decodeRecords, encodeFrame, encodeRecords } from './queue-codec.js';
+import {
+  decodeFrame,
+  decodeRecords,
+  deflatedFrame,
+  encodeFrame,
+  encodeRecords,
+  type FrameContent,
+} from './queue-codec.js';
 import type { OutputBatch } from './record.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { DeadLetterWriter } from './dead-letter.js';
@@ -38,21 +45,23 @@ export class QueuedOutput implements Output {
   write(batch: OutputBatch): void {
     const queue = this.queue;
     if (!queue || this.stopped) return this.inner.write(batch);
-    let payload: Buffer;
+    let content: FrameContent;
     try {
-      payload = encodeFrame({
+      content = {
         tags: [[batch.tag, batch.records.length]],
         meta: null,
         parts: [encodeRecords(batch.records)],
-      });
+      };
     } catch {
       return this.inner.write(batch);
     }
     const n = batch.records.length;
     this.chain = this.chain.then(async () => {
       try {
+        // Decided in write order: behind (an outage's backlog), deflated on the thread pool.
+        const bytes = queue.behind ? await deflatedFrame(content) : encodeFrame(content);
         await queue.room();
-        await queue.append(payload, n);
+        await queue.append(bytes, n);
         batch.ack();
       } catch {
         // Closed at the deadline: not acknowledged, the source reads it again.

@@ -209,6 +209,47 @@ describe('Sender in queue mode', () => {
     expect(more).toBe(0);
   });
 
+  it('a backlog (queue behind) is stored deflated and delivered intact; a queue that keeps up is not', async () => {
+    const dir = tmp();
+    const queueOpts = { maxBytes: 256 << 10 }; // behind from 32 KiB queued
+    let down = true;
+    const got: string[] = [];
+    const first = sender(
+      dir,
+      async (c) => {
+        if (down) return Result.retry('connection refused', undefined, 'econnrefused');
+        got.push(...msgs(c));
+        return Result.ok();
+      },
+      {
+        retry: { initial: 50, max: 50 },
+        queue: async () =>
+          DiskQueue.open({ dir: path.join(dir, 'queue', 'out'), log: nullLogger, ...queueOpts }),
+      },
+    );
+    await first.s.start();
+    const pad = 'x'.repeat(200);
+    const bs: Array<OutputBatch & { acked: number }> = [];
+    for (let i = 0; i < 40; i++) {
+      const b = batch(10, 't', i * 10);
+      for (const r of b.records) r.fields.pad = pad;
+      bs.push(b);
+      first.s.write(b);
+    }
+    await until(() => bs.every((b) => b.acked === 1), 5000, 'every batch written to the queue');
+    const qdir = path.join(dir, 'queue', 'out');
+    const segs = readdirSync(qdir).filter((f) => f.endsWith('.seg'));
+    const text = segs.map((f) => readFileSync(path.join(qdir, f), 'latin1')).join('');
+    // The first frames went in plain (the queue kept up); the rest deflated ("z":1 in the header).
+    expect(text).toContain('"m0"');
+    expect(text).toContain('"z":1');
+    expect(text).not.toContain('"m399"');
+    down = false;
+    await until(() => got.length === 400, 5000, 'the backlog delivered');
+    await stopWithin(first.s, first.ac, 3000);
+    expect(got).toEqual(Array.from({ length: 400 }, (_, i) => `m${i}`));
+  });
+
   it('a sealing output: the sealed chunk is stored via its codec and decoded after a restart', async () => {
     const dir = tmp();
     interface Text extends Sealed {

@@ -14,9 +14,11 @@ import { RetryTimeoutError, RetryableError, abortableSleep, withRetry } from './
 import type { DiskQueue, QueueItem } from './queue.js';
 import {
   decodeFrame,
+  deflatedFrame,
   decodeRecords,
   encodeFrame,
   encodeRecords,
+  type FrameContent,
   type ChunkCodec,
 } from './queue-codec.js';
 
@@ -341,15 +343,13 @@ export class Sender {
 
   /** Queue mode: write the chunk to the disk queue (in cut order), then acknowledge its inputs. */
   private enqueue(chunk: PendingChunk): void {
-    let payload: Buffer;
+    const queue = this.queue!;
+    let content: FrameContent;
     try {
       const tags: Array<[string, number]> = chunk.parts.map((p) => [p.owner.tag, p.count]);
-      if (chunk.sealed) {
-        const { meta, parts } = this.o.codec!.encode(chunk.sealed);
-        payload = encodeFrame({ tags, meta, parts });
-      } else {
-        payload = encodeFrame({ tags, meta: null, parts: [encodeRecords(chunk.records)] });
-      }
+      content = chunk.sealed
+        ? { tags, ...this.o.codec!.encode(chunk.sealed) }
+        : { tags, meta: null, parts: [encodeRecords(chunk.records)] };
     } catch (e) {
       // Cannot be stored: deliver it from memory instead (acknowledged when delivered).
       this.o.log.error('queue: chunk could not be encoded; delivered from memory', {
@@ -363,9 +363,12 @@ export class Sender {
     this.appending++;
     this.appendChain = this.appendChain.then(async () => {
       try {
-        const queue = this.queue!;
+        // Decided in write order: behind (an outage's backlog), the frame is deflated on the
+        // thread pool; a queue that keeps up stores it as it is.
+        const deflate = (!chunk.sealed || this.o.codec!.compressible === true) && queue.behind;
+        const bytes = deflate ? await deflatedFrame(content) : encodeFrame(content);
         await queue.room();
-        await queue.append(payload, chunk.count);
+        await queue.append(bytes, chunk.count);
         this.settle(chunk);
       } catch (e) {
         // Closed at the deadline: never acknowledged, so the source reads it again.

@@ -65,7 +65,7 @@ export function size(description: string) {
       }
       return n;
     })
-    .describe(description);
+    .meta({ description, 'x-shiplog-unit': 'size' });
 }
 
 /** A duration in milliseconds: `500ms`, `5s`, `1m30s`, `2h`, `7d`; a bare number is seconds. */
@@ -83,5 +83,5 @@ export function duration(description: string) {
       }
       return n;
     })
-    .describe(description);
+    .meta({ description, 'x-shiplog-unit': 'duration' });
 }

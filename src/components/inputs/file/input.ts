@@ -85,6 +85,8 @@ const pread = (fd: number, buf: Buffer, pos: number): Promise<number> =>
 const fstat = (fd: number): Promise<fs.Stats> =>
   new Promise((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 
+/** How long a short file that starts like a live one is held if it neither grows nor tells. */
+const PENDING_COPY_MS = 5_000;
 const MAX_WATCHED_DIRS = 4096;
 /** Bytes read after a pause at least this long are checked against the file's head. */
 const HEAD_CHECK_AFTER_MS = 20;
@@ -250,6 +252,7 @@ export class FileInput implements Input {
    */
   private async step(f: TailedFile, next: TailedFile = f): Promise<boolean> {
     if (f.fd === undefined) return false;
+    if (f.pendingCopy !== 0 && this.stillPendingCopy(f)) return false;
     if (f.shadowOf) {
       if (this.open.get(f.shadowOf.devino) === f.shadowOf) return false;
       this.releaseShadow(f, undefined);
@@ -493,6 +496,12 @@ export class FileInput implements Input {
     });
     const pos = f.fl > 0 ? f.currentPosition() : undefined;
     let copied = false;
+    // A copy held while short (cp finished it between two checks): it may be this one's.
+    for (const c of this.open.values())
+      if (c.pendingCopy !== 0 && path.dirname(c.path) === path.dirname(f.path)) {
+        c.pendingCopy = 0;
+        c.shadowOf = f;
+      }
     for (const c of this.open.values())
       if (c.shadowOf === f) copied = this.releaseShadow(c, pos) || copied;
     // Also from offset 0 (nothing of it emitted yet): the copy has all of it.
@@ -585,6 +594,13 @@ export class FileInput implements Input {
     const orig = c.shadowOf;
     c.shadowOf = undefined;
     c.dirty = true;
+    // Its size when it was found: cp may have written much more since.
+    if (c.fd !== undefined)
+      try {
+        c.size = fs.fstatSync(c.fd).size;
+      } catch {
+        // closed under us: verifyPosition fails on the old size, read from its own start
+      }
     pos ??= orig && orig.fl > 0 && orig.fd !== undefined ? orig.currentPosition() : undefined;
     if (!pos || c.fd === undefined || !verifyPosition(c.fd, c.size, pos)) {
       // Read from its own start: a fresh identity, checkpointed now (a shadow has none before).
@@ -593,6 +609,8 @@ export class FileInput implements Input {
     }
     c.splitter.reset(pos.o);
     c.restore(pos);
+    // Held as a possible copy, it had an entry at 0: retired, the copy's position replaces it.
+    if (c.key !== undefined && c.tracker) this.retired.push({ key: c.key, tracker: c.tracker });
     const key = this.freeKey(c.dev, c.ino, pos.fp);
     c.setKey(key, this.ctx.source(key));
     this.commitStart(c);
@@ -902,7 +920,10 @@ export class FileInput implements Input {
       f.restore(match.pos);
       f.setKey(match.key, match.tracker);
     }
-    if (!match && !fromTail) f.shadowOf = this.copyOf(fd, fst.size, p);
+    if (!match && !fromTail) {
+      f.shadowOf = this.copyOf(fd, fst.size, p);
+      if (!f.shadowOf && this.mayBeCopy(fd, fst.size, p)) f.pendingCopy = Date.now();
+    }
     this.open.set(di, f);
     if (!detached) this.byPath.set(p, f);
     // Every file opened has a checkpoint entry from now on, at the position it starts from (the
@@ -910,6 +931,9 @@ export class FileInput implements Input {
     // nothing of it is ever acknowledged. Not a shadow copy: it is not read, and an entry at 0
     // would make a restart read it from its start, duplicating its original; it gets one when
     // it takes over (releaseShadow).
+    // A held file (pendingCopy) gets its entry at 0 like any other: killed while it is held, a
+    // restart reads it from its start (duplicates if it was a copy, never a loss under
+    // read_from: tail); taking over as a copy, it moves to a key of its own (releaseShadow).
     if (match) this.commitStart(f);
     else if (!f.shadowOf) this.identify(f);
     this.ctx.log.debug('file opened', {
@@ -920,6 +944,60 @@ export class FileInput implements Input {
     });
     this.m.openFiles.set({ component: this.ctx.id }, this.open.size);
     return lost.sort((a, b) => a.o - b.o);
+  }
+
+  /**
+   * A new file shorter than fingerprint_bytes whose bytes so far (none, for an empty one) are the
+   * start of a live file in its directory may be a copy `cp` is still writing (copytruncate under
+   * a glob that matches the copy, e.g. `app.log*`). Read now, it would deliver its original's
+   * lines a second time. It is held unread (pendingCopy) until it tells: grown to
+   * fingerprint_bytes it is a shadow copy or not (copyOf); its bytes stop being its original's
+   * start, it is a file of its own; its original is truncated, it takes over from the original's
+   * position if it holds those bytes (truncated, releaseShadow); still undecided after
+   * PENDING_COPY_MS without growing (a small file that only starts like another), it is read
+   * from its start.
+   */
+  private mayBeCopy(fd: number, size: number, p: string): boolean {
+    const n = this.cfg.fingerprint_bytes;
+    if (size >= n || this.ctx.oneShot) return false;
+    const dir = path.dirname(p);
+    let head: Buffer | undefined;
+    for (const o of this.open.values()) {
+      if (o.detached || o.shadowOf || o.pendingCopy !== 0 || o.fd === undefined) continue;
+      if (path.dirname(o.path) !== dir || o.size <= size) continue;
+      if (size === 0) return true;
+      head ??= readAt(fd, 0, size);
+      if (readAt(o.fd, 0, size).equals(head)) return true;
+    }
+    return false;
+  }
+
+  /** A held file (pendingCopy): true while it stays held; else it is released to be read. */
+  private stillPendingCopy(f: TailedFile): boolean {
+    const now = Date.now();
+    let size: number;
+    try {
+      size = fs.fstatSync(f.fd!).size;
+    } catch {
+      size = f.size;
+    }
+    const grew = size !== f.size;
+    f.size = size;
+    if (grew) {
+      if (size >= this.cfg.fingerprint_bytes) {
+        f.pendingCopy = 0;
+        f.shadowOf = this.copyOf(f.fd!, size, f.path);
+      } else if (this.mayBeCopy(f.fd!, size, f.path)) {
+        f.pendingCopy = now;
+      } else f.pendingCopy = 0;
+    } else if (now - f.pendingCopy >= PENDING_COPY_MS) f.pendingCopy = 0;
+    if (f.pendingCopy !== 0) {
+      f.nextCheck = now + 100;
+      f.dirty = false;
+      return true;
+    }
+    if (!f.shadowOf && f.key === undefined) this.identify(f);
+    return false;
   }
 
   /** An open file in the same directory whose full fingerprint this new file shares. */

@@ -43,6 +43,12 @@ export class TailedFile implements LineSink {
    * truncated or finished.
    */
   shadowOf: TailedFile | undefined;
+  /**
+   * Since when (ms) a new file shorter than fingerprint_bytes has been held unread because its
+   * bytes so far are the start of a live file in its directory: a copy `cp` is still writing
+   * (copytruncate). 0: not held. See FileInput.holdIfCopy.
+   */
+  pendingCopy = 0;
   /** Known to have new bytes (watch event, or the last read was not at EOF). */
   dirty = true;
   nextCheck = 0;

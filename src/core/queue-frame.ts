@@ -1,0 +1,161 @@
+// The disk queue's on-disk format (see queue.ts): segment files `<16-digit id>.seg` of frames
+//
+//   u32 LE length of the payload · u32 LE crc32 (of records, time and payload) ·
+//   u32 LE records · f64 LE append time (ms) · payload
+//
+// and pointer.json, the acknowledged prefix plus the frames acknowledged beyond it. Pure format
+// code: writing, reading back and checking frames; reading and writing the pointer.
+
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+export const HEADER = 20;
+export const SUFFIX = '.seg';
+/** Frames larger than this are refused (a corrupt length field must not allocate gigabytes). */
+export const MAX_FRAME = 256 * 1024 * 1024;
+/** Frames acknowledged beyond the prefix that pointer.json lists (the rest are resent). */
+export const MAX_DONE = 4096;
+
+export interface Pointer {
+  segment: number;
+  offset: number;
+}
+
+/** pointer.json: the acknowledged prefix and the frames acknowledged beyond it. */
+export interface SavedPointer extends Pointer {
+  /** [segment, offset] of frames after the prefix that are delivered (at most MAX_DONE). */
+  done?: Array<[number, number]>;
+}
+
+export function segmentFile(dir: string, id: number): string {
+  return path.join(dir, `${String(id).padStart(16, '0')}${SUFFIX}`);
+}
+
+/** Ids of the segment files in `dir`, oldest first. */
+export async function segmentIds(dir: string): Promise<number[]> {
+  return (await fsp.readdir(dir))
+    .filter((f) => f.endsWith(SUFFIX) && /^\d+\.seg$/.test(f))
+    .map((f) => Number(f.slice(0, -SUFFIX.length)))
+    .sort((a, b) => a - b);
+}
+
+/** The header of a frame holding `payload`. */
+export function frameHeader(payload: Buffer, records: number, timeMs: number): Buffer {
+  const header = Buffer.allocUnsafe(HEADER);
+  header.writeUInt32LE(payload.length, 0);
+  header.writeUInt32LE(records, 8);
+  header.writeDoubleLE(timeMs, 12);
+  header.writeUInt32LE(frameCrc(header, payload), 4);
+  return header;
+}
+
+/**
+ * pointer.json of `dir`: the prefix, and the `"<segment>:<offset>"` keys of frames delivered
+ * beyond it. Undefined when there is none or it is unreadable (the queue then replays from its
+ * oldest segment: duplicates, not losses).
+ */
+export async function readPointer(
+  dir: string,
+): Promise<{ pointer: Pointer; delivered: Set<string> } | undefined> {
+  let p: SavedPointer;
+  try {
+    p = JSON.parse(await fsp.readFile(path.join(dir, 'pointer.json'), 'utf8')) as SavedPointer;
+  } catch {
+    return undefined;
+  }
+  const valid = (seg: unknown, off: unknown): boolean =>
+    Number.isSafeInteger(seg) &&
+    Number.isSafeInteger(off) &&
+    (seg as number) >= 0 &&
+    (off as number) >= 0;
+  if (p === null || typeof p !== 'object' || !valid(p.segment, p.offset)) return undefined;
+  const delivered = new Set<string>();
+  for (const d of Array.isArray(p.done) ? p.done.slice(0, MAX_DONE) : []) {
+    if (!Array.isArray(d) || !valid(d[0], d[1])) continue;
+    const [seg, off] = d as [number, number];
+    if (seg > p.segment || (seg === p.segment && off >= p.offset)) delivered.add(`${seg}:${off}`);
+  }
+  return { pointer: { segment: p.segment, offset: p.offset }, delivered };
+}
+
+/** Write pointer.json atomically (temp file, rename). */
+export async function writePointerFile(dir: string, text: string): Promise<void> {
+  const file = path.join(dir, 'pointer.json');
+  const tmp = `${file}.tmp`;
+  await fsp.writeFile(tmp, text, { mode: 0o640 });
+  await fsp.rename(tmp, file);
+}
+
+export interface FrameRead {
+  ok: boolean;
+  end: number;
+  records: number;
+  timeMs: number;
+  reason: string;
+  payload?: Buffer;
+}
+
+/** Read and check the frame at `off` (the payload is returned only with `withPayload`). */
+export async function readFrame(
+  fh: FileHandle,
+  off: number,
+  size: number,
+  head: Buffer,
+  withPayload = false,
+): Promise<FrameRead> {
+  const bad = (reason: string, end: number, records = 0): FrameRead => ({
+    ok: false,
+    end,
+    records,
+    timeMs: 0,
+    reason,
+  });
+  if (size - off < HEADER) return bad('truncated header', size);
+  const { bytesRead } = await fh.read(head, 0, HEADER, off);
+  if (bytesRead < HEADER) return bad('truncated header', size);
+  const len = head.readUInt32LE(0);
+  const records = head.readUInt32LE(8);
+  const end = off + HEADER + len;
+  if (len > MAX_FRAME || end > size) return bad('length past the end of the segment', end, records);
+  const payload = Buffer.allocUnsafe(len);
+  if (len > 0) {
+    const r = await fh.read(payload, 0, len, off + HEADER);
+    if (r.bytesRead < len) return bad('truncated payload', end, records);
+  }
+  if (frameCrc(head, payload) !== head.readUInt32LE(4))
+    return bad('checksum mismatch', end, records);
+  return {
+    ok: true,
+    end,
+    records,
+    timeMs: head.readDoubleLE(12),
+    reason: '',
+    payload: withPayload ? payload : undefined,
+  };
+}
+
+/** After a bad frame with a plausible length: is any later frame valid (corruption, not a torn tail)? */
+export async function anyValidAfter(
+  fh: FileHandle,
+  frame: FrameRead,
+  size: number,
+  head: Buffer,
+): Promise<boolean> {
+  let off = frame.end;
+  if (frame.reason !== 'checksum mismatch' || off >= size) return false;
+  while (off < size) {
+    const f = await readFrame(fh, off, size, head);
+    if (f.ok) return true;
+    if (f.end <= off || f.end > size) return false;
+    off = f.end;
+  }
+  return false;
+}
+
+/** crc32 of records, time and payload (zlib returns 0 for a NULL buffer, whatever the seed). */
+export function frameCrc(head: Buffer, payload: Buffer): number {
+  const c = crc32(head.subarray(8, HEADER));
+  return payload.length === 0 ? c : crc32(payload, c);
+}
