@@ -5,9 +5,9 @@
 // - The entry is an esbuild stdin module that calls the CLI's main(process.argv); the TypeScript
 //   sources are bundled directly (esbuild resolves the NodeNext `.js` imports to `.ts`).
 // - Native addons stay external: `snappy` and its per-platform `@napi-rs/snappy-*` package are
-//   resolved at run time from node_modules next to the bundle (or any parent directory). The
-//   entry checks at start that snappy is there; it is require()d where Loki's encoder first needs
-//   it, so a config without a loki output never loads it.
+//   resolved at run time from node_modules next to the bundle (or any parent directory), by
+//   src/components/outputs/loki/snappy.ts when a loki output with encoding: protobuf starts; a
+//   config without one never loads it, and `--version` runs from the bare file.
 // - CommonJS dependencies inside an ESM bundle need `require`: the banner provides one.
 // - Resident memory (issue #22, docs/deployment.md "Memory"): V8 keeps the whole source of the
 //   bundle in memory, two bytes a character as soon as one character is not ASCII. So the output
@@ -147,8 +147,9 @@ const result = await build({
   stdin: {
     contents: [
       "import { main } from './src/cli/main.js';",
-      // Fail at start, not at the first Loki push, when the addon is not installed with the bundle.
-      "try { require.resolve('snappy'); } catch (e) { throw new Error(`the snappy native addon is not installed next to the bundle (node_modules/snappy and node_modules/@napi-rs/snappy-<platform>, see docs/deployment.md): ${e.message.split('\\n')[0]}`); }",
+      // No check of the snappy addon here: a loki output loads it when it starts and says what is
+      // missing (src/components/outputs/loki/snappy.ts); --version, validate and other outputs run
+      // without it.
       'await main(process.argv);',
       '',
     ].join('\n'),
@@ -159,7 +160,7 @@ const result = await build({
   outfile,
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'esm',
   external: natives.filter((n) => n !== 'snappy'),
   plugins: [inlinePackageJson, leanDependencies],

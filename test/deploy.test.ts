@@ -211,7 +211,12 @@ describe('bundle (npm run bundle → dist/shiplog.mjs)', () => {
     const v = shiplog(['--version']);
     expect(v.stderr).toBe('');
     expect(v.stdout.trim()).toBe(PKG.version);
-    const ok = shiplog(['validate', '-c', path.join(ROOT, 'conf', 'shiplog.yaml')]);
+    const ok = shiplog([
+      'validate',
+      '--config-only',
+      '-c',
+      path.join(ROOT, 'conf', 'shiplog.yaml'),
+    ]);
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
     const bad = path.join(install.dir, 'bad.yaml');
@@ -219,7 +224,7 @@ describe('bundle (npm run bundle → dist/shiplog.mjs)', () => {
       bad,
       'pipeline:\n  inputs: [{type: demo, read_form: head}]\n  outputs: [{type: stdout}]\n',
     );
-    const r = shiplog(['validate', '-c', bad]);
+    const r = shiplog(['validate', '--config-only', '-c', bad]);
     expect(r.status).toBe(78);
     expect(r.stderr).toContain('read_form');
   });
@@ -352,7 +357,7 @@ describe('conf/examples', () => {
       const part = registeredPart(loadConfig(full), install.registry);
       const tmp = path.join(tempDir(), file);
       writeFileSync(tmp, JSON.stringify(part));
-      const r = shiplog(['validate', '-c', tmp]);
+      const r = shiplog(['validate', '--config-only', '-c', tmp]);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     });
@@ -360,7 +365,7 @@ describe('conf/examples', () => {
     it(`${file}: validates in full with the bundle`, (ctx) => {
       const missing = missingTypes(loadConfig(full), install.registry);
       if (missing.length) ctx.skip(`not registered yet: ${missing.join(', ')}`);
-      const r = shiplog(['validate', '-c', full]);
+      const r = shiplog(['validate', '--config-only', '-c', full]);
       expect(r.stderr).toBe('');
       expect(r.stdout).toContain(': ok');
       expect(r.status).toBe(0);
@@ -371,7 +376,7 @@ describe('conf/examples', () => {
       expect(s.status).toBe(0);
       const missing = missingTypes(loadConfig(full), registryOf(s.stdout));
       if (missing.length) ctx.skip(`not registered in dist/ yet: ${missing.join(', ')}`);
-      const r = run(process.execPath, [BIN, 'validate', '-c', full]);
+      const r = run(process.execPath, [BIN, 'validate', '--config-only', '-c', full]);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     });
@@ -777,14 +782,14 @@ describe('packaging/kubernetes', () => {
     const dir = tempDir();
     const part = path.join(dir, 'part.yaml');
     writeFileSync(part, JSON.stringify(registeredPart(cfg, install.registry)));
-    const p = shiplog(['validate', '-c', part], env);
+    const p = shiplog(['validate', '--config-only', '-c', part], env);
     expect(p.stderr).toBe('');
     expect(p.status).toBe(0);
     const missing = missingTypes(cfg, install.registry);
     if (missing.length) ctx.skip(`full check waits for: ${missing.join(', ')}`);
     const full = path.join(dir, 'shiplog.yaml');
     writeFileSync(full, configMapConfig().text);
-    const r = shiplog(['validate', '-c', full], env);
+    const r = shiplog(['validate', '--config-only', '-c', full], env);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
@@ -1047,4 +1052,38 @@ describe('conf/examples behave as their comments say (bundle, sample lines)', ()
       sc.check(await runScenario(file, sc));
     });
   }
+});
+
+// #21 item 9: the bundle copied without node_modules (no snappy): --version and validate work;
+// a loki output says at start what is missing (or runs with encoding: json).
+describe('bundle without node_modules', () => {
+  it('--version and validate run; a protobuf loki output names the missing addon', () => {
+    const dir = tempDir('shiplog-bare-');
+    const bare = path.join(dir, 'shiplog.mjs');
+    copyFileSync(install.bundle, bare);
+    const node = (args: string[]) =>
+      spawnSync(process.execPath, [bare, ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    const v = node(['--version']);
+    expect(v.stderr).toBe('');
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toBe(PKG.version);
+    const cfg = (encoding: string) => {
+      const f = path.join(dir, `${encoding}.yaml`);
+      writeFileSync(
+        f,
+        `service: { data_dir: ${dir}/data-${encoding}, shutdown_timeout: 1s }\npipeline:\n  inputs: [{ type: stdin }]\n  outputs: [{ type: loki, url: "http://127.0.0.1:9", encoding: ${encoding} }]\n`,
+      );
+      return f;
+    };
+    expect(node(['validate', '-c', cfg('protobuf')]).status).toBe(0);
+    const r = node(['run', '-c', cfg('protobuf')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('needs the snappy native addon, which cannot be loaded');
+    expect(r.stderr).toContain('or set encoding: json');
+    expect(r.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
+    // encoding: json needs no addon: it starts (stdin is empty: it ends at once, exit 0).
+    const j = node(['run', '-c', cfg('json')]);
+    expect(j.stderr).toContain('shiplog started');
+    expect(j.stderr).not.toContain('snappy');
+  });
 });

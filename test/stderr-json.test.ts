@@ -85,7 +85,7 @@ describe('stderr is JSON lines', () => {
     expect(find(/^stopped$/)).toBeDefined();
   });
 
-  it('start-up failures: invalid config (78), port in use (1), each one JSON line', async () => {
+  it('start-up failures: invalid config (78), port in use (78), each one JSON line', async () => {
     const dir = tempDir();
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(
@@ -110,9 +110,13 @@ describe('stderr is JSON lines', () => {
         `service:\n  data_dir: ${dir}\n  http: { listen: "127.0.0.1:${port}" }\npipeline:\n  inputs: [{type: demo}]\n  outputs: [{type: stdout}]\n`,
       );
       const b = cli(['run', '-c', cfg]);
-      expect(b.status, b.stderr).toBe(1);
+      // The config's fault (#21): 78, naming the key, so systemd stops restarting.
+      expect(b.status, b.stderr).toBe(78);
       expect(jsonLines(b.stderr).filter((l) => l.level === 'error')).toEqual([
-        expect.objectContaining({ msg: 'start failed', code: 'EADDRINUSE' }),
+        expect.objectContaining({
+          msg: 'invalid config',
+          error: expect.stringContaining('service.http.listen: cannot listen on') as unknown,
+        }),
       ]);
     } finally {
       server.close();

@@ -3,12 +3,11 @@
 // if nothing was dead-lettered or dropped (else 3). It keeps its own checkpoint file, so an
 // interrupted backfill resumes where it stopped; a finished one removes it.
 
-import { rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import { CheckpointStore } from '../core/checkpoint-store.js';
-import { ConfigError } from '../core/errors.js';
 import { Pipeline } from '../core/pipeline.js';
 import { componentSchema, findDef } from '../components/registry.js';
 import type { ShiplogConfig } from '../config/schema.js';
@@ -39,6 +38,11 @@ export interface BackfillSummary {
 
 const LOKI_MAX_AGE_MS = 7 * 86_400_000;
 
+/** A wrong command line (exit 2, not 78: the config is fine). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 /** A time given as RFC 3339 / ISO date, or a duration ago (`7d`, `12h`). */
 export function parseTimeArg(
   flag: string,
@@ -48,15 +52,11 @@ export function parseTimeArg(
   if (v === undefined) return undefined;
   const ago = parseDuration(v);
   if (ago !== undefined && !/^\d+$/.test(v)) return now - ago;
-  const t = Date.parse(v);
+  const t = /^\d{4}-\d\d-\d\d/.test(v) ? Date.parse(v) : NaN;
   if (Number.isNaN(t))
-    throw new ConfigError([
-      {
-        code: 'SHIPLOG_CONFIG_INVALID',
-        path: flag,
-        message: `expected an RFC 3339 time or a duration ago (7d, 12h), got "${v}"`,
-      },
-    ]);
+    throw new UsageError(
+      `${flag}: expected an RFC 3339 time (2026-01-31, 2026-01-31T12:00:00Z) or a duration ago (7d, 12h), got "${v}"`,
+    );
   return t;
 }
 
@@ -65,15 +65,22 @@ export function backfillConfig(config: ShiplogConfig, o: BackfillOptions): Shipl
   let inputs = config.pipeline.inputs;
   const chosen = o.input ? inputs.find((i) => i.id === o.input) : undefined;
   if (o.input && !chosen) {
-    throw new ConfigError([
-      {
-        code: 'SHIPLOG_CONFIG_INVALID',
-        path: '--input',
-        message: `no input with id "${o.input}" (inputs: ${inputs.map((i) => i.id).join(', ')})`,
-      },
-    ]);
+    throw new UsageError(
+      `--input: no input with id "${o.input}" (inputs: ${inputs.map((i) => i.id).join(', ')})`,
+    );
   }
-  if (o.paths.length > 0) {
+  if (o.paths.includes('-')) {
+    // `backfill -`: standard input, one record per line, to its end.
+    if (o.paths.length > 1) throw new UsageError('"-" (standard input) cannot be mixed with paths');
+    const def = findDef('input', 'stdin');
+    if (!def) throw new Error('the stdin input is not available');
+    const raw = {
+      type: 'stdin',
+      id: chosen?.id ?? 'stdin',
+      tag: o.tag ?? chosen?.tag ?? 'backfill',
+    };
+    inputs = [componentSchema(def).parse(raw) as ShiplogConfig['pipeline']['inputs'][number]];
+  } else if (o.paths.length > 0) {
     const base = chosen ?? inputs.find((i) => i.type === 'file');
     const def = findDef('input', base?.type === 'kubernetes' ? 'kubernetes' : 'file');
     if (!def) throw new Error('the file input is not available');
@@ -91,19 +98,32 @@ export function backfillConfig(config: ShiplogConfig, o: BackfillOptions): Shipl
     inputs = inputs.filter((i) => ['file', 'kubernetes', 'journald', 'stdin'].includes(i.type));
   }
   if (inputs.length === 0) {
-    throw new ConfigError([
-      {
-        code: 'SHIPLOG_CONFIG_INVALID',
-        path: 'pipeline.inputs',
-        message: 'nothing to backfill: give PATHs, --input ID, or configure a file input',
-      },
-    ]);
+    throw new UsageError(
+      'nothing to backfill: give PATHs ("-" for standard input), --input ID, or configure a file input',
+    );
   }
   if (o.tag && o.paths.length === 0) inputs = inputs.map((i) => ({ ...i, tag: o.tag! }));
   return { ...config, pipeline: { ...config.pipeline, inputs } };
 }
 
-/** Files the backfill will read, with their sizes (gzip: compressed size). */
+/** The uncompressed size of a gzip file (its ISIZE trailer, mod 2^32), or undefined. */
+function gzipSize(file: string, compressed: number): number | undefined {
+  if (compressed < 18) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const b = Buffer.alloc(4);
+    readSync(fd, b, 0, 4, compressed - 4);
+    // ISIZE is the size mod 2^32 (of the last member): exact below 4 GiB, which backfills are.
+    return b.readUInt32LE(0);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Files the backfill will read, with their sizes (gzip: uncompressed, as progress counts it). */
 export async function plannedFiles(
   config: ShiplogConfig,
 ): Promise<Array<{ path: string; bytes: number }>> {
@@ -117,7 +137,8 @@ export async function plannedFiles(
         if (exclude(f)) continue;
         try {
           const st = statSync(f);
-          if (st.isFile()) out.set(f, st.size);
+          if (st.isFile())
+            out.set(f, (f.endsWith('.gz') ? gzipSize(f, st.size) : undefined) ?? st.size);
         } catch {
           /* vanished */
         }
@@ -183,6 +204,25 @@ export async function runBackfill(
   const until = parseTimeArg('--until', o.until);
   const files = await plannedFiles(config);
   const total = files.reduce((a, f) => a + f.bytes, 0);
+  // A path that matches nothing is a typo, not "0 records, success".
+  const unmatched: string[] = [];
+  for (const p of o.paths.filter((x) => x !== '-')) {
+    const planned = new Set(files.map((f) => f.path));
+    const found = await walkGlob(compileGlob(path.resolve(p)), { onError: () => undefined });
+    if (!found.some((f) => planned.has(f))) unmatched.push(p);
+  }
+  if (unmatched.length)
+    throw new UsageError(
+      `no file matches ${unmatched.map((p) => `"${p}"`).join(', ')}${process.stdin.isTTY ? '' : ' (to read standard input: shiplog backfill -)'}`,
+    );
+  if (
+    files.length === 0 &&
+    o.paths.length === 0 &&
+    config.pipeline.inputs.every((i) => i.type === 'file')
+  )
+    throw new UsageError(
+      `no file matches the paths of ${config.pipeline.inputs.map((i) => `${i.id} (${((i.paths as string[] | undefined) ?? []).join(', ')})`).join(', ')}: nothing to backfill${process.stdin.isTTY ? '' : ' (to read standard input: shiplog backfill -)'}`,
+    );
   const hasLoki = config.pipeline.outputs.some((x) => x.type === 'loki');
 
   if (o.dryRun) {
@@ -209,6 +249,13 @@ export async function runBackfill(
         `warning: ${old.length} file(s) start with records older than 7 days; Loki rejects those by default (they will be dead-lettered):\n  ${old.join('\n  ')}\n`,
       );
   }
+  // --since/--until compare the record time; without a parser's time_field that is the read time.
+  const timeSet = config.pipeline.filters.some((f) => typeof f.time_field === 'string');
+  const readTimeNote =
+    (since !== undefined || until !== undefined) && !timeSet
+      ? 'note: no filter sets the record time (time_field of parse_json/parse_regex/parse_logfmt): --since/--until compared the time each line was read, not a time in the line'
+      : undefined;
+  if (readTimeNote && o.dryRun) io.out.write(`  ${readTimeNote}\n`);
   if (o.dryRun) return { code: 0 };
 
   const log = createLogger({
@@ -311,6 +358,7 @@ export async function runBackfill(
         .join(', ') || 0
     }, dead-lettered ${dead}, dropped ${dropped}${summary.skipped ? `, outside the time window ${summary.skipped}` : ''}, ${summary.duration_s}s\n`,
   );
+  if (readTimeNote) io.err.write(`${readTimeNote}\n`);
   if (dead > 0)
     io.err.write(
       `dead letters: ${path.join(config.service.data_dir, 'dead_letter')}/<output>.ndjson\n`,

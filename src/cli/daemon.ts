@@ -103,7 +103,11 @@ export class Daemon {
     if (!listen) return;
     const server = new TelemetryServer(
       this.metrics,
-      () => this.pipeline && { problems: () => this.problems() },
+      () =>
+        this.pipeline && {
+          problems: () => this.problems(),
+          outputs: () => this.pipeline!.outputHealth(),
+        },
       this.routes(),
     );
     const addr = await server.listen(listen);

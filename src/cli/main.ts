@@ -8,16 +8,18 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import { loadConfigFile, pipelineComponents } from '../config/load.js';
-import { jsonSchema } from '../config/schema.js';
+import { jsonSchema, type ShiplogConfig } from '../config/schema.js';
+import { checkHost, listenProblem } from '../config/host.js';
+import { configWarnings } from '../config/warnings.js';
 import { Pipeline } from '../core/pipeline.js';
-import { loadComponents } from '../components/registry.js';
+import { getDef, loadComponents } from '../components/registry.js';
 import { CheckpointStore } from '../core/checkpoint-store.js';
-import { Metrics } from '../telemetry/metrics.js';
+import { Metrics, setBuildVersion } from '../telemetry/metrics.js';
 import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logger.js';
 import { Daemon } from './daemon.js';
-import { runBackfill } from './backfill.js';
+import { runBackfill, UsageError } from './backfill.js';
 import { runConvert } from './convert/command.js';
-import { runReplay, UsageError } from './replay.js';
+import { runReplay } from './replay.js';
 import { runStatus } from './status.js';
 import { runTap } from './tap.js';
 import { runTests, TestFileError } from './test-command.js';
@@ -59,6 +61,10 @@ function telemetryUrl(configFile: string | undefined): string {
 
 /** Exit on an error: one JSON line through `log` (the daemon), else text (validate, backfill). */
 function fail(e: unknown, log?: Logger): never {
+  if (e instanceof UsageError) {
+    process.stderr.write(`shiplog: ${e.message}\n`);
+    process.exit(EXIT.USAGE);
+  }
   if (log) {
     const config = e instanceof ConfigError;
     log.error(config ? 'invalid config' : 'start failed', {
@@ -77,8 +83,11 @@ function fail(e: unknown, log?: Logger): never {
 
 async function run(configFile: string): Promise<void> {
   let daemon: Daemon;
+  let config: ShiplogConfig;
   try {
-    const config = loadConfigFile(configFile);
+    config = loadConfigFile(configFile);
+    // Files, journalctl and data_dir the config names: a missing one is the config's fault (78).
+    checkHost(config);
     // Import what the config uses (and only that) before the pipeline is built on it.
     await loadComponents(config);
     daemon = new Daemon(config, { configFile });
@@ -87,6 +96,7 @@ async function run(configFile: string): Promise<void> {
   }
   // Warnings and dependencies' console output from now on at the daemon's level and limits.
   captureProcessOutput(daemon.log);
+  for (const w of await configWarnings(config)) daemon.log.warn('config warning', { warning: w });
   // Handlers go in before start-up: a signal that arrives while starting must not take the
   // default action (SIGHUP would kill the process).
   const startup: { p?: Promise<void> } = {};
@@ -98,7 +108,7 @@ async function run(configFile: string): Promise<void> {
       });
       process.exit(EXIT.RUNTIME);
     }
-    daemon.log.info('signal received', { signal: sig });
+    if (sig.startsWith('SIG')) daemon.log.info('signal received', { signal: sig });
     void (async () => {
       await startup.p?.catch(() => undefined);
       await daemon.stop();
@@ -135,29 +145,87 @@ async function run(configFile: string): Promise<void> {
   startup.p = daemon.start();
   try {
     await startup.p;
+    // `cat file | shiplog run` with only stdin inputs: at end of input, deliver and exit 0.
+    if (config.pipeline.inputs.every((i) => i.type === 'stdin')) {
+      const pipeline = daemon.pipeline!;
+      void pipeline.drained().then(async () => {
+        if (daemon.pipeline !== pipeline) return;
+        await pipeline.idle();
+        daemon.log.info('end of input: everything acknowledged, stopping');
+        shutdown('end of input');
+      });
+    }
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL')
+      fail(
+        new ConfigError([
+          {
+            code: 'SHIPLOG_CONFIG_INVALID',
+            path: 'service.http.listen',
+            message: `cannot listen on ${config.service.http?.listen ?? '?'}: ${code === 'EADDRINUSE' ? 'address in use (pick another port, or stop what holds it)' : 'no such local address'}`,
+          },
+        ]),
+        daemon.log,
+      );
     fail(e, daemon.log);
   }
 }
 
-async function validate(configFile: string, quiet: boolean, healthcheck: boolean): Promise<void> {
+/**
+ * validate --healthcheck: every output whose type has a check reaches its backend on a client of
+ * its own (Loki: an empty push; Elasticsearch: GET / and _has_privileges; S3: HeadBucket). One
+ * line per output: `ok` on stdout, the failure and its fix on stderr. False if any failed.
+ */
+async function checkOutputs(config: ShiplogConfig, quiet: boolean): Promise<boolean> {
+  const results = await Promise.all(
+    config.pipeline.outputs.map(async (o) => {
+      const def = getDef('output', o.type);
+      const name = `output ${o.id} (${o.type})`;
+      if (!def.healthcheck) return { ok: true, line: `${name}: nothing to check` };
+      try {
+        const what = await def.healthcheck(o as never);
+        return { ok: true, line: `${name}: ok: ${what}` };
+      } catch (e) {
+        return { ok: false, line: `${name}: FAILED: ${(e as Error).message}` };
+      }
+    }),
+  );
+  for (const r of results) {
+    if (!r.ok) process.stderr.write(`shiplog: ${r.line}\n`);
+    else if (!quiet) process.stdout.write(`${r.line}\n`);
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  if (failed) process.stderr.write(`shiplog: healthcheck failed for ${failed} output(s)\n`);
+  return failed === 0;
+}
+
+async function validate(
+  configFile: string,
+  quiet: boolean,
+  healthcheck: boolean,
+  host: boolean,
+): Promise<void> {
   try {
     const config = loadConfigFile(configFile);
+    if (host) {
+      checkHost(config);
+      // A warning only: the daemon this config is for may be the one holding the port (reload).
+      const busy = await listenProblem(config);
+      if (busy) process.stderr.write(`shiplog: warning: ${busy}\n`);
+    }
     await loadComponents(config);
     // Build the whole graph (factories validate what schemas cannot) without starting it.
-    const pipeline = new Pipeline(config, {
+    new Pipeline(config, {
       components: pipelineComponents(),
       log: nullLogger,
       metrics: new Metrics({ defaultMetrics: false }),
       checkpoints: new CheckpointStore('/nonexistent/checkpoints.json', nullLogger),
     });
-    if (healthcheck) {
-      const failures = await pipeline.healthcheck();
-      if (failures.length) {
-        process.stderr.write(`shiplog: healthcheck failed\n${failures.join('\n')}\n`);
-        process.exit(EXIT.RUNTIME);
-      }
-    }
+    // Valid: now what is probably not meant (a match nothing feeds, a glob matching no file).
+    for (const w of await configWarnings(config, { files: host }))
+      process.stderr.write(`shiplog: warning: ${w}\n`);
+    if (healthcheck && !(await checkOutputs(config, quiet))) process.exit(EXIT.RUNTIME);
     if (!quiet) {
       const p = config.pipeline;
       process.stdout.write(
@@ -171,6 +239,7 @@ async function validate(configFile: string, quiet: boolean, healthcheck: boolean
 }
 
 export async function main(argv: string[]): Promise<void> {
+  setBuildVersion(version());
   const program = new Command();
   program
     .name('shiplog')
@@ -201,11 +270,21 @@ export async function main(argv: string[]): Promise<void> {
     )
     .option('-q, --quiet', 'print nothing when valid')
     .option(
+      '--config-only',
+      "check the config alone, not this host's files, journalctl, data_dir and port (a config meant for another machine)",
+    )
+    .option(
       '--healthcheck',
       'also check that each output is reachable and accepts our credentials (exit 1 if not)',
     )
-    .action((o: { config?: string; quiet?: boolean; healthcheck?: boolean }) =>
-      validate(o.config ?? defaultConfig(), o.quiet ?? false, o.healthcheck ?? false),
+    .action(
+      (o: { config?: string; quiet?: boolean; healthcheck?: boolean; configOnly?: boolean }) =>
+        validate(
+          o.config ?? defaultConfig(),
+          o.quiet ?? false,
+          o.healthcheck ?? false,
+          !o.configOnly,
+        ),
     );
 
   program
@@ -440,6 +519,11 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
     });
 
+  if (argv.length <= 2) {
+    // No command: the help, on stderr, and a usage error (a script that forgot the command fails).
+    program.outputHelp({ error: true });
+    process.exit(EXIT.USAGE);
+  }
   try {
     await program.parseAsync(argv);
   } catch (e) {

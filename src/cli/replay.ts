@@ -21,7 +21,7 @@ import type { Output } from '../core/component.js';
 import type { LogRecord } from '../core/record.js';
 import { createLogger, type Logger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
-import { parseTimeArg } from './backfill.js';
+import { parseTimeArg, UsageError } from './backfill.js';
 
 export interface ReplayOptions {
   /** Dead letters of this component (default: every output that has some). */
@@ -154,8 +154,6 @@ export async function runReplay(
   }
   return { code };
 }
-
-export class UsageError extends Error {}
 
 /** Dead-letter files of an id, oldest first: the rotated ones (`.ndjson.3` .. `.1`), then the live one. */
 function sources(dir: string, id: string): string[] {

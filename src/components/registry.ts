@@ -196,7 +196,7 @@ function deferredInstance(
 const matchSchema = z
   .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
   .default('*')
-  .describe('Tag glob(s) selecting the records this component sees: "*", "kube.*", "agents".');
+  .describe('Tag glob(s) selecting the records this component sees: `*`, `kube.*`, `agents`.');
 
 /** Keys every component of a kind accepts, besides its own options. */
 export function commonShape(kind: Kind, type: string) {

@@ -108,7 +108,7 @@ describe('config errors', () => {
 
   it('wrong value types and missing sections', () => {
     expect(errorOf(minimal('    - type: demo\n      rate: fast'))).toMatch(
-      /pipeline.inputs\[0\].rate: .*expected number/,
+      /pipeline.inputs\[0\].rate: expected a number, got "fast"/,
     );
     expect(errorOf('service: {}\n')).toContain('expected a "pipeline" mapping');
     expect(errorOf('pipeline:\n  inputs: []\n  outputs:\n    - type: stdout\n')).toContain(

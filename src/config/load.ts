@@ -20,6 +20,14 @@ import type { ComponentSource } from '../core/pipeline.js';
 import { ConfigError, suggest, type ConfigProblem } from '../core/errors.js';
 import type { Kind } from '../core/component.js';
 import { PIPELINE_KEYS, serviceSchema, TOP_KEYS, type ShiplogConfig } from './schema.js';
+import {
+  CLASSIC_MESSAGE,
+  classicFluentBit,
+  issueMessage,
+  missingDash,
+  nameInsteadOfType,
+  unknownTypeHint,
+} from './messages.js';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -123,6 +131,8 @@ export function parseConfig(
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
+  if (doc.errors.length && classicFluentBit(text))
+    throw new ConfigError([{ code: 'SHIPLOG_CONFIG_YAML', where: file, message: CLASSIC_MESSAGE }]);
   for (const err of doc.errors) {
     const { line, col } = lines.linePos(err.pos[0]);
     problems.push({
@@ -138,6 +148,15 @@ export function parseConfig(
   visit(doc, {
     Scalar(_key, node, path) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const dash = missingDash(node.value);
+      if (dash) {
+        const { line, col } = lines.linePos(node.range?.[0] ?? 0);
+        problems.push({
+          code: 'SHIPLOG_CONFIG_ENV',
+          where: `${file}:${line}:${col}`,
+          message: dash,
+        });
+      }
       const missing: string[] = [];
       const out = interpolate(node.value, env, missing);
       if (missing.length) {
@@ -189,7 +208,7 @@ export function parseConfig(
   const root = raw as Record<string, unknown>;
   unknownKeys(root, [], TOP_KEYS, loc, problems);
 
-  const svc = serviceSchema.safeParse(root.service ?? undefined);
+  const svc = serviceSchema.safeParse(root.service ?? undefined, { reportInput: true });
   if (!svc.success) addZodIssues(svc.error, ['service'], serviceSchema, loc, problems);
 
   const pipeline = root.pipeline;
@@ -309,23 +328,25 @@ function validateComponent(
       code: 'SHIPLOG_CONFIG_INVALID',
       where: loc.at(path),
       path: formatPath([...path, 'type']),
-      message: `missing "type"; expected one of: ${known.join(', ')}`,
+      message: `missing "type"; expected one of: ${known.join(', ')}${(() => {
+        const hint = nameInsteadOfType(entry as Record<string, unknown>);
+        return hint ? `. ${hint}` : '';
+      })()}`,
     });
     return undefined;
   }
   const def = findDef(kind, type);
   if (!def) {
-    const s = suggest(type, known);
     problems.push({
       code: 'SHIPLOG_CONFIG_UNKNOWN_TYPE',
       where: loc.at([...path, 'type']),
       path: formatPath([...path, 'type']),
-      message: `unknown ${kind} type "${type}"${s ? `; did you mean "${s}"?` : ''} (known ${kind} types: ${known.join(', ')})`,
+      message: `unknown ${kind} type "${type}"${unknownTypeHint(kind, type, known)} (known ${kind} types: ${known.join(', ')})`,
     });
     return undefined;
   }
   const schema = componentSchema(def);
-  const r = schema.safeParse(entry);
+  const r = schema.safeParse(entry, { reportInput: true });
   if (!r.success) {
     addZodIssues(r.error, path, schema, loc, problems);
     return undefined;
@@ -376,9 +397,7 @@ function addZodIssues(
       for (const k of issue.keys) problems.push(unknownKeyProblem(k, path, allowed, loc));
       continue;
     }
-    let message = issue.message;
-    if (issue.code === 'invalid_type' && issue.input === undefined)
-      message = `required: ${message.replace(/^Invalid input: /, '')}`;
+    const message = issueMessage(issue);
     const desc = describeAt(schema, rel);
     problems.push({
       code: 'SHIPLOG_CONFIG_INVALID',

@@ -144,6 +144,8 @@ export interface OutputDef<S extends z.ZodObject = z.ZodObject> extends Componen
   /** Buffer type when the config does not say (default disk). */
   defaultBuffer?: 'disk' | 'memory';
   create(config: z.output<S> & CommonOutput, ctx: OutputContext): Output;
+  /** `validate --healthcheck`: reach the backend on a client of its own; resolves with what was checked, throws with the fix. */
+  healthcheck?(config: z.output<S> & CommonOutput): Promise<string>;
 }
 
 export type AnyDef = InputDef | FilterDef | OutputDef;

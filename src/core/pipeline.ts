@@ -32,6 +32,7 @@ import * as path from 'node:path';
 
 interface OutputSlot {
   id: string;
+  type: string;
   output: Output;
   /** Disk queue of this output, once opened. */
   queue: DiskQueue | undefined;
@@ -188,6 +189,7 @@ export class Pipeline {
         output = new QueuedOutput(output, queue, limit, clog, deadLetter, this.outputAbort.signal);
       this.outputs.push({
         id: oc.id,
+        type: oc.type,
         output,
         get queue() {
           return slot.queue;
@@ -264,7 +266,11 @@ export class Pipeline {
     return this.state === 'started';
   }
 
-  /** Components that report themselves unhealthy, for /readyz. */
+  /**
+   * Why shiplog itself is not ready, for /readyz: not started, checkpoints or a disk queue not
+   * being written, an input or filter unhealthy. A backend that is down is not among them: in a
+   * DaemonSet a Loki outage would mark every pod NotReady (outputHealth() is for that).
+   */
   problems(): string[] {
     const out: string[] = [];
     if (this.state !== 'started') out.push(`pipeline ${this.state}`);
@@ -272,14 +278,11 @@ export class Pipeline {
       out.push(`checkpoint writes failing: ${this.deps.checkpoints.lastError ?? ''}`);
     for (const o of this.outputs) {
       const q = o.queue;
-      if (!q) continue;
-      if (q.writeError !== undefined) out.push(`${o.id}: queue writes failing: ${q.writeError}`);
-      else if (q.full) out.push(`${o.id}: queue full (${q.bytes} bytes, ${q.records} records)`);
+      if (q?.writeError !== undefined) out.push(`${o.id}: queue writes failing: ${q.writeError}`);
     }
     const all: Array<[string, Lifecycle]> = [
       ...this.inputs.map((i): [string, Lifecycle] => [i.id, i.input]),
       ...this.filters.map((f): [string, Lifecycle] => [f.id, f.filter]),
-      ...this.outputs.map((o): [string, Lifecycle] => [o.id, o.output]),
     ];
     for (const [id, c] of all) {
       const h = c.health?.();
@@ -310,6 +313,24 @@ export class Pipeline {
       });
     }
     return out;
+  }
+
+  /** Each output's delivery health (its backend, its queue), for /health/outputs and metrics. */
+  outputHealth(): Array<{ id: string; type: string; ok: boolean; reason?: string }> {
+    return this.outputs.map((o) => {
+      const h = o.output.health?.();
+      const q = o.queue;
+      const type = o.type;
+      if (h && !h.ok) return { id: o.id, type, ok: false, reason: h.reason ?? 'unhealthy' };
+      if (q?.full)
+        return {
+          id: o.id,
+          type,
+          ok: false,
+          reason: `queue full (${q.bytes} bytes, ${q.records} records)`,
+        };
+      return { id: o.id, type, ok: true };
+    });
   }
 
   async start(): Promise<void> {
@@ -683,7 +704,15 @@ export class Pipeline {
 
   private updateBufferGauges(now = Date.now()): void {
     this.lastGaugeUpdate = now;
-    for (const o of this.outputs) this.deps.metrics.bufferBytes.set({ component: o.id }, o.bytes);
+    for (const o of this.outputs) {
+      this.deps.metrics.bufferBytes.set({ component: o.id }, o.bytes);
+      // Read again at every scrape (0 once delivered, even with no new activity), and health.
+      this.deps.metrics.buffers.set(o.id, () => o.bytes);
+      this.deps.metrics.outputHealth.set(
+        o.id,
+        () => this.outputHealth().find((h) => h.id === o.id)?.ok ?? true,
+      );
+    }
   }
 }
 

@@ -1,5 +1,6 @@
-// Telemetry server: GET /metrics (Prometheus text), /healthz (liveness), /readyz (ready once
-// inputs and outputs started and checkpoints are being written). Binds loopback by default.
+// Telemetry server: GET /metrics (Prometheus text), /healthz (liveness), /readyz (shiplog itself:
+// started, checkpoints and queues being written; not its backends), /health/outputs (each
+// output's delivery: JSON, 503 while one is failing). Binds loopback by default.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,6 +32,8 @@ export function exposedHost(host: string): boolean {
 export interface HealthSource {
   /** Empty when ready; otherwise the reasons, one per line in the /readyz body. */
   problems(): string[];
+  /** Each output's delivery health (GET /health/outputs). */
+  outputs?(): Array<{ id: string; type: string; ok: boolean; reason?: string }>;
 }
 
 /** An extra GET route (/status, /tap), given by the daemon. */
@@ -72,12 +75,21 @@ export class TelemetryServer {
         if (problems.length === 0)
           res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
         else res.writeHead(503, { 'content-type': 'text/plain' }).end(problems.join('\n') + '\n');
+      } else if (url === '/health/outputs') {
+        // Backends, apart from readiness: a Loki outage must not mark every pod NotReady.
+        const outputs = this.health()?.outputs?.();
+        const body = outputs
+          ? { ok: outputs.every((o) => o.ok), outputs }
+          : { ok: false, outputs: [], reason: 'starting' };
+        res
+          .writeHead(body.ok ? 200 : 503, { 'content-type': 'application/json' })
+          .end(JSON.stringify(body) + '\n');
       } else if (this.routes.has(url)) {
         this.routes.get(url)!(req, res);
       } else {
         res
           .writeHead(404, { 'content-type': 'text/plain' })
-          .end('not found: try /metrics, /healthz, /readyz\n');
+          .end('not found: try /metrics, /healthz, /readyz, /health/outputs\n');
       }
     });
     server.maxConnections = TELEMETRY_LIMITS.maxConnections;

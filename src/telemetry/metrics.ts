@@ -10,6 +10,13 @@ export interface QueueStats {
   oldestTime(): Promise<number | undefined>;
 }
 
+const build = { version: 'unknown' };
+
+/** The version shiplog_build_info reports (the CLI sets it from package.json). */
+export function setBuildVersion(version: string): void {
+  build.version = version;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly inputRecords: Counter<'component'>;
@@ -30,6 +37,12 @@ export class Metrics {
   readonly queueCorrupt: Counter<'component'>;
   /** Disk queues by output id, read when /metrics is scraped. */
   readonly queues = new Map<string, QueueStats>();
+  /** Bytes buffered (not yet acknowledged) per output id, read when /metrics is scraped. */
+  readonly buffers = new Map<string, () => number>();
+  /** Whether an output delivers (backend reachable, queue not full), read at scrape time. */
+  readonly outputHealth = new Map<string, () => boolean>();
+  readonly outputHealthy: Gauge<'component'>;
+  readonly buildInfo: Gauge<'version' | 'node'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -65,21 +78,41 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [r],
     });
+    const buffers = this.buffers;
     this.bufferBytes = new Gauge({
       name: `${p}buffer_bytes`,
-      help: 'Bytes buffered for an output and not yet acknowledged.',
+      help: 'Bytes buffered for an output and not yet acknowledged (0 once everything is delivered).',
       labelNames: ['component'],
+      registers: [r],
+      collect() {
+        for (const [id, bytes] of buffers) this.set({ component: id }, bytes());
+      },
+    });
+    const health = this.outputHealth;
+    this.outputHealthy = new Gauge({
+      name: `${p}output_healthy`,
+      help: '1 while an output delivers (backend answering, queue not full), 0 while it does not. Details: GET /health/outputs.',
+      labelNames: ['component'],
+      registers: [r],
+      collect() {
+        for (const [id, ok] of health) this.set({ component: id }, ok() ? 1 : 0);
+      },
+    });
+    this.buildInfo = new Gauge({
+      name: `${p}build_info`,
+      help: 'Always 1; the labels say which shiplog and which Node.js run.',
+      labelNames: ['version', 'node'],
       registers: [r],
     });
     this.filterRecords = new Counter({
       name: `${p}filter_records_total`,
-      help: 'Records seen by a filter, by result: passed, modified, dropped, error.',
+      help: 'Records seen by a filter, by result: passed, modified, dropped, error, time_error (time field unparsable), dead_lettered, overflow (label limit), throttled, summary (throttle summaries added).',
       labelNames: ['component', 'result'],
       registers: [r],
     });
     this.droppedRecords = new Counter({
       name: `${p}dropped_records_total`,
-      help: 'Records dropped, by reason.',
+      help: 'Records dropped, by reason: no_route, buffer_full, grep, throttled, parse_error, malformed (journal), excluded (kubernetes).',
       labelNames: ['component', 'reason'],
       registers: [r],
     });
@@ -144,6 +177,9 @@ export class Metrics {
       labelNames: ['component'],
       registers: [r],
     });
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, prefix: p });
+    this.buildInfo.set({ version: build.version, node: process.versions.node }, 1);
+    // Unprefixed (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_heap_*,
+    // nodejs_eventloop_lag_*): the names generic Node.js dashboards and alerts query.
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r });
   }
 }

@@ -37,6 +37,7 @@ export interface RunResult {
 }
 
 export class JournalReader {
+  private warnedNoJournal = false;
   private readonly mapper: JournalMapper;
   private child: ChildProcess | undefined;
   private loop: Promise<void> | undefined;
@@ -258,7 +259,17 @@ export class JournalReader {
         stderr = (stderr + d).slice(-STDERR_KEEP);
         for (const line of d.split('\n')) {
           const l = line.trim();
-          if (l) ctx.log.warn('journalctl: stderr', { line: l.slice(0, 500) });
+          if (!l) continue;
+          // Printed at every journalctl (re)start while there is no journal: say it once.
+          if (/no journal files were found/i.test(l)) {
+            if (!this.warnedNoJournal)
+              ctx.log.warn('journalctl: no journal files found (reported once)', {
+                hint: 'check journal_directory / journal_files; in a container, mount the host journal (/var/log/journal, /run/log/journal)',
+              });
+            this.warnedNoJournal = true;
+            continue;
+          }
+          ctx.log.warn('journalctl: stderr', { line: l.slice(0, 500) });
         }
       });
       child.once('error', (e) => {

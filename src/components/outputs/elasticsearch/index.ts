@@ -2,6 +2,7 @@
 // (strftime UTC + {field}) or data streams. See README.md for the delivery semantics.
 
 import { defineOutput, type Output } from '../../../core/component.js';
+import { healthcheck } from './healthcheck.js';
 import { meta } from './meta.js';
 import { ElasticsearchOutput } from './output.js';
 
@@ -10,4 +11,5 @@ export default defineOutput({
   create(config, ctx): Output {
     return new ElasticsearchOutput(config, ctx);
   },
+  healthcheck: (config) => healthcheck(config),
 });

@@ -512,7 +512,7 @@ function checkAuth(a: EsOptions['auth']): void {
   else if (a.type === 'bearer') both(a.token, a.token_file, 'token');
 }
 
-function authHeader(a: EsOptions['auth']): string | undefined {
+export function authHeader(a: EsOptions['auth']): string | undefined {
   switch (a.type) {
     case 'basic':
       return `Basic ${Buffer.from(`${a.user}:${readSecret(a.password, a.password_file)}`).toString('base64')}`;

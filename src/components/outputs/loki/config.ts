@@ -32,7 +32,13 @@ export const options = z.object({
       'encoding json only: gzip the body. Protobuf bodies are always snappy (Loki requires it).',
     ),
   labels: z
-    .record(z.string(), z.string())
+    .record(
+      z.string(),
+      z.string().refine((v) => !/\{tag(\[\d+\])?\}/.test(v), {
+        message:
+          '{tag} is not a record field: a Loki label cannot use the routing tag (it would be empty and the label dropped). Use a field ({kubernetes.namespace_name}) or a static value',
+      }),
+    )
     .default({})
     .describe(
       'Stream labels: static values or {field} templates, e.g. { job: agents, level: "{level}" }. Names are sanitised to [a-zA-Z_][a-zA-Z0-9_]*; empty values are dropped; labels set by the `label` filter are added.',

@@ -2,6 +2,7 @@
 // templates, structured metadata, tenants, auth and TLS. See README.md for delivery semantics.
 
 import { defineOutput, type Output } from '../../../core/component.js';
+import { healthcheck } from './healthcheck.js';
 import { meta } from './meta.js';
 import { LokiOutput } from './output.js';
 
@@ -10,4 +11,5 @@ export default defineOutput({
   create(config, ctx): Output {
     return new LokiOutput(config, ctx);
   },
+  healthcheck: (config) => healthcheck(config),
 });

@@ -17,7 +17,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { Counter, type Registry } from 'prom-client';
-import snappy from 'snappy';
+import snappy, { loadSnappy } from './snappy.js';
 import type { OutputContext, RetryConfig } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
 import { createGuardedPool, plainHttpWarning, readSecret, tlsConnect } from '../_shared/http.js';
@@ -159,6 +159,7 @@ export class LokiOutput {
   }
 
   async start(): Promise<void> {
+    if (this.config.encoding === 'protobuf') loadSnappy(); // the addon, or what is missing
     const { tls, auth } = this.config;
     if (tls.insecure_skip_verify) {
       this.ctx.log.warn('tls.insecure_skip_verify is on: the server certificate is not checked', {
@@ -564,7 +565,7 @@ function checkAuth(a: LokiOptions['auth']): void {
     throw invalid('auth.bearer_token', 'set auth.bearer_token or auth.bearer_token_file, not both');
 }
 
-function authHeader(a: LokiOptions['auth']): string | undefined {
+export function authHeader(a: LokiOptions['auth']): string | undefined {
   if (a.user !== undefined)
     return `Basic ${Buffer.from(`${a.user}:${readSecret(a.password, a.password_file)}`).toString('base64')}`;
   if (a.bearer_token !== undefined || a.bearer_token_file !== undefined)

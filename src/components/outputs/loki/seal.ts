@@ -9,7 +9,7 @@
 // Entries are sorted by time within a piece; across pieces of one stream they stay in arrival
 // order (Loki accepts out-of-order entries within its window, unordered_writes, since 2.4).
 
-import snappy from 'snappy';
+import snappy from './snappy.js';
 import type { LogRecord } from '../../../core/record.js';
 import type { Sealed, Sealer } from '../../../core/sender.js';
 import type { ChunkCodec } from '../../../core/queue-codec.js';

@@ -32,4 +32,7 @@ export default defineOutput({
       },
     };
   },
+  async healthcheck(config) {
+    return (await import('./healthcheck.js')).healthcheck(config);
+  },
 });
