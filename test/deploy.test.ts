@@ -229,21 +229,8 @@ describe('bundle (npm run bundle → dist/shiplog.mjs)', () => {
     expect(r.stderr).toContain('read_form');
   });
 
-  it.skipIf(
-    existsSync('/tmp/node_modules') || existsSync(path.join(path.dirname(ROOT), 'node_modules')),
-  )(
-    'needs nothing else: without the addon next to it, loading fails (it does not reach into the repo)',
-    () => {
-      const dir = tempDir('shiplog-bare-');
-      copyFileSync(install.bundle, path.join(dir, 'shiplog.mjs'));
-      const r = spawnSync(process.execPath, [path.join(dir, 'shiplog.mjs'), '--version'], {
-        cwd: dir,
-        encoding: 'utf8',
-      });
-      expect(r.status).not.toBe(0);
-      expect(r.stderr).toMatch(/snappy/);
-    },
-  );
+  // Without the addon next to it: --version runs, a protobuf loki output fails at start naming
+  // the addon (it does not reach into the repo): 'bundle without node_modules' below (#21 item 9).
 
   it('serves /healthz, /readyz and /metrics (probe and HEALTHCHECK targets) and exits 0 on SIGTERM', async () => {
     const dir = tempDir();
