@@ -38,7 +38,11 @@ export interface StatusBody {
   pid: number;
   config: string;
   uptime_s: number;
+  /** /readyz: shiplog itself (started, checkpoints and queues written, no output stuck). */
   ready: boolean;
+  /** /health/outputs: every output's backend answers. */
+  outputs_healthy: boolean;
+  /** Why not ready, then which outputs fail (`<id>: <reason>`). */
   problems: string[];
   inputs: StatusInput[];
   outputs: StatusOutput[];
@@ -59,7 +63,11 @@ async function gaugeByComponent(
 /** The /status body of a running daemon. */
 export async function buildStatus(d: Daemon): Promise<StatusBody> {
   const now = Date.now();
-  const problems = d.problems();
+  const readiness = d.problems();
+  const failing = (d.pipeline?.outputHealth() ?? [])
+    .filter((o) => !o.ok)
+    .map((o) => `${o.id}: ${o.reason ?? 'unhealthy'}`);
+  const problems = [...readiness, ...failing.filter((p) => !readiness.includes(p))];
   const lag = await gaugeByComponent(d.metrics.fileLagBytes);
   const results = new Map<string, Record<string, number>>();
   for (const v of (await d.metrics.outputRecords.get()).values) {
@@ -110,7 +118,8 @@ export async function buildStatus(d: Daemon): Promise<StatusBody> {
     pid: process.pid,
     config: d.configFile,
     uptime_s: Math.round((now - d.startedAt) / 1000),
-    ready: problems.length === 0,
+    ready: readiness.length === 0,
+    outputs_healthy: failing.length === 0,
     problems,
     inputs,
     outputs,
@@ -158,7 +167,7 @@ function table(head: string[], rows: Array<Array<string | number>>, right: Set<n
 
 /** One screen of text from a /status body. */
 export function renderStatus(url: string, s: StatusBody): string {
-  let out = `shiplog ${url} · pid ${s.pid} · up ${duration(s.uptime_s)} · ${s.ready ? 'READY' : 'NOT READY'}\n`;
+  let out = `shiplog ${url} · pid ${s.pid} · up ${duration(s.uptime_s)} · ${s.ready ? 'READY' : 'NOT READY'}${s.outputs_healthy === false ? ' · OUTPUT FAILING' : ''}\n`;
   for (const p of s.problems) out += `  ! ${p}\n`;
   out += table(
     [
@@ -256,7 +265,7 @@ export async function runStatus(o: StatusOptions, out: NodeJS.WritableStream): P
       if (o.watch) out.write('\x1b[H\x1b[2J');
       out.write(renderStatus(base, body));
     }
-    if (!o.watch) return body.ready ? 0 : 3;
+    if (!o.watch) return body.ready && body.outputs_healthy !== false ? 0 : 3;
     await new Promise((r) => setTimeout(r, o.watch! * 1000));
   }
 }

@@ -17,8 +17,12 @@ export interface Lifecycle {
   start(): Promise<void>;
   /** Idempotent; safe without start(); flushes what the component holds. */
   stop(): Promise<void>;
-  /** Optional readiness detail for /readyz: undefined or ok=true means healthy. */
-  health?(): { ok: boolean; reason?: string };
+  /**
+   * Optional health detail: undefined or ok=true means healthy. Inputs and filters: /readyz.
+   * Outputs: /health/outputs (a backend down), and /readyz too when `stuck` (a request that
+   * never settles: shiplog itself is broken).
+   */
+  health?(): { ok: boolean; reason?: string; stuck?: boolean };
 }
 
 export interface Input extends Lifecycle {

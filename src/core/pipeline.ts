@@ -279,6 +279,9 @@ export class Pipeline {
     for (const o of this.outputs) {
       const q = o.queue;
       if (q?.writeError !== undefined) out.push(`${o.id}: queue writes failing: ${q.writeError}`);
+      // A request that never settles is shiplog broken, not the backend down (#17.1): readiness.
+      const h = o.output.health?.();
+      if (h && !h.ok && h.stuck === true) out.push(`${o.id}: ${h.reason ?? 'stuck'}`);
     }
     const all: Array<[string, Lifecycle]> = [
       ...this.inputs.map((i): [string, Lifecycle] => [i.id, i.input]),

@@ -106,13 +106,13 @@ export class Metrics {
     });
     this.filterRecords = new Counter({
       name: `${p}filter_records_total`,
-      help: 'Records seen by a filter, by result: passed, modified, dropped, error, time_error (time field unparsable), dead_lettered, overflow (label limit), throttled, summary (throttle summaries added).',
+      help: 'Records seen by a filter, by result: passed, modified, dropped, error, time_error (time field unparsable), dead_lettered, overflow (label limit), throttled, summary (throttle summaries added), joined (lines joined into a multiline record), records (multiline records emitted).',
       labelNames: ['component', 'result'],
       registers: [r],
     });
     this.droppedRecords = new Counter({
       name: `${p}dropped_records_total`,
-      help: 'Records dropped, by reason: no_route, buffer_full, grep, throttled, parse_error, malformed (journal), excluded (kubernetes).',
+      help: 'Records dropped, by reason: no_route, buffer_full, grep, throttled, parse_error, malformed (journal), oversized (journal entry over max_entry_bytes), journal_gone (entries vacuumed while stopped), excluded (kubernetes), redact_failed (redact threw: dropped, never passed on unredacted).',
       labelNames: ['component', 'reason'],
       registers: [r],
     });

@@ -123,15 +123,25 @@ describe('file input under SIGKILL', () => {
     const deadline = Date.now() + 30_000;
     const seen = new Map<number, number>();
     let outLines = 0;
+    let torn = 0;
     for (;;) {
       seen.clear();
       const text = readFileSync(outFile, 'utf8');
       const rows = text.split('\n');
       outLines = 0;
+      torn = 0;
       for (const row of rows) {
         if (row === '') continue;
         outLines++;
-        const rec = JSON.parse(row) as { message: string; file: { path: string } };
+        // A line SIGKILL cut short (the next run's output follows it on the same line): its
+        // records were not acknowledged, so they are read and written again.
+        let rec: { message: string; file: { path: string } };
+        try {
+          rec = JSON.parse(row) as { message: string; file: { path: string } };
+        } catch {
+          torn++;
+          continue;
+        }
         const seq = (JSON.parse(rec.message) as { seq: number }).seq;
         seen.set(seq, (seen.get(seq) ?? 0) + 1);
       }
@@ -144,7 +154,9 @@ describe('file input under SIGKILL', () => {
 
     const missing: number[] = [];
     for (let i = 0; i < total; i++) if (!seen.has(i)) missing.push(i);
-    const duplicates = outLines - seen.size;
+    const duplicates = outLines - torn - seen.size;
+    // At most one torn line per kill.
+    expect(torn).toBeLessThanOrEqual(kills.length);
     console.log(
       `SIGKILL test: ${total} lines, ${rotations} rotations, kills at ${kills.join(', ')}; ` +
         `missing ${missing.length}, duplicates ${duplicates}`,

@@ -16,6 +16,7 @@ afterEach(async () => {
 
 interface Body {
   ready: boolean;
+  outputs_healthy: boolean;
   problems: string[];
   inputs: Array<Record<string, unknown>>;
   outputs: Array<Record<string, unknown>>;
@@ -123,6 +124,8 @@ pipeline:
       15_000,
       'last error',
     );
+    // Failing once several pushes in a row failed (the output's health).
+    await until(async () => (await status()).outputs_healthy === false, 15_000, 'output failing');
     const failing = await runCli(['status', '--url', url]);
     console.log(`[ops] status, Loki answering 503:\n${failing.stdout}`);
     const f = await status();
@@ -130,11 +133,13 @@ pipeline:
     expect(row2(f, 'worker')).toMatchObject({ read: 103, delivered: 102, dead: 1, in_flight: 0 });
     expect(f.outputs[0]).toMatchObject({ queued_records: 1, retried: expect.any(Number) });
     expect(String(f.outputs[0].state)).toMatch(/^(retrying|failing)/);
-    expect(f.ready).toBe(false);
+    // A backend down is not shiplog unready (/readyz, #21.5) but an output failing (/health/outputs).
+    expect(f.ready).toBe(true);
+    expect(f.outputs_healthy).toBe(false);
     expect(f.problems.join('\n')).toContain('503');
     expect(failing.stdout).toMatch(/worker\s+file\s+worker\s+103\s+0\s+0\s+102\s+1\s+0/);
-    expect(failing.stdout).toContain('NOT READY');
-    expect(failing.status).toBe(f.ready ? 0 : 3);
+    expect(failing.stdout).toContain('OUTPUT FAILING');
+    expect(failing.status).toBe(3);
 
     receiver.setMode(undefined);
     await receiver.waitFor(177, 15_000);

@@ -175,7 +175,7 @@ describe('checkpoint writes fail', () => {
     async () => {
       let mounted = '';
       await checkpointFailure('data_dir full (tmpfs 64k)', async (data) => {
-        await sh(`mount -t tmpfs -o size=64k tmpfs '${data}'`);
+        await sh(`mount -t tmpfs -o size=64k,mode=0700 tmpfs '${data}'`);
         mounted = data;
         cleanups.push(() => sh(`umount -l '${mounted}'`).catch(() => undefined));
         const filler = path.join(data, 'filler');

@@ -206,12 +206,13 @@ export class ElasticsearchOutput {
     if (pool) await pool.close();
   }
 
-  health(): { ok: boolean; reason?: string } {
+  health(): { ok: boolean; reason?: string; stuck?: boolean } {
     // Stuck (a request outlived its watchdog): shiplog is broken, not the cluster down.
     const stuck = this.pool?.stuck;
     if (stuck !== undefined)
       return {
         ok: false,
+        stuck: true,
         reason: `stuck: a bulk request did not settle within ${this.pool!.watchdogMs} ms (since ${new Date(stuck).toISOString()}; connection pool replaced)`,
       };
     // Status only: response bodies never reach /readyz (#17.12).

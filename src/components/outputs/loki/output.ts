@@ -204,12 +204,13 @@ export class LokiOutput {
     if (pool) await pool.close();
   }
 
-  health(): { ok: boolean; reason?: string } {
+  health(): { ok: boolean; reason?: string; stuck?: boolean } {
     // Stuck (a push outlived its watchdog): shiplog is broken, not the backend down.
     const stuck = this.pool?.stuck;
     if (stuck !== undefined)
       return {
         ok: false,
+        stuck: true,
         reason: `stuck: a push did not settle within ${this.pool!.watchdogMs} ms (since ${new Date(stuck).toISOString()}; connection pool replaced)`,
       };
     // Status only: response bodies never reach /readyz (#17.12).
