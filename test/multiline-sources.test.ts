@@ -3,44 +3,19 @@
 // tree test, keyed by unit (journald) and by input (stdin); a SIGKILL in the middle of a journal
 // trace. Every trace arrives as one record, every ordinary line as one, nothing lost.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TRACES } from './fixtures/traces.js';
+import { HAVE_JOURNALCTL, JOURNAL_REMOTE, writeJournal } from './helpers/journal.js';
 import { getText, runShiplog } from './helpers/proc.js';
 import { LokiReceiver } from './receivers/loki.js';
 import { scenarioDir, Shiplog, sleep, writeConfig } from './reliability/lib.js';
-
-const JOURNAL_REMOTE = [
-  '/lib/systemd/systemd-journal-remote',
-  '/usr/lib/systemd/systemd-journal-remote',
-].find((p) => existsSync(p));
-const HAVE_JOURNALCTL = spawnSync('journalctl', ['--version']).status === 0;
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-let clock = Date.now() * 1000 - 60_000_000;
-let mono = 1_000_000;
-function exportEntry(fields: Record<string, string>): Buffer {
-  const parts: Buffer[] = [
-    Buffer.from(
-      `__REALTIME_TIMESTAMP=${clock++}\n__MONOTONIC_TIMESTAMP=${mono++}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n`,
-    ),
-  ];
-  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`${k}=${v}\n`));
-  parts.push(Buffer.from('\n'));
-  return Buffer.concat(parts);
-}
-function writeJournal(dir: string, entries: Array<Record<string, string>>): void {
-  execFileSync(JOURNAL_REMOTE!, [`--output=${path.join(dir, 'remote.journal')}`, '-'], {
-    input: Buffer.concat(entries.map(exportEntry)),
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-}
 
 const norm = (s: string): string =>
   s
@@ -111,7 +86,7 @@ describe.skipIf(!JOURNAL_REMOTE || !HAVE_JOURNALCTL)(
               SYSLOG_IDENTIFIER: units[u].split('.')[0],
             });
       const half = Math.floor(entries.length / 2);
-      writeJournal(journalDir, entries.slice(0, half));
+      writeJournal(journalDir, 'remote', entries.slice(0, half));
       const cfg = writeConfig(dir, {
         dataDir: data,
         inputs: [
@@ -133,7 +108,7 @@ describe.skipIf(!JOURNAL_REMOTE || !HAVE_JOURNALCTL)(
       await sleep(1500);
       // Killed while both units have a trace half read; the rest arrives after the restart.
       await ship.kill('SIGKILL');
-      writeJournal(journalDir, entries.slice(half));
+      writeJournal(journalDir, 'remote', entries.slice(half));
       await ship.start();
       const all = cases.flat();
       const end = Date.now() + 30_000;

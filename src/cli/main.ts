@@ -1,41 +1,25 @@
-// The command line. The only module that exits the process. Exit codes: 0 ok, 1 runtime
-// failure, 2 usage error, 3 records lost or dead-lettered (backfill, replay) or not ready
-// (status), 78 invalid config (EX_CONFIG), 130 interrupted.
+// The command line: the commands and their options (commander). The only modules that exit the
+// process are this one and those of the commands it runs (exit.ts: the exit codes); `run` is in
+// run.ts, `validate` in validate.ts, the others in their own modules.
 
 import './v8-flags.js';
-import { bootLog, releaseFatalHandlers } from './process-log.js';
-import { readFileSync } from 'node:fs';
+import './process-log.js';
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../core/errors.js';
-import { loadConfigFile, pipelineComponents } from '../config/load.js';
-import { jsonSchema, type ShiplogConfig } from '../config/schema.js';
-import { checkHost, listenProblem } from '../config/host.js';
-import { configWarnings } from '../config/warnings.js';
-import { Pipeline } from '../core/pipeline.js';
-import { getDef, loadComponents } from '../components/registry.js';
-import { CheckpointStore } from '../core/checkpoint-store.js';
-import { Metrics, setBuildVersion } from '../telemetry/metrics.js';
-import { captureProcessOutput, nullLogger, type Logger } from '../telemetry/logger.js';
-import { Daemon } from './daemon.js';
+import { loadConfigFile } from '../config/load.js';
+import { jsonSchema } from '../config/schema.js';
+import { loadComponents } from '../components/registry.js';
+import { setBuildVersion } from '../telemetry/metrics.js';
 import { runBackfill, UsageError } from './backfill.js';
 import { runConvert } from './convert/command.js';
+import { defaultConfig, EXIT, fail, version } from './exit.js';
 import { runReplay } from './replay.js';
+import { run } from './run.js';
 import { runStatus } from './status.js';
 import { runTap } from './tap.js';
 import { runTests, TestFileError } from './test-command.js';
+import { validate } from './validate.js';
 
-export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
-
-function defaultConfig(): string {
-  return process.env.SHIPLOG_CONFIG || '/etc/shiplog/shiplog.yaml';
-}
+export { EXIT } from './exit.js';
 
 /** The daemon's telemetry URL from its config (loopback when it listens on every address). */
 function telemetryUrl(configFile: string | undefined): string {
@@ -57,185 +41,6 @@ function telemetryUrl(configFile: string | undefined): string {
   if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
   if (host === '[::]') host = '[::1]';
   return `http://${host}:${listen.slice(i + 1)}`;
-}
-
-/** Exit on an error: one JSON line through `log` (the daemon), else text (validate, backfill). */
-function fail(e: unknown, log?: Logger): never {
-  if (e instanceof UsageError) {
-    process.stderr.write(`shiplog: ${e.message}\n`);
-    process.exit(EXIT.USAGE);
-  }
-  if (log) {
-    const config = e instanceof ConfigError;
-    log.error(config ? 'invalid config' : 'start failed', {
-      error: (e as Error).message,
-      code: (e as NodeJS.ErrnoException).code,
-    });
-    process.exit(config ? EXIT.CONFIG : EXIT.RUNTIME);
-  }
-  if (e instanceof ConfigError) {
-    process.stderr.write(`shiplog: invalid config\n${e.message}\n`);
-    process.exit(EXIT.CONFIG);
-  }
-  process.stderr.write(`shiplog: ${(e as Error).message}\n`);
-  process.exit(EXIT.RUNTIME);
-}
-
-async function run(configFile: string): Promise<void> {
-  let daemon: Daemon;
-  let config: ShiplogConfig;
-  try {
-    config = loadConfigFile(configFile);
-    // Files, journalctl and data_dir the config names: a missing one is the config's fault (78).
-    checkHost(config);
-    // Import what the config uses (and only that) before the pipeline is built on it.
-    await loadComponents(config);
-    daemon = new Daemon(config, { configFile });
-  } catch (e) {
-    fail(e, bootLog);
-  }
-  // Warnings and dependencies' console output from now on at the daemon's level and limits.
-  captureProcessOutput(daemon.log);
-  for (const w of await configWarnings(config)) daemon.log.warn('config warning', { warning: w });
-  // Handlers go in before start-up: a signal that arrives while starting must not take the
-  // default action (SIGHUP would kill the process).
-  const startup: { p?: Promise<void> } = {};
-  let signals = 0;
-  const shutdown = (sig: string): void => {
-    if (++signals > 1) {
-      daemon.log.warn('second signal: exiting now; unacknowledged records will be read again', {
-        signal: sig,
-      });
-      process.exit(EXIT.RUNTIME);
-    }
-    if (sig.startsWith('SIG')) daemon.log.info('signal received', { signal: sig });
-    void (async () => {
-      await startup.p?.catch(() => undefined);
-      await daemon.stop();
-    })().then(
-      () => process.exit(EXIT.OK),
-      (e: Error) => {
-        daemon.log.error('shutdown failed', { error: e.message });
-        process.exit(EXIT.RUNTIME);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
-    void (async () => {
-      await startup.p;
-      // A component type the new config adds is imported before the daemon builds (validates)
-      // the new pipeline; a config that does not load is left to reload() to report.
-      await (async () => loadComponents(loadConfigFile(configFile)))().catch(() => undefined);
-      if (signals === 0) await daemon.reload();
-    })();
-  });
-  process.on('uncaughtException', (e) => {
-    daemon.log.error('uncaught exception; stopping', { error: e.message, stack: e.stack });
-    void daemon.stop().finally(() => process.exit(EXIT.RUNTIME));
-  });
-  process.on('unhandledRejection', (e) => {
-    daemon.log.error('unhandled rejection', { error: e instanceof Error ? e.message : String(e) });
-  });
-  releaseFatalHandlers();
-  // A daemon runs until signalled, even when no input keeps the event loop busy (demo with a
-  // count, an idle stdin): exiting on its own would look like a crash to systemd.
-  setInterval(() => undefined, 1 << 30);
-  startup.p = daemon.start();
-  try {
-    await startup.p;
-    // `cat file | shiplog run` with only stdin inputs: at end of input, deliver and exit 0.
-    if (config.pipeline.inputs.every((i) => i.type === 'stdin')) {
-      const pipeline = daemon.pipeline!;
-      void pipeline.drained().then(async () => {
-        if (daemon.pipeline !== pipeline) return;
-        await pipeline.idle();
-        daemon.log.info('end of input: everything acknowledged, stopping');
-        shutdown('end of input');
-      });
-    }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL')
-      fail(
-        new ConfigError([
-          {
-            code: 'SHIPLOG_CONFIG_INVALID',
-            path: 'service.http.listen',
-            message: `cannot listen on ${config.service.http?.listen ?? '?'}: ${code === 'EADDRINUSE' ? 'address in use (pick another port, or stop what holds it)' : 'no such local address'}`,
-          },
-        ]),
-        daemon.log,
-      );
-    fail(e, daemon.log);
-  }
-}
-
-/**
- * validate --healthcheck: every output whose type has a check reaches its backend on a client of
- * its own (Loki: an empty push; Elasticsearch: GET / and _has_privileges; S3: HeadBucket). One
- * line per output: `ok` on stdout, the failure and its fix on stderr. False if any failed.
- */
-async function checkOutputs(config: ShiplogConfig, quiet: boolean): Promise<boolean> {
-  const results = await Promise.all(
-    config.pipeline.outputs.map(async (o) => {
-      const def = getDef('output', o.type);
-      const name = `output ${o.id} (${o.type})`;
-      if (!def.healthcheck) return { ok: true, line: `${name}: nothing to check` };
-      try {
-        const what = await def.healthcheck(o as never);
-        return { ok: true, line: `${name}: ok: ${what}` };
-      } catch (e) {
-        return { ok: false, line: `${name}: FAILED: ${(e as Error).message}` };
-      }
-    }),
-  );
-  for (const r of results) {
-    if (!r.ok) process.stderr.write(`shiplog: ${r.line}\n`);
-    else if (!quiet) process.stdout.write(`${r.line}\n`);
-  }
-  const failed = results.filter((r) => !r.ok).length;
-  if (failed) process.stderr.write(`shiplog: healthcheck failed for ${failed} output(s)\n`);
-  return failed === 0;
-}
-
-async function validate(
-  configFile: string,
-  quiet: boolean,
-  healthcheck: boolean,
-  host: boolean,
-): Promise<void> {
-  try {
-    const config = loadConfigFile(configFile);
-    if (host) {
-      checkHost(config);
-      // A warning only: the daemon this config is for may be the one holding the port (reload).
-      const busy = await listenProblem(config);
-      if (busy) process.stderr.write(`shiplog: warning: ${busy}\n`);
-    }
-    await loadComponents(config);
-    // Build the whole graph (factories validate what schemas cannot) without starting it.
-    new Pipeline(config, {
-      components: pipelineComponents(),
-      log: nullLogger,
-      metrics: new Metrics({ defaultMetrics: false }),
-      checkpoints: new CheckpointStore('/nonexistent/checkpoints.json', nullLogger),
-    });
-    // Valid: now what is probably not meant (a match nothing feeds, a glob matching no file).
-    for (const w of await configWarnings(config, { files: host }))
-      process.stderr.write(`shiplog: warning: ${w}\n`);
-    if (healthcheck && !(await checkOutputs(config, quiet))) process.exit(EXIT.RUNTIME);
-    if (!quiet) {
-      const p = config.pipeline;
-      process.stdout.write(
-        `${configFile}: ok (${p.inputs.length} input(s), ${p.filters.length} filter(s), ${p.outputs.length} output(s))\n`,
-      );
-    }
-    process.exit(EXIT.OK);
-  } catch (e) {
-    fail(e);
-  }
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -10,7 +10,7 @@ export const JOURNAL_REMOTE = [
   '/usr/lib/systemd/systemd-journal-remote',
 ].find((p) => existsSync(p));
 export const HAVE_JOURNALCTL = spawnSync('journalctl', ['--version']).status === 0;
-const BOOT_ID = '0123456789abcdef0123456789abcdef';
+export const BOOT_ID = '0123456789abcdef0123456789abcdef';
 
 export type Value = string | Buffer;
 let clock = Date.now() * 1000 - 60_000_000; // µs, a minute ago, strictly increasing

@@ -1,8 +1,9 @@
 // Multiline joins under SIGKILL (#18): a pods tree (a CRI file with `P`/`F` splits inside trace
 // lines and a docker json-file), Java, Python and Go traces interleaved with ordinary lines on
 // stdout and stderr, the kubernetes input (metadata from the fake API server) → multiline
-// filter → Loki. shiplog is killed repeatedly, also while a trace is half written. Every trace
-// must arrive as exactly one record, every ordinary line as one record, nothing lost.
+// filter → Loki, and the same with the kubernetes input's own `multiline` option. shiplog is
+// killed repeatedly, also while a trace is half written. Every trace must arrive as exactly one
+// record, every ordinary line as one record, nothing lost.
 
 import { promises as fsp, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -71,10 +72,19 @@ class PodFile {
   }
 }
 
-describe('multiline: pods tree under SIGKILL', () => {
+// Longer than any stall of a loaded host between reading two halves of a trace: a trace split by
+// the timer is by design, not what this test is about (the last lines end them).
+const JOIN = { parsers: ['java', 'python', 'go'], flush_timeout: '15s' };
+
+describe.each([
+  { mode: 'filter' as const, seed: 18 },
+  { mode: 'input option' as const, seed: 19 },
+])('multiline ($mode): pods tree under SIGKILL', ({ mode, seed }) => {
   it('traces in CRI (P/F splits) and docker files, stdout and stderr, killed mid-trace: lost 0, in pieces 0', async () => {
-    const random = rng(18);
-    const { dir, data, logs } = scenarioDir('multiline-kill');
+    const random = rng(seed);
+    const { dir, data, logs } = scenarioDir(
+      mode === 'filter' ? 'multiline-kill' : 'multiline-input-kill',
+    );
     const receiver = await LokiReceiver.start();
     cleanups.push(() => receiver.close());
     const api = await KubeApiServer.start({ token: 'sekret' });
@@ -114,6 +124,7 @@ describe('multiline: pods tree under SIGKILL', () => {
           paths: [path.join(logs, 'pods', '*', '*', '*.log')],
           scan_interval: '200ms',
           exclude_own_pod: false,
+          ...(mode === 'input option' ? { multiline: JOIN } : {}),
           metadata: {
             enabled: true,
             api_server: api.url,
@@ -123,16 +134,7 @@ describe('multiline: pods tree under SIGKILL', () => {
           },
         },
       ],
-      // Longer than any stall of a loaded host between reading two halves of a trace: a trace
-      // split by the timer is by design, not what this test is about (the last lines end them).
-      filters: [
-        {
-          type: 'multiline',
-          match: 'kube.*',
-          parsers: ['java', 'python', 'go'],
-          flush_timeout: '15s',
-        },
-      ],
+      filters: mode === 'filter' ? [{ type: 'multiline', match: 'kube.*', ...JOIN }] : [],
       lokiUrl: receiver.url,
       loki: { line_format: 'message' },
     });
@@ -245,7 +247,7 @@ describe('multiline: pods tree under SIGKILL', () => {
     const traces = [...expected.values()].filter((x) => x.trace).length;
     await fsp.writeFile(path.join(dir, 'stderr.log'), ship.stderr);
     report({
-      scenario: `multiline: pods tree (CRI P/F + docker), ${traces} traces, ${kills} SIGKILLs (${midTrace} mid-trace)`,
+      scenario: `multiline ${mode}: pods tree (CRI P/F + docker), ${traces} traces, ${kills} SIGKILLs (${midTrace} mid-trace)`,
       written: expected.size,
       delivered: got.size,
       lost: lost.length,

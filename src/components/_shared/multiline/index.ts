@@ -11,5 +11,13 @@ export {
   LOOKAROUND_INPUT_CAP,
   type CompiledMultiline,
 } from './compile.js';
-export { Group, HOLD, JOIN, MultilineJoiner, MultilineRules, PASS } from './engine.js';
+export {
+  Group,
+  HOLD,
+  JOIN,
+  MultilineJoiner,
+  MultilineRules,
+  PASS,
+  type OffsetLineSink,
+} from './engine.js';
 export { BUILTIN, regexParser, type LineParser } from './parsers.js';

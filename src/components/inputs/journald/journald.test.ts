@@ -1,69 +1,18 @@
 // The journald input against the real journalctl, reading real journal files that
 // systemd-journal-remote builds from journal export format: no running journald needed.
 
-import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capture, startPipeline, tempDir, type Harness } from '../../../../test/helpers/harness.js';
+import {
+  BOOT_ID,
+  HAVE_JOURNALCTL,
+  JOURNAL_REMOTE,
+  msgs,
+  writeJournal,
+} from '../../../../test/helpers/journal.js';
 import { runShiplog, type Proc } from '../../../../test/helpers/proc.js';
-
-const JOURNAL_REMOTE = [
-  '/lib/systemd/systemd-journal-remote',
-  '/usr/lib/systemd/systemd-journal-remote',
-].find((p) => existsSync(p));
-const HAVE_JOURNALCTL = spawnSync('journalctl', ['--version']).status === 0;
-const BOOT_ID = '0123456789abcdef0123456789abcdef';
-
-type Value = string | Buffer;
-let clock = Date.now() * 1000 - 60_000_000; // µs, a minute ago, strictly increasing
-let mono = 1_000_000;
-
-/** One entry in journal export format: text fields `K=v\n`, binary `K\n<le64 size><data>\n`. */
-function exportEntry({ _BOOT_ID: boot = BOOT_ID, ...fields }: Record<string, Value>): Buffer {
-  const parts: Buffer[] = [
-    Buffer.from(
-      `__REALTIME_TIMESTAMP=${clock++}\n__MONOTONIC_TIMESTAMP=${mono++}\n_BOOT_ID=${String(boot)}\n`,
-    ),
-  ];
-  for (const [k, v] of Object.entries(fields)) {
-    const data = typeof v === 'string' ? Buffer.from(v) : v;
-    if (typeof v === 'string' && !v.includes('\n')) {
-      parts.push(Buffer.from(`${k}=`), data, Buffer.from('\n'));
-    } else {
-      const len = Buffer.alloc(8);
-      len.writeBigUInt64LE(BigInt(data.length));
-      parts.push(Buffer.from(`${k}\n`), len, data, Buffer.from('\n'));
-    }
-  }
-  parts.push(Buffer.from('\n'));
-  return Buffer.concat(parts);
-}
-
-/** Append entries to `<dir>/<name>.journal` (created if missing) with systemd-journal-remote. */
-function writeJournal(dir: string, name: string, entries: Array<Record<string, Value>>): void {
-  const input = Buffer.concat(entries.map(exportEntry));
-  execFileSync(JOURNAL_REMOTE!, [`--output=${path.join(dir, `${name}.journal`)}`, '-'], {
-    input,
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-}
-
-function msgs(prefix: string, from: number, to: number, extra: Record<string, Value> = {}) {
-  const out: Array<Record<string, Value>> = [];
-  for (let i = from; i < to; i++)
-    out.push({
-      MESSAGE: `${prefix} ${i}`,
-      PRIORITY: String(i % 8),
-      _SYSTEMD_UNIT: 'agent.service',
-      _HOSTNAME: 'node-1',
-      _PID: String(1000 + i),
-      SYSLOG_IDENTIFIER: 'agent',
-      _TRANSPORT: 'journal',
-      ...extra,
-    });
-  return out;
-}
 
 let seq = 0;
 const running: Harness[] = [];

@@ -33,7 +33,13 @@ async function server(): Promise<KubeApiServer> {
 const tokenFiles = new WeakMap<PodWatcher, string>();
 const w2TokenFile = (w: PodWatcher): string => tokenFiles.get(w)!;
 
-function watcher(api: KubeApiServer, errors: string[], token = 'sekret') {
+/** A PodWatcher of node-1 against the fake API, with a token file of its own; stopped after the test. */
+function watcher(
+  api: KubeApiServer,
+  errors: string[],
+  token = 'sekret',
+  o: Partial<ConstructorParameters<typeof PodWatcher>[0]> = {},
+) {
   const dir = tempDir();
   writeFileSync(path.join(dir, 'token'), token + '\n');
   const w = new PodWatcher({
@@ -44,10 +50,62 @@ function watcher(api: KubeApiServer, errors: string[], token = 'sekret') {
     onError: (reason) => errors.push(reason),
     backoffMs: { initial: 20, max: 100 },
     pageSize: 2,
+    ...o,
   });
   tokenFiles.set(w, path.join(dir, 'token'));
   cleanups.push(() => w.stop());
   return w;
+}
+
+/** The kubelet path of a container's 0.log (its directory created). */
+function podDir(root: string, ns: string, name: string, uid: string, c = 'app'): string {
+  const d = path.join(root, `${ns}_${name}_${uid}`, c);
+  mkdirSync(d, { recursive: true });
+  return path.join(d, '0.log');
+}
+
+/** One CRI line. */
+const line = (msg: string, stream = 'stdout') =>
+  `2026-03-05T10:15:02.123456789Z ${stream} F ${msg}\n`;
+
+const running: Harness[] = [];
+afterEach(async () => {
+  for (const h of running.splice(0)) await h.stop();
+});
+
+/** The kubernetes input over `root` with metadata from the fake API, to a capture output. */
+async function start(
+  root: string,
+  metadata: Record<string, unknown>,
+  input: Record<string, unknown> = {},
+  filters: Array<Record<string, unknown>> = [],
+  cap = 'cap',
+) {
+  const dir = tempDir();
+  writeFileSync(path.join(dir, 'token'), 'sekret');
+  const h = await startPipeline({
+    pipeline: {
+      inputs: [
+        {
+          type: 'kubernetes',
+          id: 'pods',
+          paths: [`${root}/*/*/*.log`],
+          scan_interval: '100ms',
+          metadata: {
+            enabled: true,
+            node_name: 'node-1',
+            token_file: path.join(dir, 'token'),
+            ...metadata,
+          },
+          ...input,
+        },
+      ],
+      filters,
+      outputs: [{ type: 'capture', id: cap }],
+    },
+  });
+  running.push(h);
+  return h;
 }
 
 describe('PodWatcher', () => {
@@ -151,50 +209,6 @@ describe('PodWatcher', () => {
 });
 
 describe('kubernetes input with metadata.enabled', () => {
-  const running: Harness[] = [];
-  afterEach(async () => {
-    for (const h of running.splice(0)) await h.stop();
-  });
-
-  function podDir(root: string, ns: string, name: string, uid: string, c = 'app'): string {
-    const d = path.join(root, `${ns}_${name}_${uid}`, c);
-    mkdirSync(d, { recursive: true });
-    return path.join(d, '0.log');
-  }
-  const line = (msg: string, stream = 'stdout') =>
-    `2026-03-05T10:15:02.123456789Z ${stream} F ${msg}\n`;
-
-  async function start(
-    root: string,
-    metadata: Record<string, unknown>,
-    input: Record<string, unknown> = {},
-  ) {
-    const dir = tempDir();
-    writeFileSync(path.join(dir, 'token'), 'sekret');
-    const h = await startPipeline({
-      pipeline: {
-        inputs: [
-          {
-            type: 'kubernetes',
-            id: 'pods',
-            paths: [`${root}/*/*/*.log`],
-            scan_interval: '100ms',
-            metadata: {
-              enabled: true,
-              node_name: 'node-1',
-              token_file: path.join(dir, 'token'),
-              ...metadata,
-            },
-            ...input,
-          },
-        ],
-        outputs: [{ type: 'capture', id: 'cap' }],
-      },
-    });
-    running.push(h);
-    return h;
-  }
-
   it('adds labels, annotations, host, owner, container image; honours the exclude annotation; keeps deleted pods', async () => {
     const api = await server();
     const web = api.add(
@@ -307,48 +321,6 @@ describe('kubernetes input with metadata.enabled', () => {
 });
 
 describe('kubernetes metadata parity and limits (#18, #17.2, #17.15)', () => {
-  const running: Harness[] = [];
-  afterEach(async () => {
-    for (const h of running.splice(0)) await h.stop();
-  });
-  function podDir(root: string, ns: string, name: string, uid: string, c = 'app'): string {
-    const d = path.join(root, `${ns}_${name}_${uid}`, c);
-    mkdirSync(d, { recursive: true });
-    return path.join(d, '0.log');
-  }
-  const line = (msg: string) => `2026-03-05T10:15:02.123456789Z stdout F ${msg}\n`;
-  async function start(
-    root: string,
-    metadata: Record<string, unknown>,
-    input: Record<string, unknown> = {},
-    filters: Array<Record<string, unknown>> = [],
-  ) {
-    const dir = tempDir();
-    writeFileSync(path.join(dir, 'token'), 'sekret');
-    const h = await startPipeline({
-      pipeline: {
-        inputs: [
-          {
-            type: 'kubernetes',
-            id: 'pods',
-            paths: [`${root}/*/*/*.log`],
-            scan_interval: '100ms',
-            metadata: {
-              enabled: true,
-              node_name: 'node-1',
-              token_file: path.join(dir, 'token'),
-              ...metadata,
-            },
-            ...input,
-          },
-        ],
-        filters,
-        outputs: [{ type: 'capture', id: 'cap2' }],
-      },
-    });
-    running.push(h);
-    return h;
-  }
   const kube = (msg: string) =>
     capture('cap2').records.find((r) => r.record.fields.message === msg)!.record.fields
       .kubernetes as Record<string, unknown>;
@@ -382,6 +354,8 @@ describe('kubernetes metadata parity and limits (#18, #17.2, #17.15)', () => {
       { api_server: api.url, stream_labels: ['app.kubernetes.io/name'] },
       // Only pods in `other` may opt out with the annotation: `shop`'s one is ignored.
       { exclude_annotation_namespaces: ['other'] },
+      [],
+      'cap2',
     );
     await capture('cap2').waitFor(1);
     await sleep(500);
@@ -423,9 +397,13 @@ describe('kubernetes metadata parity and limits (#18, #17.2, #17.15)', () => {
     for (let i = 0; i < 50; i++) text += line(`big|${i}`);
     writeFileSync(podDir(root, 'shop', big.metadata.name, big.metadata.uid), text);
     // A filter on the route: the pipeline re-estimates the bytes, never below what the input counted.
-    await start(root, { api_server: api.url, annotations: true, namespace_labels: false }, {}, [
-      { type: 'grep', exclude: { message: '^never$' } },
-    ]);
+    await start(
+      root,
+      { api_server: api.url, annotations: true, namespace_labels: false },
+      {},
+      [{ type: 'grep', exclude: { message: '^never$' } }],
+      'cap2',
+    );
     await capture('cap2').waitFor(50);
     const k = kube('big|0');
     expect(k.annotations).toBeUndefined();
@@ -462,25 +440,15 @@ describe('kubernetes metadata parity and limits (#18, #17.2, #17.15)', () => {
       api.add(makePod({ namespace: `ns${i % 40}`, name: `p-${i}`, node: 'node-1' }));
     for (let i = 0; i < 40; i++) api.setNamespace(`ns${i}`);
     const errors: string[] = [];
-    const dir = tempDir();
-    writeFileSync(path.join(dir, 'token'), 'sekret');
     const mk = (resource: 'pods' | 'namespaces', max: number) =>
-      new PodWatcher({
-        auth: { server: api.url, tokenFile: path.join(dir, 'token'), insecure: false },
-        nodeName: 'node-1',
-        watchTimeoutMs: 60_000,
-        requestTimeoutMs: 5000,
-        onError: (reason) => errors.push(reason),
+      watcher(api, errors, 'sekret', {
         pageSize: 100,
         resource,
         maxEntries: max,
+        backoffMs: undefined,
       });
     const w = mk('pods', 300);
     const n = mk('namespaces', 10);
-    cleanups.push(
-      () => w.stop(),
-      () => n.stop(),
-    );
     w.start();
     n.start();
     await w.waitSynced(10_000);

@@ -1,8 +1,10 @@
 // Options of the `kubernetes` input: the `file` input's tailing options with DaemonSet defaults,
-// plus the container log formats, partial-line joining, namespace/pod selection and API metadata.
+// plus the container log formats, partial-line joining, multiline records (the shared engine's
+// option), namespace/pod selection and API metadata.
 
 import { z } from 'zod';
 import { duration, size } from '../../../core/units.js';
+import { multilineOptions } from '../../_shared/multiline/index.js';
 import { options as fileOptions } from '../file/config.js';
 
 export const DEFAULT_PATHS = ['/var/log/pods/*/*/*.log'];
@@ -141,6 +143,11 @@ export const options = fileOptions.omit({ multiline: true, encoding: true, paths
   partial_timeout: duration(
     'A partial line that no final chunk completed for this long is emitted as it is.',
   ).prefault('5s'),
+  multiline: multilineOptions
+    .optional()
+    .describe(
+      "Join the lines of a stack trace into one record, per container file and stream (stdout and stderr never mix), after partial lines are joined: the same option as the file input's `multiline` (built-in `parsers` or start_pattern/continue_pattern).",
+    ),
   metadata: metadata.prefault({}),
 });
 

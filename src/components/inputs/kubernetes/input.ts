@@ -1,233 +1,41 @@
 // The `kubernetes` input: the `file` input's tailing (discovery, identity, checkpoints, rotation
 // draining) composed with container-log decoding. The FileInput runs unchanged against a
 // wrapped context: its batches (one file, one read) come back through `onBatch`, are decoded
-// (CRI / docker json-file), joined (partial lines per file and stream), enriched (path + API
-// metadata) and re-tagged per file before they reach the pipeline. Its checkpoint trackers are
-// wrapped too, so the position a batch commits can be held back to the first byte of a partial
-// line that is not complete yet: a restart re-reads the held chunks instead of losing them.
+// (CRI / docker json-file), joined (partial lines per file and stream, then multiline records
+// per file and stream with the `multiline` option), enriched (path + API metadata) and re-tagged
+// per file before they reach the pipeline. Its checkpoint trackers are wrapped too, so the
+// position a batch commits can be held back to the first byte of a line still held (a partial
+// line, a multiline record): a restart re-reads the held lines instead of losing them, and skips
+// the lines of the other stream that were delivered (file-state.ts).
 //
 //   FileInput ── track(pos) ──▶ KeyedTracker (which file) ──▶ real tracker (pos copy we own)
-//       └──── emit(batch) ──▶ onBatch: parse ─▶ FileMerger ─▶ records ─▶ pos.o ≤ held start ─▶ ctx.emit
-//   timer: partial_timeout flushes, pruning of deleted pods;  forget(key): EOF flush of a gone file
+//       └──── emit(batch) ──▶ onBatch: parse ─▶ FileState (FileMerger ─▶ StreamLines) ─▶ records
+//                                ─▶ pos.o ≤ held start, pos.k ─▶ ctx.emit
+//   timer: partial_timeout / flush_timeout flushes, pruning of deleted pods;
+//   forget(key): EOF flush of a gone file
 
-import * as fs from 'node:fs';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { SourceTracker, type AckToken } from '../../../core/acks.js';
+import type { AckToken, SourceTracker } from '../../../core/acks.js';
 import type { Input, InputContext } from '../../../core/component.js';
-import type { InputBatch, LogRecord } from '../../../core/record.js';
+import type { InputBatch } from '../../../core/record.js';
 import type { Template } from '../../../core/template.js';
+import { compileMultiline, type CompiledMultiline } from '../../_shared/multiline/index.js';
 import type { FileInputConfig } from '../file/config.js';
-import { hashBytes, keyDevIno, readAt, TAIL_BYTES, type FilePosition } from '../file/identity.js';
+import type { FilePosition } from '../file/identity.js';
 import { FileInput } from '../file/input.js';
 import { KubeError, PodWatcher, authWarnings, resolveAuth } from './api.js';
 import type { KubernetesInputConfig } from './config.js';
-import { FileMerger, type JoinSink } from './merge.js';
-import { apiFields, type NamespaceMeta, type PodMeta } from './metadata.js';
+import { FileState, NESTED, type KubePosition } from './file-state.js';
+import { startOf } from './merge.js';
+import { apiFields, type NamespaceMeta } from './metadata.js';
+import { kubeMetrics, type KubeMetrics } from './metrics.js';
 import { newParsedLine, parseLine, TimeParser } from './parse.js';
-import { excludeGlobs, narrowPaths, parsePodPath, type PathMeta } from './path-meta.js';
-
-interface KubeMetrics {
-  malformed: Counter<'component' | 'format'>;
-  cut: Counter<'component'>;
-  metadataErrors: Counter<'component' | 'reason'>;
-  metadataTruncated: Counter<'component'>;
-  pods: Gauge<'component'>;
-}
-
-function kubeMetrics(registry: Registry): KubeMetrics {
-  const counter = <L extends string>(name: string, help: string, labelNames: L[]): Counter<L> =>
-    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
-    new Counter({ name, help, labelNames, registers: [registry] });
-  return {
-    malformed: counter(
-      'shiplog_kubernetes_malformed_lines_total',
-      'Lines that are neither CRI nor docker json-file (passed on as plain messages).',
-      ['component', 'format'],
-    ),
-    cut: counter(
-      'shiplog_kubernetes_cut_lines_total',
-      'Partial lines longer than max_merged_bytes, emitted in pieces flagged truncated.',
-      ['component'],
-    ),
-    metadataErrors: counter(
-      'shiplog_kubernetes_metadata_errors_total',
-      'Kubernetes API failures by reason (records keep flowing with path metadata).',
-      ['component', 'reason'],
-    ),
-    metadataTruncated: counter(
-      'shiplog_kubernetes_metadata_truncated_total',
-      'Files whose API metadata was over max_metadata_bytes (maps left out, records flagged).',
-      ['component'],
-    ),
-    pods:
-      (registry.getSingleMetric('shiplog_kubernetes_metadata_pods') as
-        Gauge<'component'> | undefined) ??
-      new Gauge({
-        name: 'shiplog_kubernetes_metadata_pods',
-        help: 'Pods in the metadata cache (deleted ones included until their grace ends).',
-        labelNames: ['component'],
-        registers: [registry],
-      }),
-  };
-}
-
-/** Nested metadata objects: copied per record, since filters may mutate fields in place. */
-const NESTED = [
-  'labels',
-  'annotations',
-  'owner',
-  'namespace_labels',
-  'namespace_annotations',
-] as const;
-
-/** Per-record bytes of a record beyond its message (fields, objects), for the buffer budget. */
-const RECORD_BYTES = 400;
+import { excludeGlobs, narrowPaths, parsePodPath } from './path-meta.js';
+import { KeyedTracker } from './tracker.js';
 
 /** A Loki label name for a pod label key (`app.kubernetes.io/name` → `app_kubernetes_io_name`). */
 export function streamLabelName(key: string): string {
   const n = key.replace(/[^a-zA-Z0-9_]/g, '_');
   return /^[0-9]/.test(n) ? `_${n}` : n;
-}
-
-/** One container log file (one checkpoint identity) as this input sees it. */
-class FileState implements JoinSink {
-  inner: SourceTracker | undefined;
-  path = '';
-  meta: PathMeta | undefined;
-  readonly merger: FileMerger;
-  /** The last position the file input handed out (a copy): where a timer flush commits to. */
-  rawPos: FilePosition | undefined;
-  out: LogRecord[] = [];
-  outBytes = 0;
-  tag = '';
-  excluded = false;
-  /** Pod the enrichment was built from (undefined: none known yet). */
-  podRef: PodMeta | undefined;
-  nsRef: PodMeta | undefined;
-  podRefSet = false;
-  base: Record<string, unknown> = {};
-  hasNested = false;
-  /** JSON size of the API metadata each record carries (counted in the buffer budget). */
-  metaBytes = 0;
-  /** Loki stream labels from allowlisted pod labels (copied per record), if any. */
-  labels: Record<string, string> | undefined;
-  forgotten = false;
-  /** A raw line cut by max_line_bytes: its record is flagged. */
-  rawTruncated = false;
-  private tailAt = -1;
-  private tailTh = '';
-  private tailTl = 0;
-
-  constructor(
-    readonly key: string,
-    maxMerged: number,
-  ) {
-    this.merger = new FileMerger(maxMerged, this);
-  }
-
-  kube(): Record<string, unknown> {
-    const k = { ...this.base };
-    if (this.hasNested)
-      for (const n of NESTED) {
-        const v = k[n];
-        if (v !== undefined) k[n] = { ...(v as object) };
-      }
-    return k;
-  }
-
-  joined(
-    stream: 'stdout' | 'stderr',
-    message: string,
-    timeMs: number,
-    timeNs: number,
-    sourceId: string | undefined,
-    truncated: boolean,
-  ): void {
-    const fields: Record<string, unknown> = { message, stream, kubernetes: this.kube() };
-    if (truncated || this.rawTruncated) fields.truncated = true;
-    const r: LogRecord = { fields, timeMs, timeNs, sourceId };
-    if (this.labels) r.labels = { ...this.labels };
-    this.out.push(r);
-    this.outBytes += message.length * 2 + RECORD_BYTES + this.metaBytes;
-  }
-
-  plain(message: string, timeMs: number, sourceId: string | undefined, truncated: boolean): void {
-    const fields: Record<string, unknown> = { message, kubernetes: this.kube() };
-    if (truncated) fields.truncated = true;
-    const r: LogRecord = { fields, timeMs, timeNs: 0, sourceId };
-    if (this.labels) r.labels = { ...this.labels };
-    this.out.push(r);
-    this.outBytes += message.length * 2 + RECORD_BYTES + this.metaBytes;
-  }
-
-  /**
-   * Hold `pos` back to the first byte of the oldest partial line still joining, so a checkpoint
-   * never passes it. The tail hash that verifies the position is recomputed from the file (when
-   * the path still names this inode), else left out (the fingerprint still verifies it).
-   */
-  hold(pos: FilePosition): void {
-    const held = this.merger.heldStart();
-    if (held < 0 || held >= pos.o) return;
-    pos.o = held;
-    if (this.tailAt !== held) {
-      this.tailAt = held;
-      this.tailTl = 0;
-      this.tailTh = '';
-      const tl = Math.min(TAIL_BYTES, held);
-      let fd: number | undefined;
-      try {
-        fd = fs.openSync(pos.p, 'r');
-        const st = fs.fstatSync(fd);
-        if (`${st.dev}:${st.ino}` === keyDevIno(this.key) && st.size >= held) {
-          this.tailTh = hashBytes(readAt(fd, held - tl, tl));
-          this.tailTl = tl;
-        }
-      } catch {
-        // Gone or replaced: verified by the fingerprint alone.
-      } finally {
-        if (fd !== undefined) fs.closeSync(fd);
-      }
-    }
-    pos.th = this.tailTh;
-    pos.tl = this.tailTl;
-  }
-
-  take(): { records: LogRecord[]; bytes: number } {
-    const r = { records: this.out, bytes: this.outBytes };
-    this.out = [];
-    this.outBytes = 0;
-    return r;
-  }
-}
-
-/**
- * The file input's view of a checkpoint source: the real tracker, plus a note of which file a
- * batch is about to come from (track() is called right before emit(), synchronously).
- */
-class KeyedTracker extends SourceTracker {
-  constructor(
-    private readonly real: SourceTracker,
-    private readonly owner: KubernetesInput,
-    private readonly state: FileState,
-  ) {
-    super(real.key, undefined);
-  }
-
-  override track(position: unknown): AckToken {
-    return this.owner.onTrack(this.state, this.real, position as FilePosition);
-  }
-
-  override get committed(): unknown {
-    return this.real.committed;
-  }
-
-  override get inFlight(): number {
-    return this.real.inFlight;
-  }
-
-  override onCommit(fn: (pos: unknown) => void): void {
-    this.real.onCommit(fn);
-  }
 }
 
 export interface KubernetesInputOptions {
@@ -245,7 +53,8 @@ export class KubernetesInput implements Input {
   private readonly parsed = newParsedLine();
   private readonly time = new TimeParser();
   private readonly include: Set<string> | undefined;
-  private tracked: { state: FileState; pos: FilePosition; token: AckToken } | undefined;
+  private readonly multiline: CompiledMultiline | undefined;
+  private tracked: { state: FileState; pos: KubePosition; token: AckToken } | undefined;
   private watcher: PodWatcher | undefined;
   private namespaces: PodWatcher | undefined;
   private readonly excludeAnnotationNs: Set<string>;
@@ -261,6 +70,9 @@ export class KubernetesInput implements Input {
     this.m = kubeMetrics(ctx.metrics.registry);
     this.include = cfg.include_namespaces.length ? new Set(cfg.include_namespaces) : undefined;
     this.excludeAnnotationNs = new Set(cfg.exclude_annotation_namespaces);
+    this.multiline = cfg.multiline
+      ? compileMultiline(cfg.multiline, `${ctx.id}.multiline`)
+      : undefined;
     const fileCfg: FileInputConfig = {
       paths: narrowPaths(cfg.paths, cfg.include_namespaces),
       exclude: [...cfg.exclude, ...excludeGlobs(cfg.exclude_namespaces, o.ownPod)],
@@ -290,7 +102,8 @@ export class KubernetesInput implements Input {
       emit: (batch) => this.onBatch(batch),
       source: (key) => {
         const real = ctx.source(key);
-        return new KeyedTracker(real, this, this.state(key));
+        const state = this.state(key, real.committed);
+        return new KeyedTracker(real, (r, pos) => this.onTrack(state, r, pos as FilePosition));
       },
       forget: (key) => this.onForget(key),
       savedSources: () => ctx.savedSources(),
@@ -351,7 +164,8 @@ export class KubernetesInput implements Input {
         });
       }
     }
-    const every = Math.max(20, Math.min(1000, Math.floor(this.cfg.partial_timeout / 4)));
+    const timeout = Math.min(this.cfg.partial_timeout, this.multiline?.flushTimeout ?? Infinity);
+    const every = Math.max(20, Math.min(1000, Math.floor(timeout / 4)));
     this.timer = setInterval(() => this.tick(), every);
     this.timer.unref();
     await this.file.start();
@@ -359,7 +173,7 @@ export class KubernetesInput implements Input {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    // Held partial lines are not emitted: the checkpoint stays before them and the next run
+    // Held partial lines and multiline records are not emitted: the checkpoint stays before them and the next run
     // reads them again.
     if (this.timer) clearInterval(this.timer);
     await this.file.stop();
@@ -381,8 +195,8 @@ export class KubernetesInput implements Input {
     await this.file.drained();
     // One-shot: every file is at its end, so what is still joining is complete.
     for (const s of this.states.values()) {
-      if (!s.merger.held) continue;
-      s.merger.flushAll();
+      if (!s.held) continue;
+      s.flushAll();
       await this.emitFlushed(s);
     }
   }
@@ -397,25 +211,33 @@ export class KubernetesInput implements Input {
     return this.namespaces;
   }
 
-  private state(key: string): FileState {
+  private state(key: string, committed: unknown): FileState {
     let s = this.states.get(key);
     if (!s) {
-      s = new FileState(key, this.cfg.max_merged_bytes);
+      s = new FileState(key, this.cfg.max_merged_bytes, this.multiline);
+      s.restore(committed);
       this.states.set(key, s);
     }
     return s;
   }
 
-  /** @internal KeyedTracker.track: the file input is about to emit a batch of `state`. */
-  onTrack(state: FileState, real: SourceTracker, position: FilePosition): AckToken {
-    const pos = { ...position };
+  /**
+   * KeyedTracker.track: the file input hands out a position of `state`, usually right before it
+   * emits a batch (onBatch holds the position back again once the batch's lines are joined).
+   * A position without a batch (a file's start, a grown fingerprint) is held back at once.
+   */
+  private onTrack(state: FileState, real: SourceTracker, position: FilePosition): AckToken {
+    const raw: FilePosition = { ...position };
+    delete (raw as KubePosition).k;
+    const pos: KubePosition = { ...raw };
     state.inner = real;
-    state.rawPos = { ...position };
+    state.rawPos = raw;
     if (pos.p !== state.path) {
       state.path = pos.p;
       state.meta = parsePodPath(pos.p);
       state.podRefSet = false;
     }
+    state.hold(pos, raw);
     const token = real.track(pos);
     this.tracked = { state, pos, token };
     return token;
@@ -436,14 +258,16 @@ export class KubernetesInput implements Input {
           { component: this.ctx.id, reason: 'excluded' },
           batch.records.length,
         );
-      s.merger.clear();
+      s.clear();
     } else {
       const now = Date.now();
       const p = this.parsed;
       for (const r of batch.records) {
         const raw = r.fields.message as string;
         const truncated = r.fields.truncated === true;
-        if (parseLine(raw, p, this.time) === undefined) {
+        const ok = parseLine(raw, p, this.time) !== undefined;
+        if (s.delivered(startOf(r.sourceId), ok ? p.stream : undefined)) continue;
+        if (!ok) {
           this.malformed(s, raw);
           s.plain(raw, r.timeMs, r.sourceId, truncated);
           continue;
@@ -462,7 +286,7 @@ export class KubernetesInput implements Input {
         s.merger.cutLines = 0;
       }
     }
-    s.hold(t.pos);
+    if (s.rawPos) s.hold(t.pos, s.rawPos);
     const { records, bytes } = s.take();
     return this.ctx.emit({ tag: s.tag, records, bytes, token: batch.token });
   }
@@ -539,8 +363,9 @@ export class KubernetesInput implements Input {
   private tick(): void {
     const now = Date.now();
     for (const s of this.states.values()) {
-      if (s.merger.held && s.merger.flushIdle(now, this.cfg.partial_timeout))
-        void this.emitFlushed(s);
+      if (!s.held) continue;
+      s.flushIdle(now, this.cfg.partial_timeout);
+      if (s.out.length > 0) void this.emitFlushed(s);
     }
     const w = this.watcher;
     if (w && now - this.lastPrune >= 1000) {
@@ -559,8 +384,8 @@ export class KubernetesInput implements Input {
     this.refresh(s);
     let token: AckToken | undefined;
     if (!s.forgotten && s.inner && s.rawPos) {
-      const pos = { ...s.rawPos };
-      s.hold(pos);
+      const pos: KubePosition = { ...s.rawPos };
+      s.hold(pos, s.rawPos);
       token = s.inner.track(pos);
     }
     const { records, bytes } = s.take();
@@ -574,9 +399,9 @@ export class KubernetesInput implements Input {
   private onForget(key: string): void {
     const s = this.states.get(key);
     if (s) {
-      if (s.merger.held) {
+      if (s.held) {
         // End of the file: what is still joining will not be completed.
-        s.merger.flushAll();
+        s.flushAll();
         s.forgotten = true;
         void this.emitFlushed(s);
       }

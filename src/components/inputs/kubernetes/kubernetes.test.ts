@@ -6,19 +6,31 @@
 
 import {
   closeSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
   unlinkSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capture, startPipeline, tempDir, type Harness } from '../../../../test/helpers/harness.js';
+import {
+  CHUNK,
+  container,
+  cri,
+  docker,
+  expectedTime,
+  interleave,
+  nextSeq,
+  payload,
+  stamp,
+  write,
+  type Container,
+  type Logical,
+} from '../../../../test/helpers/pods.js';
 import type { LogRecord } from '../../../core/record.js';
 
 const running: Harness[] = [];
@@ -27,8 +39,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const CHUNK = 16 * 1024;
-const T0 = Date.UTC(2026, 2, 5, 10, 0, 0);
 
 async function start(
   root: string,
@@ -63,68 +73,6 @@ async function stop(h: Harness) {
   await h.stop();
 }
 
-/** A logical line the application wrote, and what the record must look like. */
-interface Logical {
-  id: string;
-  stream: 'stdout' | 'stderr';
-  text: string;
-  /** Index of its first chunk's timestamp. */
-  seq: number;
-  kube: Record<string, unknown>;
-}
-
-let seq = 0;
-/** RFC3339Nano for sequence n: 10:00:00 + n µs·1000 + n ns (distinct ms and ns parts). */
-function stamp(n: number): string {
-  const ms = T0 + n;
-  const iso = new Date(ms).toISOString(); // ...SS.mmmZ
-  return `${iso.slice(0, 23)}${String(n % 1_000_000).padStart(6, '0')}Z`;
-}
-function expectedTime(n: number) {
-  return { timeMs: T0 + n, timeNs: n % 1_000_000 };
-}
-
-function payload(id: string, len: number): string {
-  let s = `${id}|`;
-  const alpha = 'abcdefghijklmnopqrstuvwxyz0123456789 {}"\\';
-  for (let i = 0; s.length < len; i++) s += alpha[(i * 7 + id.length) % alpha.length];
-  return s;
-}
-
-/** CRI lines for one logical line: 16 KiB P chunks then F, each with its own timestamp. */
-function cri(l: Logical): string[] {
-  const out: string[] = [];
-  for (let i = 0; i === 0 || i < l.text.length; i += CHUNK) {
-    const part = l.text.slice(i, i + CHUNK);
-    const last = i + CHUNK >= l.text.length;
-    const n = i === 0 ? l.seq : seq++;
-    out.push(`${stamp(n)} ${l.stream} ${last ? 'F' : 'P'} ${part}\n`);
-  }
-  return out;
-}
-
-/** docker json-file lines: 16 KiB chunks, only the last one ends with "\n". */
-function docker(l: Logical): string[] {
-  const out: string[] = [];
-  for (let i = 0; i === 0 || i < l.text.length; i += CHUNK) {
-    const last = i + CHUNK >= l.text.length;
-    const n = i === 0 ? l.seq : seq++;
-    const log = l.text.slice(i, i + CHUNK) + (last ? '\n' : '');
-    out.push(JSON.stringify({ log, stream: l.stream, time: stamp(n) }) + '\n');
-  }
-  return out;
-}
-
-interface Container {
-  dir: string;
-  kube: Record<string, unknown>;
-}
-function container(root: string, ns: string, pod: string, uid: string, name: string): Container {
-  const dir = path.join(root, `${ns}_${pod}_${uid}`, name);
-  mkdirSync(dir, { recursive: true });
-  return { dir, kube: { namespace_name: ns, pod_name: pod, pod_id: uid, container_name: name } };
-}
-
 const SIZES = [12, 300, 5000, CHUNK - 1, CHUNK, CHUNK + 1, 40_000, 70_000];
 function logicals(
   c: Container,
@@ -140,31 +88,11 @@ function logicals(
       id,
       stream: streams[i % streams.length],
       text: payload(id, SIZES[(i * 5 + prefix.length) % SIZES.length]),
-      seq: seq++,
+      seq: nextSeq(),
       kube: { ...c.kube, restart_count: restart },
     });
   }
   return out;
-}
-
-/** Interleave the chunk lines of stdout and stderr line by line (what a runtime does). */
-function interleave(ls: Logical[], fmt: (l: Logical) => string[]): string[] {
-  const a = ls.filter((l) => l.stream === 'stdout').flatMap(fmt);
-  const b = ls.filter((l) => l.stream === 'stderr').flatMap(fmt);
-  const out: string[] = [];
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if (i < a.length) out.push(a[i]);
-    if (i < b.length) out.push(b[i]);
-  }
-  return out;
-}
-
-/** Append lines in small groups with pauses, so reads see every in-between state. */
-async function write(fd: number, lines: string[], group = 3, pauseEvery = 4): Promise<void> {
-  for (let i = 0; i < lines.length; i += group) {
-    writeSync(fd, lines.slice(i, i + group).join(''));
-    if ((i / group) % pauseEvery === 0) await sleep(2);
-  }
 }
 
 function records(): Array<{ tag: string; record: LogRecord }> {
@@ -255,7 +183,7 @@ describe('kubernetes input over a /var/log/pods tree', () => {
     writeFileSync(
       path.join(c.dir, '0.log'),
       'bad|not a CRI line\n{"log":"bad|json without time"}\n' +
-        `${stamp(seq++)} stdout F good|ok\n`,
+        `${stamp(nextSeq())} stdout F good|ok\n`,
     );
     await waitFor(la.length + lb.length + 3);
     await sleep(300);
@@ -350,7 +278,7 @@ describe('kubernetes input over a /var/log/pods tree', () => {
       id: 'held',
       stream: 'stdout',
       text: payload('held', 3 * CHUNK + 10),
-      seq: seq++,
+      seq: nextSeq(),
       kube: { ...a.kube, restart_count: 0 },
     };
     const chunks = cri(held);
@@ -383,10 +311,10 @@ describe('kubernetes input over a /var/log/pods tree', () => {
     const a = container(root, 'shop', 'tmo-0', '33333333-aaaa-bbbb-cccc-000000000001', 'c');
     await start(root, { partial_timeout: '300ms', max_merged_bytes: '40KiB' });
     const file = path.join(a.dir, '0.log');
-    writeFileSync(file, `${stamp(seq++)} stderr P lonely|start `);
+    writeFileSync(file, `${stamp(nextSeq())} stderr P lonely|start `);
     writeFileSync(file, `\n`, { flag: 'a' });
     const big = payload('big', 100_000);
-    const l: Logical = { id: 'big', stream: 'stdout', text: big, seq: seq++, kube: a.kube };
+    const l: Logical = { id: 'big', stream: 'stdout', text: big, seq: nextSeq(), kube: a.kube };
     writeFileSync(file, cri(l).join(''), { flag: 'a' });
     await waitFor(4);
     await sleep(500);
@@ -445,7 +373,7 @@ describe('kubernetes input over a /var/log/pods tree', () => {
     for (const c of [keep, sys, own, other, outside])
       writeFileSync(
         path.join(c.dir, '0.log'),
-        `${stamp(seq++)} stdout F ${String(c.kube.pod_name)}|hello\n`,
+        `${stamp(nextSeq())} stdout F ${String(c.kube.pod_name)}|hello\n`,
       );
     await waitFor(2);
     await sleep(500);

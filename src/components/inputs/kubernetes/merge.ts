@@ -5,7 +5,7 @@
 // dropped) and emitted as it is after `timeout` without a final chunk, or at the end of a file.
 // Pure: the caller feeds parsed chunks with their source positions and receives joined lines
 // through a sink; `heldStart()` tells it where the checkpoint must stay (at or before the first
-// byte of the oldest chunk still held).
+// byte of the oldest chunk still held), `heldStartOf(stream)` the same for one stream.
 
 import type { ParsedLine } from './parse.js';
 
@@ -103,6 +103,12 @@ export class FileMerger {
     if (a < 0) return b;
     if (b < 0) return a;
     return Math.min(a, b);
+  }
+
+  /** Offset of the held chunk of one stream, or -1. */
+  heldStartOf(stream: 'stdout' | 'stderr'): number {
+    const j = stream === 'stdout' ? this.out : this.err;
+    return j.held ? j.start : -1;
   }
 
   get held(): boolean {
