@@ -57,6 +57,12 @@ const frameArb: fc.Arbitrary<Omit<Frame, 'timeMs'>> = fc.record({
 });
 
 /** Fails instead of hanging the file for a minute. */
+/** Wait (up to 5 s) for `cond`; the assertion after it reports what is still wrong. */
+async function until(cond: () => boolean): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+}
+
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   try {
@@ -511,12 +517,13 @@ describe('DiskQueue: segments, counters, bounds', () => {
     expect(q.records).toBe(sum(frames));
     const items = await take(q, 10);
     for (const it of items.slice(0, 4)) q.ack(it);
-    await new Promise((r) => setTimeout(r, 20)); // unlinking is asynchronous
+    // Unlinking is asynchronous (a loaded host can take longer than a fixed sleep).
+    await until(() => segFiles(dir).length === 3);
     expect(segFiles(dir)).toHaveLength(3);
     expect(q.bytes).toBe(700);
     expect(q.records).toBe(sum(frames.slice(4)));
     for (const it of items.slice(4, 7)) q.ack(it);
-    await new Promise((r) => setTimeout(r, 20));
+    await until(() => segFiles(dir).length === 2);
     expect(segFiles(dir)).toHaveLength(2);
     expect(q.bytes).toBe(400);
     expect(q.records).toBe(sum(frames.slice(7)));
@@ -531,7 +538,7 @@ describe('DiskQueue: segments, counters, bounds', () => {
     const q = await open(dir, { segmentBytes: 300 });
     await appendAll(q, frames);
     for (const it of await take(q, 9)) q.ack(it);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => q.bytes === 0);
     expect(q.empty).toBe(true);
     expect(q.bytes).toBe(0);
     expect(segFiles(dir).filter((f) => statSync(path.join(dir, f)).size > 0)).toEqual([]);
