@@ -539,7 +539,9 @@ describe('DiskQueue: segments, counters, bounds', () => {
     await appendAll(q, frames);
     for (const it of await take(q, 9)) q.ack(it);
     const written = (): string[] =>
-      segFiles(dir).filter((f) => statSync(path.join(dir, f)).size > 0);
+      segFiles(dir).filter(
+        (f) => (statSync(path.join(dir, f), { throwIfNoEntry: false })?.size ?? 0) > 0,
+      );
     await until(() => written().length === 0);
     expect(q.empty).toBe(true);
     expect(q.bytes).toBe(0);
