@@ -14,14 +14,8 @@ import {
   type SenderOptions,
 } from './sender-types.js';
 
-export {
-  Result,
-  type Chunk,
-  type Sealed,
-  type Sealer,
-  type SendResult,
-  type SenderOptions,
-} from './sender-types.js';
+// The contract with outputs lives in sender-types.ts; importers reach it through here.
+export * from './sender-types.js';
 import type { DeadLetter } from './dead-letter.js';
 import { estimateBytes, newRecord, type LogRecord, type OutputBatch } from './record.js';
 import { RetryTimeoutError, RetryableError, abortableSleep, withRetry } from './retry.js';
