@@ -1,21 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
-import {
-  canonicalDecimal,
-  attributeRejections,
-  encodeJson,
-  encodeProtobuf,
-  labelsText,
-  LokiEncoder,
-  nsString,
-  parseGoTime,
-  parseTime,
-  sanitizeLabelName,
-  tenantProblem,
-  truncateUtf8,
-  type EncoderConfig,
-} from './encode.js';
+import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
+import { encodeJson, encodeProtobuf } from './body.js';
+import { LokiEncoder, type EncoderConfig } from './encoder.js';
+import { canonicalDecimal } from './json-cut.js';
+import { labelsText } from './labels.js';
+import { attributeRejections, parseGoTime } from './rejections.js';
+import { tenantProblem } from './tenant.js';
+import { nsString, parseTime } from './time.js';
 import { decodePushRequest } from './logproto.js';
 
 const NOW = Date.parse('2025-03-01T12:00:00Z');

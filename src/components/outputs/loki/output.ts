@@ -28,15 +28,11 @@ import { compileTemplate } from '../../../core/template.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
 import { Sender, type Chunk, type SendResult } from '../../../core/sender.js';
 import { LOKI_AUTH_TYPES, type LokiOptions } from './config.js';
-import {
-  attributeRejections,
-  encodeJson,
-  encodeProtobufView,
-  LokiEncoder,
-  TenantError,
-  type Prepared,
-  type Push,
-} from './encode.js';
+import { encodeJson, encodeProtobufView } from './body.js';
+import { LokiEncoder } from './encoder.js';
+import type { Prepared, Push } from './push.js';
+import { attributeRejections } from './rejections.js';
+import { TenantError } from './tenant.js';
 import { Arena } from '../_shared/arena.js';
 import { LokiSealer, SealedChunk, lokiCodec } from './seal.js';
 import { senderRateLimit } from '../_shared/rate-limit.js';
