@@ -165,6 +165,11 @@ describe('auth and tls: one option shape, old spellings for one release', () => 
       esOptions.parse({ url: 'http://x', auth: { type: 'api_key', api_key: 'k' } }),
     ).toBeTruthy();
     expect(() => lokiOptions.parse({ url: 'http://x', auth: { type: 'api_key' } })).toThrow();
+    // The 0.1 loki keys are the loki output's only (elasticsearch never had them).
+    expect(() => esOptions.parse({ url: 'http://x', auth: { bearer_token: 't' } })).toThrow();
+    expect(() =>
+      esOptions.parse({ url: 'http://x', tls: { insecure_skip_verify: true } }),
+    ).toThrow();
   });
 });
 

@@ -9,9 +9,9 @@
 //
 // A secret comes from exactly one of: the value (write it as `${ENV}` interpolation, never as a
 // literal), `*_env` (the name of an environment variable read at start-up) or `*_file` (read at
-// start-up, trailing newline ignored). Deprecated spellings (0.1's loki output) are accepted for
-// one release with a warning naming the new key: `auth.bearer_token[_file]`, `auth` without
-// `type`, `tls.insecure_skip_verify`.
+// start-up, trailing newline ignored). Deprecated spellings are accepted for one release with a
+// warning naming the new key: `auth` without `type` (both outputs), and 0.1's loki keys
+// `auth.bearer_token[_file]` and `tls.insecure_skip_verify` (`legacy`: the loki output only).
 
 import { z } from 'zod';
 
@@ -45,11 +45,20 @@ function secret<K extends string>(key: K, what: string, type: string): SecretKey
   } as SecretKeys<K>;
 }
 
+type LegacyAuthKeys = {
+  bearer_token: z.ZodOptional<z.ZodString>;
+  bearer_token_file: z.ZodOptional<z.ZodString>;
+};
+
 /**
  * `auth` of an HTTP output. `types`: the schemes the backend knows (Loki has no API-key scheme).
- * The description ends with `note` (e.g. "Grafana Cloud: basic, user = instance id").
+ * The description ends with `note` (e.g. "Grafana Cloud: basic, user = instance id"). `legacy`:
+ * also accept the deprecated 0.1 loki keys (only an output that had them).
  */
-export function authOptions(types: readonly AuthType[], note = '') {
+export function authOptions(
+  types: readonly AuthType[],
+  { note = '', legacy = false }: { note?: string; legacy?: boolean } = {},
+) {
   return z
     .strictObject({
       type: z
@@ -66,12 +75,16 @@ export function authOptions(types: readonly AuthType[], note = '') {
         ? secret('api_key', 'encoded key (base64 of id:key, as Kibana shows it)', 'api_key')
         : // typed as present (absent at run time): one AuthOptions for every output
           ({} as SecretKeys<'api_key'>)),
-      bearer_token: z.string().optional().describe(deprecated('type: bearer and token')),
-      bearer_token_file: z
-        .string()
-        .min(1)
-        .optional()
-        .describe(deprecated('type: bearer and token_file')),
+      ...(legacy
+        ? {
+            bearer_token: z.string().optional().describe(deprecated('type: bearer and token')),
+            bearer_token_file: z
+              .string()
+              .min(1)
+              .optional()
+              .describe(deprecated('type: bearer and token_file')),
+          }
+        : ({} as LegacyAuthKeys)),
     })
     .prefault({})
     .describe(
@@ -79,27 +92,31 @@ export function authOptions(types: readonly AuthType[], note = '') {
     );
 }
 
-/** `tls` of an HTTP output (used for https URLs). */
-export const tlsOptions = z
-  .strictObject({
-    verify: z
-      .boolean()
-      .default(true)
-      .describe('Verify the server certificate and name. Turn off only for a lab setup.'),
-    ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the server with.'),
-    cert_file: z.string().min(1).optional().describe('PEM client certificate (mutual TLS).'),
-    key_file: z.string().min(1).optional().describe('PEM client key (mutual TLS).'),
-    server_name: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'Name sent as SNI and checked against the certificate, when it differs from the url host (e.g. the url is an IP).',
-      ),
-    insecure_skip_verify: z.boolean().optional().describe(deprecated('verify: false')),
-  })
-  .prefault({})
-  .describe('TLS for https URLs.');
+/** `tls` of an HTTP output (used for https URLs); `legacy`: also the deprecated 0.1 loki key. */
+export function tlsOptions(legacy = false) {
+  return z
+    .strictObject({
+      verify: z
+        .boolean()
+        .default(true)
+        .describe('Verify the server certificate and name. Turn off only for a lab setup.'),
+      ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the server with.'),
+      cert_file: z.string().min(1).optional().describe('PEM client certificate (mutual TLS).'),
+      key_file: z.string().min(1).optional().describe('PEM client key (mutual TLS).'),
+      server_name: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          'Name sent as SNI and checked against the certificate, when it differs from the url host (e.g. the url is an IP).',
+        ),
+      ...(legacy
+        ? { insecure_skip_verify: z.boolean().optional().describe(deprecated('verify: false')) }
+        : ({} as { insecure_skip_verify: z.ZodOptional<z.ZodBoolean> })),
+    })
+    .prefault({})
+    .describe('TLS for https URLs.');
+}
 
 /** A parsed `auth` (any output's: the keys a backend lacks are simply absent). */
 export interface AuthOptions {
@@ -118,4 +135,12 @@ export interface AuthOptions {
   bearer_token_file?: string;
 }
 
-export type TlsOptions = z.output<typeof tlsOptions>;
+/** A parsed `tls`. */
+export interface TlsOptions {
+  verify: boolean;
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+  server_name?: string;
+  insecure_skip_verify?: boolean;
+}

@@ -58,7 +58,7 @@ export const options = z.object({
     .default('none')
     .describe('gzip the request body (Content-Encoding: gzip).'),
   auth: authOptions(ES_AUTH_TYPES),
-  tls: tlsOptions,
+  tls: tlsOptions(),
   batch: z
     .strictObject({
       max_bytes: size('Flush a bulk request at this many bytes of NDJSON.').prefault('5MiB'),

@@ -86,7 +86,7 @@ export const options = z.object({
     .min(1)
     .optional()
     .describe(
-      'Take the entry time from this field (RFC 3339, or epoch seconds/ms/µs/ns) instead of the record time; unparseable values fall back to the record time.',
+      "Take the entry time from this field instead of the record time: RFC 3339 / ISO 8601 or epoch seconds/ms/µs/ns by magnitude (the parse filters' time_format auto); unparseable values fall back to the record time.",
     ),
   tenant: z
     .string()
@@ -96,15 +96,15 @@ export const options = z.object({
       'Tenant sent as X-Scope-OrgID: a name or a {field} template (one push per tenant). Required by multi-tenant Loki.',
     ),
   trusted_fields: z.array(z.string().min(1)).default([]).describe(trustedFieldsDescription),
-  auth: authOptions(
-    LOKI_AUTH_TYPES,
-    'Grafana Cloud: type basic, user = the instance id, password = an access policy token.',
-  ),
+  auth: authOptions(LOKI_AUTH_TYPES, {
+    note: 'Grafana Cloud: type basic, user = the instance id, password = an access policy token.',
+    legacy: true,
+  }),
   headers: z
     .record(z.string(), z.string())
     .default({})
     .describe('Extra HTTP headers on every push (values may use ${ENV}).'),
-  tls: tlsOptions,
+  tls: tlsOptions(true),
   batch: z
     .strictObject({
       max_bytes: size(

@@ -15,6 +15,7 @@ import {
   type LogRecord,
 } from '../../../core/record.js';
 import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
+import { compileTimeParser, type TimeOut, type TimeParser } from '../../_shared/time/index.js';
 import { StreamGuard } from './cardinality.js';
 import {
   findCuts,
@@ -28,7 +29,7 @@ import { StreamLabels } from './labels.js';
 import type { LabelPair } from './logproto.js';
 import { Entry, type Prepared, type Push, type Stream } from './push.js';
 import { TenantError, tenantProblem } from './tenant.js';
-import { formatDuration, parseTime } from './time.js';
+import { formatDuration } from './time.js';
 
 export interface EncoderConfig {
   labels: Record<string, string>;
@@ -62,6 +63,9 @@ export class LokiEncoder {
   private readonly tenant: Template | undefined;
   private readonly messagePath: string[];
   private readonly timePath: string[] | undefined;
+  /** `time_field` values: RFC 3339 / ISO 8601 or epoch s/ms/µs/ns by magnitude (time_format auto). */
+  private readonly parseTime: TimeParser = compileTimeParser('auto', 'time_field');
+  private readonly time: TimeOut = { ms: 0, ns: 0 };
   /** JSON lines are cut out of the raw text (see findCuts). */
   private readonly cutLines: boolean;
   /** Scratch of the line cutter (json-cut.ts): the cuts of one line, masked values. */
@@ -137,9 +141,10 @@ export class LokiEncoder {
       if (this.timePath) {
         const v = getPath(fields, this.timePath);
         if (v !== undefined) {
-          const t = parseTime(v);
-          if (t) [ms, ns] = t;
-          else out.badTimes++;
+          if (this.parseTime(v, this.time)) {
+            ms = this.time.ms;
+            ns = this.time.ns;
+          } else out.badTimes++;
         }
       }
       if (ms < oldest) {
