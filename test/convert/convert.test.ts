@@ -97,7 +97,11 @@ describe('shiplog convert: the corpus', () => {
     expect(out.status).toBe(0);
     expect(out.stdout + out.stderr).not.toContain('s3cr3t-inline-password');
     const cfg = parse(out.stdout) as Obj;
-    expect(cfg.pipeline.outputs[0].auth).toEqual({ user: 'loki', password: '${LOKI_0_PASSWORD}' });
+    expect(cfg.pipeline.outputs[0].auth).toEqual({
+      type: 'basic',
+      user: 'loki',
+      password: '${LOKI_0_PASSWORD}',
+    });
     expect(out.stderr).toMatch(
       /fluent-bit\.conf:57: warning: HTTP_Passwd \(value not shown\): a secret written inline.*\n\s+-> export LOKI_0_PASSWORD/,
     );
@@ -146,6 +150,34 @@ describe('shiplog convert: the corpus', () => {
       target: 'log_processed',
       keep_original: true,
     });
+  });
+
+  it("loki bearer token and TLS: the HTTP outputs' shared auth/tls shape (#19)", () => {
+    const dir = tempDir('shiplog-convert-');
+    const file = path.join(dir, 'fluent-bit.conf');
+    writeFileSync(
+      file,
+      [
+        '[INPUT]',
+        '    Name dummy',
+        '    Tag  app',
+        '[OUTPUT]',
+        '    Name         loki',
+        '    Match        *',
+        '    Host         loki.internal',
+        '    Port         443',
+        '    tls          on',
+        '    tls.verify   off',
+        '    tls.vhost    loki.example.com',
+        '    bearer_token ${LOKI_TOKEN}',
+        '',
+      ].join('\n'),
+    );
+    const out = cli(['convert', file]);
+    expect(out.status, out.stderr).toBe(0);
+    const loki = (parse(out.stdout) as Obj).pipeline.outputs[0];
+    expect(loki.auth).toEqual({ type: 'bearer', token: '${LOKI_TOKEN}' });
+    expect(loki.tls).toEqual({ verify: false, server_name: 'loki.example.com' });
   });
 
   it('es and s3 options', () => {

@@ -45,7 +45,8 @@ function url(c: Conv, s: Section, dflt: { host: string; port: number }): string 
   return `${tls ? 'https' : 'http'}://${host}:${port}${p.replace(/\/loki\/api\/v1\/push\/?$/, '')}`;
 }
 
-function tlsOptions(c: Conv, s: Section, verifyKey: 'verify' | 'insecure'): Obj | undefined {
+/** The HTTP outputs' shared `tls` (verify on by default). */
+function tlsOptions(c: Conv, s: Section): Obj | undefined {
   const t: Obj = {};
   const ca = c.value(s, 'tls.ca_file');
   if (ca) t.ca_file = ca;
@@ -53,10 +54,11 @@ function tlsOptions(c: Conv, s: Section, verifyKey: 'verify' | 'insecure'): Obj 
   if (crt) t.cert_file = crt;
   const key = c.value(s, 'tls.key_file');
   if (key) t.key_file = key;
+  const vhost = c.value(s, 'tls.vhost');
+  if (vhost) t.server_name = vhost;
   const v = c.use(s, 'tls.verify');
   if (v && !bool(v.value, true)) {
-    if (verifyKey === 'verify') t.verify = false;
-    else t.insecure_skip_verify = true;
+    t.verify = false;
     c.report.add(
       at(v),
       'warning',
@@ -155,13 +157,20 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
   const user = c.value(s, 'http_user');
   const pw = c.use(s, 'http_passwd');
   const bearer = c.use(s, 'bearer_token');
-  if (user || pw || bearer) {
-    const auth: Obj = {};
+  if (user || pw) {
+    const auth: Obj = { type: 'basic' };
     if (user) auth.user = user;
     if (pw) auth.password = secret(c, pw, id, 'PASSWORD');
-    if (bearer) auth.bearer_token = secret(c, bearer, id, 'TOKEN');
     o.auth = auth;
-  }
+    if (bearer)
+      c.report.add(
+        at(bearer),
+        'warning',
+        `${bearer.rawKey} (value not shown)`,
+        'basic auth (http_user/http_passwd) and a bearer token are both set: basic auth is used',
+        'keep one of them',
+      );
+  } else if (bearer) o.auth = { type: 'bearer', token: secret(c, bearer, id, 'TOKEN') };
   const lf = c.use(s, 'line_format');
   if (lf && lf.value.toLowerCase() === 'key_value')
     c.report.add(
@@ -228,7 +237,7 @@ function loki(c: Conv, s: Section, o: Obj, id: string): void {
       'pod labels are not all turned into stream labels (an unbounded label set)',
       'name the labels you query on, e.g. labels: { app: "{kubernetes.labels.app}" }',
     );
-  const tls = tlsOptions(c, s, 'insecure');
+  const tls = tlsOptions(c, s);
   if (tls) o.tls = tls;
   c.use(s, 'tls');
   c.use(s, 'host');
@@ -290,7 +299,7 @@ function es(c: Conv, s: Section, o: Obj, id: string): void {
     };
   const apiKey = c.use(s, 'http_api_key');
   if (apiKey) o.auth = { type: 'api_key', api_key: secret(c, apiKey, id, 'API_KEY') };
-  const tls = tlsOptions(c, s, 'verify');
+  const tls = tlsOptions(c, s);
   if (tls) o.tls = tls;
   const type = c.use(s, 'type');
   if (type)

@@ -7,7 +7,7 @@ import type { DeadLetter } from '../../../core/dead-letter.js';
 import { touch, type Fields, type LogRecord } from '../../../core/record.js';
 import { assign, compilePath, get, hasOwn, remove, set, type Path } from './paths.js';
 import { Results } from './results.js';
-import { compileTimeParser, type TimeOut, type TimeParser } from './time.js';
+import { compileTimeParser, type TimeOut, type TimeParser } from '../../_shared/time/index.js';
 
 export const parseOptions = {
   field: z

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileUserRegex, nestedQuantifier } from './regex.js';
-import { compileTimeParser, parseRfc3339, type TimeOut } from './time.js';
+import { compileTimeParser, parseRfc3339, type TimeOut } from '../../_shared/time/index.js';
 
 describe('filters/_shared', () => {
   it.each([

@@ -8,7 +8,7 @@ import { compileTemplate, type Template } from '../../../core/template.js';
 import { compilePath, has, set, type Path } from '../_shared/paths.js';
 import { configError } from '../_shared/regex.js';
 import { Results } from '../_shared/results.js';
-import { checkLabelName } from '../label/rules.js';
+import { checkLabelName } from '../../_shared/loki-labels/index.js';
 import { options } from './config.js';
 
 interface Addition {

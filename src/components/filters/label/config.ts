@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_LABEL_VALUE } from '../../_shared/loki-labels/index.js';
 
 const entry = z.union([
   z.string().min(1),
@@ -44,7 +45,7 @@ export const options = z.object({
     .number()
     .int()
     .min(1)
-    .max(2048)
+    .max(MAX_LABEL_VALUE)
     .default(256)
     .describe("Longer values are cut to this many UTF-8 bytes (Loki's limit is 2048)."),
   remove_fields: z

@@ -9,7 +9,13 @@ import { compilePath, get, remove, type Path } from '../_shared/paths.js';
 import { configError } from '../_shared/regex.js';
 import { Results } from '../_shared/results.js';
 import { options } from './config.js';
-import { checkLabelName, labelNameFor, normalizeLevel, truncateUtf8 } from './rules.js';
+import {
+  checkLabelName,
+  MAX_LABELS,
+  sanitizeLabelName,
+  truncateUtf8,
+} from '../../_shared/loki-labels/index.js';
+import { normalizeLevel } from './level.js';
 import type { z } from 'zod';
 
 export const OTHER = '_other';
@@ -42,7 +48,7 @@ export class LabelFilter implements Filter {
     this.specs = cfg.from.map((e, i) => {
       const o = typeof e === 'string' ? { field: e, lowercase: false, map: {} } : e;
       const explicit = typeof e === 'string' ? undefined : e.name;
-      const name = explicit ?? labelNameFor(o.field);
+      const name = explicit ?? sanitizeLabelName(o.field);
       if (name === undefined)
         throw configError(`from[${i}]`, `no label name can be made from "${o.field}"`);
       const problem = checkLabelName(name);
@@ -61,7 +67,7 @@ export class LabelFilter implements Filter {
         overflowed: false,
       };
     });
-    if (names.size > 15) {
+    if (names.size > MAX_LABELS) {
       ctx.log.warn(
         "label: more than 15 labels; Loki's default limit is 15 label names per stream",
         {

@@ -4,7 +4,8 @@
 // nested fields. `mode: hash` replaces with a salted HMAC so equal values still correlate.
 
 import { readFile } from 'node:fs/promises';
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
+import { counter } from '../../_shared/metrics/index.js';
 import { defineFilter, type Filter } from '../../../core/component.js';
 import { touch, type LogRecord } from '../../../core/record.js';
 import type { Metrics } from '../../../telemetry/metrics.js';
@@ -17,14 +18,10 @@ const COUNTER = 'shiplog_redactions_total';
 
 /** Per-detector counter, registered once per metrics registry (several redact filters share it). */
 function redactionCounter(metrics: Metrics): Counter<'component' | 'detector'> {
-  const existing = metrics.registry.getSingleMetric(COUNTER);
-  if (existing) return existing as Counter<'component' | 'detector'>;
-  return new Counter({
-    name: COUNTER,
-    help: 'Secrets and personal data redacted, by detector.',
-    labelNames: ['component', 'detector'],
-    registers: [metrics.registry],
-  });
+  return counter(metrics.registry, COUNTER, 'Secrets and personal data redacted, by detector.', [
+    'component',
+    'detector',
+  ]);
 }
 
 export default defineFilter({

@@ -1,7 +1,17 @@
 // What the healthchecks of the HTTP outputs share (`shiplog validate --healthcheck`): one request
 // over a short-lived undici pool built from the output's config, and messages that say what to fix.
 
+import type { Logger } from '../../../telemetry/logger.js';
 import { createPool, tlsConnect, type TlsFiles } from './http.js';
+
+/** For the endpoint a check builds: the check reports what it found, start-up warnings are not wanted. */
+export const silentLog: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentLog,
+};
 
 export interface CheckResponse {
   status: number;

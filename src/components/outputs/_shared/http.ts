@@ -1,30 +1,54 @@
-// What the HTTP outputs (loki, elasticsearch) share: secrets from a value or a file, TLS connect
-// options read from files, and one undici keep-alive pool per output.
+// What the HTTP outputs (loki, elasticsearch) share below the endpoint (endpoint.ts): TLS connect
+// options from the `tls` options, one undici keep-alive pool per output, and the plain-http warning.
 
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { invalidConfig as invalid } from '../../../core/errors.js';
 import { GuardedPool } from './guarded-pool.js';
-
-/** A secret given inline (from `${ENV}` interpolation) or as a file; a trailing newline is not part of it. */
-export function readSecret(value: string | undefined, file: string | undefined): string {
-  if (value !== undefined) return value;
-  return readFileSync(file!, 'utf8').replace(/\r?\n$/, '');
-}
+import type { TlsOptions } from './http-options.js';
 
 export interface TlsFiles {
   ca_file?: string;
   cert_file?: string;
   key_file?: string;
+  server_name?: string;
 }
 
-/** Node TLS connect options; `verify` false is the only way to skip certificate checks. */
+/** Node TLS connect options (files read now); `verify` false is the only way to skip certificate checks. */
 export function tlsConnect(tls: TlsFiles, verify: boolean) {
   return {
     rejectUnauthorized: verify,
     ca: tls.ca_file ? readFileSync(tls.ca_file) : undefined,
     cert: tls.cert_file ? readFileSync(tls.cert_file) : undefined,
     key: tls.key_file ? readFileSync(tls.key_file) : undefined,
+    servername: tls.server_name,
   };
+}
+
+export interface ResolvedTls {
+  readonly verify: boolean;
+  readonly files: TlsFiles;
+  /** Deprecated spellings this config used, each a warning naming the new key. */
+  readonly deprecations: readonly string[];
+}
+
+/** Check `tls` (throws a ConfigError naming the key) and fold the deprecated spelling in. */
+export function resolveTls(t: TlsOptions): ResolvedTls {
+  const deprecations: string[] = [];
+  let verify = t.verify;
+  if (t.insecure_skip_verify !== undefined) {
+    verify = verify && !t.insecure_skip_verify;
+    deprecations.push(
+      `tls.insecure_skip_verify is deprecated: use tls.verify${t.insecure_skip_verify ? ': false' : ' (on by default)'}`,
+    );
+  }
+  if ((t.cert_file === undefined) !== (t.key_file === undefined))
+    throw invalid(
+      t.cert_file === undefined ? 'tls.key_file' : 'tls.cert_file',
+      'mutual TLS needs both tls.cert_file and tls.key_file',
+    );
+  const { ca_file, cert_file, key_file, server_name } = t;
+  return { verify, files: { ca_file, cert_file, key_file, server_name }, deprecations };
 }
 
 /** A keep-alive pool with `connections` sockets (one per worker) and one timeout for headers and body. */
@@ -61,4 +85,15 @@ export function plainHttpWarning(url: string, headers: Record<string, string>): 
   );
   if (sent.length === 0) return undefined;
   return `credentials (${sent.join(', ')}) are sent over plain http: use https, or keep this to a trusted local network`;
+}
+
+/** Header values from the config, checked once: undici refuses CR, LF, NUL and non-Latin-1. */
+export function checkHeaders(headers: Record<string, string>): void {
+  for (const [k, v] of Object.entries(headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k))
+      throw invalid(`headers.${k}`, 'invalid header name');
+    // eslint-disable-next-line no-control-regex -- NUL is what is refused
+    if (/[\u0000\r\n]|[^\u0000-\u00ff]/.test(v))
+      throw invalid(`headers.${k}`, 'the value holds CR, LF, NUL or a character above U+00FF');
+  }
 }

@@ -1,17 +1,13 @@
-// Options of the `elasticsearch` output. Secrets come from `${ENV}` interpolation or from files
-// (`*_file`), never from literals in a shared config.
+// Options of the `elasticsearch` output. `auth` and `tls` are the HTTP outputs' shared shape
+// (_shared/http-options.ts); secrets come from `${ENV}`, `*_env` or `*_file`, never literals.
 
 import { z } from 'zod';
+import { authOptions, tlsOptions } from '../_shared/http-options.js';
 import { rateLimit } from '../_shared/rate-limit.js';
 import { trustedFieldsDescription } from '../_shared/trusted.js';
 import { duration, size } from '../../../core/units.js';
 
-const secretFile = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .optional()
-    .describe(`File holding the ${what} (trailing newline ignored); read at start-up.`);
+export const ES_AUTH_TYPES = ['none', 'basic', 'bearer', 'api_key'] as const;
 
 export const options = z.object({
   url: z
@@ -61,34 +57,8 @@ export const options = z.object({
     .enum(['none', 'gzip'])
     .default('none')
     .describe('gzip the request body (Content-Encoding: gzip).'),
-  auth: z
-    .strictObject({
-      type: z.enum(['none', 'basic', 'api_key', 'bearer']).default('none').describe('Scheme.'),
-      user: z.string().optional().describe('basic: user name.'),
-      password: z.string().optional().describe('basic: password; use ${ENV} interpolation.'),
-      password_file: secretFile('basic password'),
-      api_key: z
-        .string()
-        .optional()
-        .describe('api_key: the encoded key (base64 of id:key) as Kibana shows it; use ${ENV}.'),
-      api_key_file: secretFile('encoded API key'),
-      token: z.string().optional().describe('bearer: the token; use ${ENV}.'),
-      token_file: secretFile('bearer token'),
-    })
-    .prefault({})
-    .describe('Authentication.'),
-  tls: z
-    .strictObject({
-      ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the server with.'),
-      cert_file: z.string().min(1).optional().describe('PEM client certificate (mutual TLS).'),
-      key_file: z.string().min(1).optional().describe('PEM client key (mutual TLS).'),
-      verify: z
-        .boolean()
-        .default(true)
-        .describe('Verify the server certificate and name. Turn off only for a lab cluster.'),
-    })
-    .prefault({})
-    .describe('TLS for https URLs.'),
+  auth: authOptions(ES_AUTH_TYPES),
+  tls: tlsOptions(),
   batch: z
     .strictObject({
       max_bytes: size('Flush a bulk request at this many bytes of NDJSON.').prefault('5MiB'),

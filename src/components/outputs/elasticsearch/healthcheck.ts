@@ -4,9 +4,9 @@
 //    target index pattern (templates become `*`). A cluster without security (404, or a 400/500
 //    saying security is disabled) has no privileges to check: that is a pass.
 
-import { checkRequest, statusHint } from '../_shared/healthcheck.js';
+import { checkRequest, silentLog, statusHint } from '../_shared/healthcheck.js';
 import { dataStreamIndex } from './encode.js';
-import { authHeader, type EsOutputConfig } from './output.js';
+import { esEndpoint, type EsOutputConfig } from './output.js';
 
 /** The index (pattern) the output writes to, with strftime and {field} parts as `*`. */
 export function indexPattern(config: EsOutputConfig): string {
@@ -21,13 +21,14 @@ export function indexPattern(config: EsOutputConfig): string {
 
 /** Resolves with what was checked; throws with what to fix. */
 export async function healthcheck(config: EsOutputConfig): Promise<string> {
-  const url = new URL(config.url);
-  const prefix = url.pathname.replace(/\/+$/, '');
+  const http = esEndpoint(config, silentLog);
+  const url = { origin: http.origin };
+  const prefix = http.prefix;
   const headers: Record<string, string> = { 'user-agent': 'shiplog', accept: 'application/json' };
-  const authorization = authHeader(config.auth);
+  const authorization = http.auth.header();
   if (authorization) headers.authorization = authorization;
   const call = (path: string, method: 'GET' | 'POST', body?: string) =>
-    checkRequest(url.origin, config.tls, config.tls.verify, config.timeout, {
+    checkRequest(http.origin, http.tls.files, http.tls.verify, config.timeout, {
       path,
       method,
       headers: body ? { ...headers, 'content-type': 'application/json' } : headers,

@@ -14,16 +14,14 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { OutputContext } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
-import { createGuardedPool, plainHttpWarning, readSecret, tlsConnect } from '../_shared/http.js';
-import type { GuardedPool } from '../_shared/guarded-pool.js';
+import { HttpEndpoint } from '../_shared/endpoint.js';
 import { excerpt } from '../_shared/excerpt.js';
 import { checkTrusted } from '../_shared/trusted.js';
 import { compileTemplate } from '../../../core/template.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
-import { parseRetryAfter } from '../../../core/retry.js';
 import { Result, Sender, type Chunk, type SendResult } from '../../../core/sender.js';
 import type { RetryConfig } from '../../../core/component.js';
-import type { EsOptions } from './config.js';
+import { ES_AUTH_TYPES, type EsOptions } from './config.js';
 import { Arena } from '../_shared/arena.js';
 import { BulkSealer, SealedBulk, bulkCodec } from './seal.js';
 import {
@@ -37,6 +35,20 @@ import {
 import { senderRateLimit } from '../_shared/rate-limit.js';
 
 const gzipAsync = promisify(gzip);
+
+/** The `elasticsearch` endpoint of `config` (throws a ConfigError for bad auth, tls or url). */
+export function esEndpoint(config: EsOptions, log: OutputContext['log']): HttpEndpoint {
+  return new HttpEndpoint(
+    config,
+    {
+      name: 'elasticsearch',
+      request: 'bulk request',
+      requests: 'bulk requests',
+      authTypes: ES_AUTH_TYPES,
+    },
+    log,
+  );
+}
 
 /**
  * Only what we classify on: keeps the response of a 10k-document bulk at ~200 KB instead of
@@ -64,15 +76,11 @@ export class ElasticsearchOutput {
   private readonly encoder: BulkEncoder;
   private readonly action: 'create' | 'index';
   private readonly idempotentConflicts: boolean;
-  private readonly origin: string;
+  private readonly http: HttpEndpoint;
   private readonly bulkPath: string;
   private readonly rootPath: string;
-  private pool: GuardedPool | undefined;
-  private headers: Record<string, string> = {};
   /** Bytes a body must stay under after the cluster answered 413 (http.max_content_length). */
   private bodyLimit = Number.POSITIVE_INFINITY;
-  private consecutiveFailures = 0;
-  private lastFailure = '';
   /** Documents whose `create` met an existing id (counted delivered). */
   conflicts = 0;
   /** Where the filling chunk is encoded, reused chunk after chunk. */
@@ -82,12 +90,8 @@ export class ElasticsearchOutput {
     private readonly config: EsOutputConfig,
     private readonly ctx: OutputContext,
   ) {
-    const url = new URL(config.url);
-    if (url.username || url.password) {
-      throw invalid('url', 'credentials do not belong in the url: use auth.user/auth.password');
-    }
-    this.origin = url.origin;
-    const prefix = url.pathname.replace(/\/+$/, '');
+    this.http = esEndpoint(config, ctx.log);
+    const prefix = this.http.prefix;
     const q = new URLSearchParams({ filter_path: FILTER_PATH });
     if (config.pipeline) q.set('pipeline', config.pipeline);
     this.bulkPath = `${prefix}/_bulk?${q.toString()}`;
@@ -122,7 +126,6 @@ export class ElasticsearchOutput {
       id: idFn,
       timeKey: config.time_key,
     });
-    checkAuth(config.auth);
     this.sender = new Sender({
       id: ctx.id,
       log: ctx.log,
@@ -151,28 +154,13 @@ export class ElasticsearchOutput {
   }
 
   async start(): Promise<void> {
-    const { tls, auth } = this.config;
-    const connect = tlsConnect(tls, tls.verify);
-    if (!tls.verify) {
-      this.ctx.log.warn('tls.verify is off: the server certificate is not checked', {
-        url: this.origin,
-      });
-    }
-    this.headers = {
+    const headers: Record<string, string> = {
       'content-type': 'application/x-ndjson',
       accept: 'application/json',
       'user-agent': 'shiplog',
     };
-    if (this.config.compression === 'gzip') this.headers['content-encoding'] = 'gzip';
-    const authorization = authHeader(auth);
-    if (authorization) this.headers.authorization = authorization;
-    const plain = plainHttpWarning(this.config.url, this.headers);
-    if (plain) this.ctx.log.warn(plain, { url: this.origin });
-    this.pool ??= createGuardedPool(
-      this.origin,
-      { connections: this.config.workers, timeoutMs: this.config.timeout, connect },
-      (why) => this.ctx.log.error('elasticsearch connection pool replaced', { reason: why }),
-    );
+    if (this.config.compression === 'gzip') headers['content-encoding'] = 'gzip';
+    this.http.start(headers);
     if (this.config.healthcheck) await this.healthcheck();
     // Last: the queue's workers may send at once (a backlog from the last run).
     await this.sender.start();
@@ -180,17 +168,17 @@ export class ElasticsearchOutput {
 
   /** `GET /`: throws unless the cluster answers 2xx (wrong URL, credentials or CA show up here). */
   async healthcheck(): Promise<void> {
-    if (!this.pool) throw new Error('elasticsearch output not started');
-    const res = await this.pool.request({
+    const auth = this.http.headers.authorization;
+    const res = await this.http.request({
       path: this.rootPath,
       method: 'GET',
-      headers: this.headers.authorization ? { authorization: this.headers.authorization } : {},
+      headers: auth ? { authorization: auth } : {},
       signal: AbortSignal.timeout(this.config.timeout),
     });
     const text = await res.body.text();
     if (res.statusCode < 200 || res.statusCode >= 300) {
       throw new Error(
-        `elasticsearch health check: GET ${this.origin}${this.rootPath} answered ${res.statusCode}${fixFor(res.statusCode)}: ${excerpt(text)}`,
+        `elasticsearch health check: GET ${this.http.origin}${this.rootPath} answered ${res.statusCode}${fixFor(res.statusCode)}: ${excerpt(text)}`,
       );
     }
   }
@@ -201,24 +189,11 @@ export class ElasticsearchOutput {
 
   async stop(): Promise<void> {
     await this.sender.stop();
-    const pool = this.pool;
-    this.pool = undefined;
-    if (pool) await pool.close();
+    await this.http.close();
   }
 
   health(): { ok: boolean; reason?: string; stuck?: boolean } {
-    // Stuck (a request outlived its watchdog): shiplog is broken, not the cluster down.
-    const stuck = this.pool?.stuck;
-    if (stuck !== undefined)
-      return {
-        ok: false,
-        stuck: true,
-        reason: `stuck: a bulk request did not settle within ${this.pool!.watchdogMs} ms (since ${new Date(stuck).toISOString()}; connection pool replaced)`,
-      };
-    // Status only: response bodies never reach /readyz (#17.12).
-    return this.consecutiveFailures >= 3
-      ? { ok: false, reason: `bulk requests failing (last: ${this.lastFailure})` }
-      : { ok: true };
+    return this.http.health();
   }
 
   /** One attempt for a chunk (split into several requests only when the cluster said 413). */
@@ -230,16 +205,10 @@ export class ElasticsearchOutput {
     if (res.retry && res.retry.indexes !== 'all' && res.retry.indexes.length === 0) {
       res.retry = undefined;
     }
-    if (res.retry?.indexes === 'all' || (res.rejected && !res.retry)) this.noteFailure(res);
-    else this.consecutiveFailures = 0;
+    if (res.retry?.indexes === 'all' || (res.rejected && res.rejected.length > 0 && !res.retry))
+      this.http.failed(res.status ?? 'error');
+    else if (!(res.rejected && !res.retry)) this.http.succeeded();
     return res;
-  }
-
-  private noteFailure(res: SendResult): void {
-    if (res.retry?.indexes === 'all' || (res.rejected && res.rejected.length > 0)) {
-      this.consecutiveFailures++;
-      this.lastFailure = res.status ?? 'error';
-    }
   }
 
   private itemsOf(records: readonly LogRecord[]): Items {
@@ -300,42 +269,16 @@ export class ElasticsearchOutput {
     const size = body.length;
     if (size > this.bodyLimit && n > 1) return this.split(items, from, to, signal);
 
-    let statusCode: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let response: string;
-    try {
-      const res = await this.pool!.request({
-        path: this.bulkPath,
-        method: 'POST',
-        headers: this.headers,
-        body,
-        signal,
-      });
-      statusCode = res.statusCode;
-      headers = res.headers;
-      response = await res.body.text();
-    } catch (e) {
-      if (signal.aborted) throw e;
-      const err = e as Error & { code?: string };
-      if (err.code === 'UND_ERR_INVALID_ARG') {
-        // The request itself is malformed: resending cannot help (#17.1).
-        return Result.permanent(
-          `bulk request refused by the HTTP client (invalid argument): ${excerpt(err.message)}`,
-          n,
-          'invalid_argument',
-        );
-      }
-      return Result.retry(
-        `bulk request failed: ${err.message}`,
-        undefined,
-        err.code?.toLowerCase() ?? 'error',
-      );
-    }
-    const status = String(statusCode);
+    const res = await this.http.exchange({ path: this.bulkPath, body, signal });
+    if (res.kind === 'failure')
+      return res.permanent
+        ? Result.permanent(res.reason, n, res.status)
+        : Result.retry(res.reason, undefined, res.status);
+    const { status, code: statusCode, text: response } = res;
 
-    if (statusCode >= 200 && statusCode < 300) return this.classify(response, n, status);
+    if (res.verdict === 'ok') return this.classify(response, n, status);
 
-    if (statusCode === 413) {
+    if (res.verdict === 'too_large') {
       if (n === 1) {
         return Result.permanent(
           `413 document of ${size} bytes exceeds the cluster's http.max_content_length`,
@@ -352,10 +295,10 @@ export class ElasticsearchOutput {
       }
       return this.split(items, from, to, signal);
     }
-    if (statusCode === 429 || statusCode === 408 || statusCode >= 500) {
+    if (res.verdict === 'retry') {
       return Result.retry(
         `bulk request answered ${statusCode}: ${errorSummary(response)}`,
-        parseRetryAfter(headers['retry-after']),
+        res.delayMs,
         status,
       );
     }
@@ -496,32 +439,5 @@ function fixFor(status: number): string {
       return ' (the server rejected Content-Type application/x-ndjson: is the url an Elasticsearch endpoint?)';
     default:
       return '';
-  }
-}
-
-function checkAuth(a: EsOptions['auth']): void {
-  const both = (v: unknown, f: unknown, name: string): void => {
-    if (v !== undefined && f !== undefined)
-      throw invalid(`auth.${name}`, `set auth.${name} or auth.${name}_file, not both`);
-    if (v === undefined && f === undefined)
-      throw invalid(`auth.${name}`, `auth.type ${a.type} needs auth.${name} or auth.${name}_file`);
-  };
-  if (a.type === 'basic') {
-    if (!a.user) throw invalid('auth.user', 'auth.type basic needs auth.user');
-    both(a.password, a.password_file, 'password');
-  } else if (a.type === 'api_key') both(a.api_key, a.api_key_file, 'api_key');
-  else if (a.type === 'bearer') both(a.token, a.token_file, 'token');
-}
-
-export function authHeader(a: EsOptions['auth']): string | undefined {
-  switch (a.type) {
-    case 'basic':
-      return `Basic ${Buffer.from(`${a.user}:${readSecret(a.password, a.password_file)}`).toString('base64')}`;
-    case 'api_key':
-      return `ApiKey ${readSecret(a.api_key, a.api_key_file)}`;
-    case 'bearer':
-      return `Bearer ${readSecret(a.token, a.token_file)}`;
-    default:
-      return undefined;
   }
 }

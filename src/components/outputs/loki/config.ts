@@ -1,17 +1,14 @@
-// Options of the `loki` output. Secrets come from `${ENV}` interpolation or from files (`*_file`),
-// never from literals in a shared config.
+// Options of the `loki` output. `auth` and `tls` are the HTTP outputs' shared shape
+// (_shared/http-options.ts); secrets come from `${ENV}`, `*_env` or `*_file`, never literals.
 
 import { z } from 'zod';
+import { authOptions, tlsOptions } from '../_shared/http-options.js';
 import { rateLimit } from '../_shared/rate-limit.js';
 import { trustedFieldsDescription } from '../_shared/trusted.js';
 import { duration, size } from '../../../core/units.js';
 
-const secretFile = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .optional()
-    .describe(`File holding the ${what} (trailing newline ignored); read at start-up.`);
+/** Loki has no API-key scheme (a gateway taking a key takes it as a bearer token or a header). */
+export const LOKI_AUTH_TYPES = ['none', 'basic', 'bearer'] as const;
 
 export const options = z.object({
   url: z
@@ -89,7 +86,7 @@ export const options = z.object({
     .min(1)
     .optional()
     .describe(
-      'Take the entry time from this field (RFC 3339, or epoch seconds/ms/µs/ns) instead of the record time; unparseable values fall back to the record time.',
+      "Take the entry time from this field instead of the record time: RFC 3339 / ISO 8601 or epoch seconds/ms/µs/ns by magnitude (the parse filters' time_format auto); unparseable values fall back to the record time.",
     ),
   tenant: z
     .string()
@@ -99,36 +96,15 @@ export const options = z.object({
       'Tenant sent as X-Scope-OrgID: a name or a {field} template (one push per tenant). Required by multi-tenant Loki.',
     ),
   trusted_fields: z.array(z.string().min(1)).default([]).describe(trustedFieldsDescription),
-  auth: z
-    .strictObject({
-      user: z
-        .string()
-        .min(1)
-        .optional()
-        .describe('Basic auth user (Grafana Cloud: the instance id).'),
-      password: z.string().optional().describe('Basic auth password: use ${ENV} interpolation.'),
-      password_file: secretFile('basic auth password'),
-      bearer_token: z.string().optional().describe('Bearer token: use ${ENV} interpolation.'),
-      bearer_token_file: secretFile('bearer token'),
-    })
-    .prefault({})
-    .describe('Authentication: basic (user + password) or bearer, not both.'),
+  auth: authOptions(LOKI_AUTH_TYPES, {
+    note: 'Grafana Cloud: type basic, user = the instance id, password = an access policy token.',
+    legacy: true,
+  }),
   headers: z
     .record(z.string(), z.string())
     .default({})
     .describe('Extra HTTP headers on every push (values may use ${ENV}).'),
-  tls: z
-    .strictObject({
-      ca_file: z.string().min(1).optional().describe('PEM CA bundle to verify the server with.'),
-      cert_file: z.string().min(1).optional().describe('PEM client certificate (mutual TLS).'),
-      key_file: z.string().min(1).optional().describe('PEM client key (mutual TLS).'),
-      insecure_skip_verify: z
-        .boolean()
-        .default(false)
-        .describe('Do not verify the server certificate and name. Only for a lab setup.'),
-    })
-    .prefault({})
-    .describe('TLS for https URLs.'),
+  tls: tlsOptions(true),
   batch: z
     .strictObject({
       max_bytes: size(

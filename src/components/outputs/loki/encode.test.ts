@@ -1,21 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
-import {
-  canonicalDecimal,
-  attributeRejections,
-  encodeJson,
-  encodeProtobuf,
-  labelsText,
-  LokiEncoder,
-  nsString,
-  parseGoTime,
-  parseTime,
-  sanitizeLabelName,
-  tenantProblem,
-  truncateUtf8,
-  type EncoderConfig,
-} from './encode.js';
+import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
+import { encodeJson, encodeProtobuf } from './body.js';
+import { LokiEncoder, type EncoderConfig } from './encoder.js';
+import { canonicalDecimal } from './json-cut.js';
+import { labelsText } from './labels.js';
+import { attributeRejections, parseGoTime } from './rejections.js';
+import { tenantProblem } from './tenant.js';
+import { nsString } from './time.js';
 import { decodePushRequest } from './logproto.js';
 
 const NOW = Date.parse('2025-03-01T12:00:00Z');
@@ -137,13 +130,19 @@ describe('lines', () => {
 });
 
 describe('time', () => {
-  it('parses RFC 3339 to ns and epochs by magnitude', () => {
-    expect(parseTime('2025-03-01T12:00:00.123456789Z')).toEqual([NOW + 123, 456789]);
-    expect(parseTime('2025-03-01T13:00:00+01:00')).toEqual([NOW, 0]);
-    expect(parseTime(NOW / 1000)).toEqual([NOW, 0]);
-    expect(parseTime(NOW)).toEqual([NOW, 0]);
-    expect(parseTime(`${NOW}000123`)).toEqual([NOW, 123]);
-    expect(parseTime('yesterday')).toBeUndefined();
+  it("time_field: RFC 3339 to ns and epochs by magnitude (the parse filters' parser, auto)", () => {
+    const at = (ts: unknown): [number, number] | undefined => {
+      const p = enc({ timeField: 'ts', rejectOlderThanMs: 0 }).prepare([rec({ ts }, 1, 0)]);
+      if (p.badTimes > 0) return undefined;
+      const e = p.pushes[0].streams[0].entries[0];
+      return [e.seconds * 1000 + Math.floor(e.nanos / 1e6), e.nanos % 1e6];
+    };
+    expect(at('2025-03-01T12:00:00.123456789Z')).toEqual([NOW + 123, 456789]);
+    expect(at('2025-03-01T13:00:00+01:00')).toEqual([NOW, 0]);
+    expect(at(NOW / 1000)).toEqual([NOW, 0]);
+    expect(at(NOW)).toEqual([NOW, 0]);
+    expect(at(`${NOW}000123`)).toEqual([NOW, 123]);
+    expect(at('yesterday')).toBeUndefined();
     expect(nsString(1740830400, 5)).toBe('1740830400000000005');
   });
 

@@ -4,14 +4,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
-import {
-  encodeJson,
-  encodeProtobuf,
-  LokiEncoder,
-  spliceTopKeys,
-  stringifyMasked,
-  withoutPaths,
-} from './encode.js';
+import { encodeJson, encodeProtobuf } from './body.js';
+import { LokiEncoder } from './encoder.js';
+import { spliceTopKeys, stringifyMasked, withoutPaths } from './json-cut.js';
 import { encodePushRequest, type PushStream } from './logproto.js';
 
 const NOW = Date.parse('2025-03-01T12:00:00Z');

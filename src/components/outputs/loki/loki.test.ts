@@ -168,7 +168,7 @@ describe('loki output', () => {
     const h = await pipeline(r.url, {
       labels: { job: 'test', missing: '{no_such_field}' }, // empty ⇒ dropped
       tenant: 'team-a',
-      auth: { user: 'u', password: 'pw' },
+      auth: { type: 'basic', user: 'u', password: 'pw' },
       headers: { 'X-Extra': 'yes' },
     });
     await source('src').emit(3, 3);
@@ -182,6 +182,17 @@ describe('loki output', () => {
     expect(r.entries[0].ts).toBeGreaterThan(BigInt(Date.now() - 60_000) * 1_000_000n);
     await until(() => source('src').committed() === 3);
     expect(deadLetters(h)).toEqual([]);
+  });
+
+  it('the 0.1 spelling (auth.bearer_token, tls.insecure_skip_verify) still delivers', async () => {
+    const r = await receiver({ authorization: 'Bearer tok' });
+    await pipeline(r.url, {
+      auth: { bearer_token: 'tok' },
+      tls: { insecure_skip_verify: false },
+    });
+    await source('src').emit(2, 2);
+    await r.waitFor(2, 5000);
+    expect(r.requests[0].authorization).toBe('Bearer tok');
   });
 
   it('JSON + gzip encoding', async () => {

@@ -16,34 +16,43 @@
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter } from 'prom-client';
 import snappy, { loadSnappy } from './snappy.js';
 import type { OutputContext, RetryConfig } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
-import { createGuardedPool, plainHttpWarning, readSecret, tlsConnect } from '../_shared/http.js';
-import type { GuardedPool } from '../_shared/guarded-pool.js';
+import { counter } from '../../_shared/metrics/index.js';
+import { HttpEndpoint } from '../_shared/endpoint.js';
 import { excerpt } from '../_shared/excerpt.js';
 import { checkTrusted } from '../_shared/trusted.js';
 import { compileTemplate } from '../../../core/template.js';
 import type { LogRecord, OutputBatch } from '../../../core/record.js';
-import { parseRetryAfter } from '../../../core/retry.js';
 import { Sender, type Chunk, type SendResult } from '../../../core/sender.js';
-import type { LokiOptions } from './config.js';
-import {
-  attributeRejections,
-  encodeJson,
-  encodeProtobufView,
-  LokiEncoder,
-  TenantError,
-  type Prepared,
-  type Push,
-} from './encode.js';
+import { LOKI_AUTH_TYPES, type LokiOptions } from './config.js';
+import { encodeJson, encodeProtobufView } from './body.js';
+import { LokiEncoder } from './encoder.js';
+import type { Prepared, Push } from './push.js';
+import { attributeRejections } from './rejections.js';
+import { TenantError } from './tenant.js';
 import { Arena } from '../_shared/arena.js';
 import { LokiSealer, SealedChunk, lokiCodec } from './seal.js';
 import { senderRateLimit } from '../_shared/rate-limit.js';
 
 const gzipAsync = promisify(gzip);
-const PUSH_PATH = '/loki/api/v1/push';
+export const PUSH_PATH = '/loki/api/v1/push';
+
+/** The `loki` endpoint of `config` (throws a ConfigError for bad auth, tls or url). */
+export function lokiEndpoint(config: LokiOptions, log: OutputContext['log']): HttpEndpoint {
+  return new HttpEndpoint(
+    config,
+    { name: 'loki', request: 'push', requests: 'pushes', authTypes: LOKI_AUTH_TYPES },
+    log,
+  );
+}
+
+/** The push path under the url's prefix (a url that already ends in the push path is taken as is). */
+export function pushPath(http: HttpEndpoint): string {
+  return http.prefix.replace(/\/loki\/api\/v1\/push$/, '') + PUSH_PATH + http.search;
+}
 
 export interface LokiOutputConfig extends LokiOptions {
   id: string;
@@ -70,31 +79,21 @@ interface PushOutcome {
 export class LokiOutput {
   readonly encoder: LokiEncoder;
   private readonly sender: Sender;
-  private readonly origin: string;
+  private readonly http: HttpEndpoint;
   private readonly pushPath: string;
-  private pool: GuardedPool | undefined;
-  private headers: Record<string, string> = {};
   private readonly truncatedTotal: Counter<'component'>;
   private readonly refusedTotal: Counter<'component' | 'label'>;
-  private consecutiveFailures = 0;
   /** Smallest body the server refused with 413 (minus one): for logging the split once. */
   private pushLimit = Infinity;
   /** Where the filling chunk is encoded (protobuf), reused chunk after chunk. */
   private readonly arena = new Arena();
-  private lastFailure = '';
 
   constructor(
     private readonly config: LokiOutputConfig,
     private readonly ctx: OutputContext,
   ) {
-    const url = new URL(config.url);
-    if (url.username || url.password) {
-      throw invalid('url', 'credentials do not belong in the url: use auth.user/auth.password');
-    }
-    this.origin = url.origin;
-    const prefix = url.pathname.replace(/\/+$/, '').replace(/\/loki\/api\/v1\/push$/, '');
-    this.pushPath = prefix + PUSH_PATH + url.search;
-    checkAuth(config.auth);
+    this.http = lokiEndpoint(config, ctx.log);
+    this.pushPath = pushPath(this.http);
     if (config.tenant !== undefined) {
       let fields: string[] = [];
       try {
@@ -160,12 +159,6 @@ export class LokiOutput {
 
   async start(): Promise<void> {
     if (this.config.encoding === 'protobuf') loadSnappy(); // the addon, or what is missing
-    const { tls, auth } = this.config;
-    if (tls.insecure_skip_verify) {
-      this.ctx.log.warn('tls.insecure_skip_verify is on: the server certificate is not checked', {
-        url: this.origin,
-      });
-    }
     const headers: Record<string, string> = { 'user-agent': 'shiplog' };
     for (const [k, v] of Object.entries(this.config.headers)) headers[k.toLowerCase()] = v;
     if (this.config.encoding === 'protobuf') {
@@ -174,21 +167,7 @@ export class LokiOutput {
       headers['content-type'] = 'application/json';
       if (this.config.compression === 'gzip') headers['content-encoding'] = 'gzip';
     }
-    const authorization = authHeader(auth);
-    if (authorization) headers.authorization = authorization;
-    this.headers = headers;
-    checkHeaders(headers);
-    const plain = plainHttpWarning(this.config.url, headers);
-    if (plain) this.ctx.log.warn(plain, { url: this.origin });
-    this.pool ??= createGuardedPool(
-      this.origin,
-      {
-        connections: this.config.workers,
-        timeoutMs: this.config.timeout,
-        connect: tlsConnect(tls, !tls.insecure_skip_verify),
-      },
-      (why) => this.ctx.log.error('loki connection pool replaced', { reason: why }),
-    );
+    this.http.start(headers);
     // Last: the queue's workers may send at once (a backlog from the last run).
     await this.sender.start();
   }
@@ -199,24 +178,11 @@ export class LokiOutput {
 
   async stop(): Promise<void> {
     await this.sender.stop();
-    const pool = this.pool;
-    this.pool = undefined;
-    if (pool) await pool.close();
+    await this.http.close();
   }
 
   health(): { ok: boolean; reason?: string; stuck?: boolean } {
-    // Stuck (a push outlived its watchdog): shiplog is broken, not the backend down.
-    const stuck = this.pool?.stuck;
-    if (stuck !== undefined)
-      return {
-        ok: false,
-        stuck: true,
-        reason: `stuck: a push did not settle within ${this.pool!.watchdogMs} ms (since ${new Date(stuck).toISOString()}; connection pool replaced)`,
-      };
-    // Status only: response bodies never reach /readyz (#17.12).
-    return this.consecutiveFailures >= 3
-      ? { ok: false, reason: `pushes failing (last: ${this.lastFailure})` }
-      : { ok: true };
+    return this.http.health();
   }
 
   /** Log what preparing a chunk found; returns the records refused before sending. */
@@ -308,9 +274,8 @@ export class LokiOutput {
     if (rejected.length > 0) res.rejected = rejected;
     if (all.retry) {
       res.retry = { ...all.retry, indexes: all.retry.indexes.map(pos) };
-      this.consecutiveFailures++;
-      this.lastFailure = all.status;
-    } else this.consecutiveFailures = 0;
+      this.http.failed(all.status);
+    } else this.http.succeeded();
     return res;
   }
 
@@ -353,16 +318,14 @@ export class LokiOutput {
    * templated tenant is not known here: the static one, if any, is sent.
    */
   private async probe(signal: AbortSignal): Promise<boolean> {
-    const pool = this.pool;
-    if (!pool) return false;
     const protobuf = this.config.encoding === 'protobuf';
-    const headers: Record<string, string> = { ...this.headers };
+    const headers: Record<string, string> = { ...this.http.headers };
     delete headers['content-encoding'];
     if (!protobuf) headers['content-type'] = 'application/json';
     const tenant = this.config.tenant;
     if (tenant && !tenant.includes('{')) headers['x-scope-orgid'] = tenant;
     try {
-      const res = await pool.request({
+      const res = await this.http.request({
         path: this.pushPath,
         method: 'POST',
         headers,
@@ -380,53 +343,29 @@ export class LokiOutput {
   private async push(target: PushTarget, signal: AbortSignal): Promise<PushOutcome> {
     const indexes = target.indexes;
     const body = await target.body();
-    let headers = this.headers;
+    let headers = this.http.headers;
     if (target.tenant) headers = { ...headers, 'x-scope-orgid': target.tenant };
-
-    let statusCode: number;
-    let resHeaders: Record<string, string | string[] | undefined>;
-    let text: string;
-    try {
-      const pool = this.pool;
-      if (!pool) throw new Error('loki output not started');
-      const res = await pool.request({
-        path: this.pushPath,
-        method: 'POST',
-        headers,
-        body,
-        signal,
-      });
-      statusCode = res.statusCode;
-      resHeaders = res.headers;
-      text = await res.body.text();
-    } catch (e) {
-      if (signal.aborted) throw e;
-      const err = e as Error & { code?: string };
-      if (err.code === 'UND_ERR_INVALID_ARG') {
-        // The request itself is malformed (a header value): resending cannot help (#17.1).
-        const reason = `push refused by the HTTP client (invalid argument): ${excerpt(err.message)}`;
-        this.ctx.log.error('push refused; records dead-lettered', { reason });
-        return {
-          status: 'invalid_argument',
-          rejected: indexes().map((index) => ({ index, reason })),
-        };
-      }
+    const res = await this.http.exchange({ path: this.pushPath, headers, body, signal });
+    if (res.kind === 'failure') {
+      if (!res.permanent)
+        return { status: res.status, retry: { indexes: indexes(), reason: res.reason } };
+      this.ctx.log.error('push refused; records dead-lettered', { reason: res.reason });
       return {
-        status: err.code?.toLowerCase() ?? 'error',
-        retry: { indexes: indexes(), reason: `push failed: ${err.message}` },
+        status: res.status,
+        rejected: indexes().map((index) => ({ index, reason: res.reason })),
       };
     }
-    const status = String(statusCode);
-    if (statusCode >= 200 && statusCode < 300) return { status };
+    const { status, code: statusCode, text } = res;
+    if (res.verdict === 'ok') return { status };
 
     const detail = excerpt(text);
-    if (statusCode === 429 || statusCode === 408 || statusCode >= 500) {
+    if (res.verdict === 'retry') {
       return {
         status,
         retry: {
           indexes: indexes(),
           reason: `push answered ${statusCode}: ${detail}`,
-          delayMs: parseRetryAfter(resHeaders['retry-after']),
+          delayMs: res.delayMs,
         },
       };
     }
@@ -450,7 +389,7 @@ export class LokiOutput {
       this.ctx.log.error('loki rejected a push (400); entries dead-lettered', { reason });
       return { status, rejected: indexes().map((index) => ({ index, reason })) };
     }
-    if (statusCode === 413) {
+    if (res.verdict === 'too_large') {
       // Too large for Loki or a proxy in front of it: halve until it fits (one entry that does
       // not fit is dead-lettered below).
       const full = target.lines();
@@ -526,7 +465,7 @@ function countTooOld(rejected: Array<{ reason: string }>): number {
 function fixFor(status: number): string {
   switch (status) {
     case 401:
-      return ' (no tenant or bad credentials: set `tenant` for a multi-tenant Loki, check auth.user/password or bearer_token)';
+      return ' (no tenant or bad credentials: set `tenant` for a multi-tenant Loki, check auth (type, user/password or token))';
     case 403:
       return ' (the credentials may not write to this tenant: check auth and `tenant`)';
     case 404:
@@ -535,52 +474,5 @@ function fixFor(status: number): string {
       return ' (push larger than the server or proxy allows: lower batch.max_bytes, or raise the limit, e.g. grpc_server_max_recv_msg_size / the proxy body size)';
     default:
       return '';
-  }
-}
-
-function counter<L extends string>(
-  reg: Registry,
-  name: string,
-  help: string,
-  labelNames: L[],
-): Counter<L> {
-  const existing = reg.getSingleMetric(name);
-  if (existing) return existing as Counter<L>;
-  return new Counter({ name, help, labelNames, registers: [reg] });
-}
-
-function checkAuth(a: LokiOptions['auth']): void {
-  const basic = a.user !== undefined || a.password !== undefined || a.password_file !== undefined;
-  const bearer = a.bearer_token !== undefined || a.bearer_token_file !== undefined;
-  if (basic && bearer)
-    throw invalid('auth', 'use basic auth (user/password) or a bearer token, not both');
-  if (basic) {
-    if (a.user === undefined) throw invalid('auth.user', 'basic auth needs auth.user');
-    if ((a.password === undefined) === (a.password_file === undefined))
-      throw invalid(
-        'auth.password',
-        'basic auth needs exactly one of auth.password or auth.password_file',
-      );
-  }
-  if (bearer && a.bearer_token !== undefined && a.bearer_token_file !== undefined)
-    throw invalid('auth.bearer_token', 'set auth.bearer_token or auth.bearer_token_file, not both');
-}
-
-export function authHeader(a: LokiOptions['auth']): string | undefined {
-  if (a.user !== undefined)
-    return `Basic ${Buffer.from(`${a.user}:${readSecret(a.password, a.password_file)}`).toString('base64')}`;
-  if (a.bearer_token !== undefined || a.bearer_token_file !== undefined)
-    return `Bearer ${readSecret(a.bearer_token, a.bearer_token_file)}`;
-  return undefined;
-}
-
-/** Header values from the config, checked once: undici refuses CR, LF, NUL and non-Latin-1. */
-function checkHeaders(headers: Record<string, string>): void {
-  for (const [k, v] of Object.entries(headers)) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k))
-      throw invalid(`headers.${k}`, 'invalid header name');
-    // eslint-disable-next-line no-control-regex -- NUL is what is refused
-    if (/[\u0000\r\n]|[^\u0000-\u00ff]/.test(v))
-      throw invalid(`headers.${k}`, 'the value holds CR, LF, NUL or a character above U+00FF');
   }
 }

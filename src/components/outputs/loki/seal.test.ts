@@ -1,7 +1,9 @@
 import snappy from 'snappy';
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
-import { LokiEncoder, encodeProtobuf, type EncoderConfig, type Prepared } from './encode.js';
+import { encodeProtobuf } from './body.js';
+import { LokiEncoder, type EncoderConfig } from './encoder.js';
+import type { Prepared } from './push.js';
 import { decodePushRequest } from './logproto.js';
 import { Arena } from '../_shared/arena.js';
 import { LokiSealer, SealedChunk, lokiCodec } from './seal.js';

@@ -14,14 +14,9 @@ import type { LogRecord } from '../../../core/record.js';
 import type { Sealed, Sealer } from '../../../core/sender.js';
 import type { ChunkCodec } from '../../../core/queue-codec.js';
 import { keptFromJson, keptToJson, type KeptJson } from '../../../core/queue-codec.js';
-import {
-  Entry,
-  encodeProtobufView,
-  type LokiEncoder,
-  type Prepared,
-  type Push,
-  type Stream,
-} from './encode.js';
+import { encodeProtobufView } from './body.js';
+import type { LokiEncoder } from './encoder.js';
+import { Entry, type Prepared, type Push, type Stream } from './push.js';
 import type { Arena } from '../_shared/arena.js';
 import {
   readStreamLines,

@@ -3,7 +3,7 @@
 // generic protobufjs Writer allocates an operation object per field and a fork state per nested
 // message (6+ objects per log line), and at ~100k lines/s that garbage outlived young-generation
 // collections and was most of the RSS. Here: one size pass (byte lengths kept in a reused typed
-// array), then one write pass into a reused buffer. encode.test.ts asserts byte equality with
+// array), then one write pass into a reused buffer. wire.test.ts asserts byte equality with
 // protobufjs on varied inputs (empty strings, zero/negative times, metadata, non-ASCII).
 //
 // protobufjs (proto3) omits scalar fields holding their default ('' / 0) and always writes a

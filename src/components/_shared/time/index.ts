@@ -1,8 +1,9 @@
-// Record time from a parsed field: RFC 3339 / ISO 8601 (full nanosecond fraction kept), epoch
+// Record time from a field: RFC 3339 / ISO 8601 (full nanosecond fraction kept), epoch
 // seconds/ms/µs/ns (numbers or digit strings, exact for strings), or a strftime layout. Parsers
 // are compiled once; each keeps the last input so runs of equal timestamps cost one compare.
+// One parser for the parse filters' `time_field`/`time_format` and the loki output's `time_field`.
 
-import { configError } from './regex.js';
+import { invalidConfig as configError } from '../../../core/errors.js';
 
 export interface TimeOut {
   ms: number;

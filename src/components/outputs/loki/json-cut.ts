@@ -1,0 +1,291 @@
+// JSON lines without the fields that became labels, made as cheaply as the record allows:
+//   - cut out of the record's raw JSON text (findCuts / spliceTopKeys) when that text is exactly
+//     what JSON.stringify would write, so the line is the input bytes minus a few ranges;
+//   - serialised with the label keys masked for the one call (stringifyMasked);
+//   - serialised from a copy without the label paths (withoutPaths).
+// No state between calls: scratch arrays are the caller's (the encoder keeps one of each).
+
+import type { Fields } from '../../../core/record.js';
+
+export function onlyKey(fields: Fields, key: string): boolean {
+  let n = 0;
+  for (const k in fields) {
+    if (k !== key || ++n > 1) return false;
+  }
+  return n === 1;
+}
+
+export function hasPath(fields: Fields, path: readonly string[]): boolean {
+  let cur: unknown = fields;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (cur === null || typeof cur !== 'object') return false;
+    cur = (cur as Fields)[path[i]];
+  }
+  return cur !== null && typeof cur === 'object' && path[path.length - 1] in (cur as Fields);
+}
+
+/** A copy of `fields` without `paths` (copying only the objects along each path). */
+export function withoutPaths(fields: Fields, paths: ReadonlyArray<readonly string[]>): Fields {
+  const out: Fields = { ...fields };
+  for (const p of paths) {
+    let cur = out;
+    let ok = true;
+    for (let i = 0; i < p.length - 1; i++) {
+      const next = cur[p[i]];
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        ok = false;
+        break;
+      }
+      const copy = { ...(next as Fields) };
+      cur[p[i]] = copy;
+      cur = copy;
+    }
+    if (ok) delete cur[p[p.length - 1]];
+  }
+  return out;
+}
+
+/**
+ * The character ranges to cut out of `raw` (the record's JSON text) so that what remains is
+ * `JSON.stringify(fields)` without the top-level keys `drop`: a dropped member goes with the comma
+ * before it (or after it, when no kept member precedes). Writes merged [from, to) pairs into `out`
+ * and returns how many numbers it wrote: 0 when no dropped key is in the text, -1 when the text is
+ * not exactly what JSON.stringify would write (whitespace, escapes it would not use,
+ * non-canonical numbers, integer-like keys V8 would reorder, lone surrogates), and the caller
+ * then serialises the fields. Dropped key names must be plain (no character JSON escapes).
+ */
+export function findCuts(raw: string, drop: readonly string[], out: number[]): number {
+  const n = raw.length;
+  if (n < 2 || raw.charCodeAt(0) !== 123 /* { */) return -1;
+  if (raw.charCodeAt(1) === 125 /* } */) return n === 2 ? 0 : -1;
+  const plain = !SPECIAL.test(raw);
+  let k = 0;
+  let keptBefore = false;
+  let i = 1;
+  for (;;) {
+    if (raw.charCodeAt(i) !== 34) return -1;
+    const ks = i + 1;
+    const ke = stringEnd(raw, ks, plain);
+    if (ke < 0 || indexLike(raw, ks, ke) || raw.charCodeAt(ke + 1) !== 58 /* : */) return -1;
+    const ve = valueEnd(raw, ke + 2, 0, plain);
+    if (ve < 0) return -1;
+    const c = raw.charCodeAt(ve);
+    if (c !== 44 /* , */ && (c !== 125 /* } */ || ve + 1 !== n)) return -1;
+    if (isDropped(raw, ks, ke, drop)) {
+      const from = keptBefore ? i - 1 : i;
+      const to = keptBefore || c === 125 ? ve : ve + 1;
+      if (k > 0 && out[k - 1] === from) out[k - 1] = to;
+      else {
+        out[k++] = from;
+        out[k++] = to;
+      }
+    } else keptBefore = true;
+    if (c === 125) return k;
+    i = ve + 1;
+  }
+}
+
+/** `src` without the [from, to) ranges `cuts[at..end)` (sorted, not overlapping). */
+export function applyCuts(src: string, cuts: readonly number[], at = 0, end = cuts.length): string {
+  let s = '';
+  let from = 0;
+  for (let k = at; k < end; k += 2) {
+    s += src.slice(from, cuts[k]);
+    from = cuts[k + 1];
+  }
+  return s + src.slice(from);
+}
+
+/**
+ * `JSON.stringify(fields)` without the top-level keys `drop`, cut out of `raw` (see findCuts):
+ * `raw` itself when no dropped key is in it, undefined when the text is not canonical.
+ * `scratch` receives the cuts (pass one array per caller to avoid an allocation per line).
+ */
+export function spliceTopKeys(
+  raw: string,
+  drop: readonly string[],
+  scratch: number[] = [],
+): string | undefined {
+  const k = findCuts(raw, drop, scratch);
+  if (k < 0) return undefined;
+  return k === 0 ? raw : applyCuts(raw, scratch, 0, k);
+}
+
+function isDropped(raw: string, ks: number, ke: number, drop: readonly string[]): boolean {
+  const len = ke - ks;
+  for (let d = 0; d < drop.length; d++) {
+    if (drop[d].length === len && raw.startsWith(drop[d], ks)) return true;
+  }
+  return false;
+}
+
+/** A key of digits only: V8 orders integer-like keys first, so the text order may differ. */
+function indexLike(raw: string, ks: number, ke: number): boolean {
+  if (ke === ks) return false;
+  for (let i = ks; i < ke; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** Characters that need a closer look inside strings: escapes, controls, surrogates. */
+// eslint-disable-next-line no-control-regex
+const SPECIAL = /[\\\u0000-\u001f\ud800-\udfff]/;
+/**
+ * Index of the closing quote of the string starting at `i`, or -1 (not as JSON.stringify writes
+ * it). `plain`: the text has none of SPECIAL, so a string ends at the next quote.
+ */
+function stringEnd(raw: string, i: number, plain: boolean): number {
+  if (plain) return raw.indexOf('"', i);
+  const n = raw.length;
+  while (i < n) {
+    const c = raw.charCodeAt(i);
+    if (c === 34) return i;
+    if (c === 92 /* \ */) {
+      const e = raw.charCodeAt(i + 1);
+      // JSON.stringify writes \" \\ \b \f \n \r \t; \/ and \u escapes are not its own.
+      if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) {
+        i += 2;
+        continue;
+      }
+      return -1;
+    }
+    if (c < 32) return -1;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      // A pair is written as is; a lone surrogate would be escaped.
+      const d = raw.charCodeAt(i + 1);
+      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) return -1;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  return -1;
+}
+
+/** Index just past the JSON value starting at `i`, or -1 (invalid or not canonical). */
+function valueEnd(raw: string, i: number, depth: number, plain: boolean): number {
+  const c = raw.charCodeAt(i);
+  if (c === 34) {
+    const e = stringEnd(raw, i + 1, plain);
+    return e < 0 ? -1 : e + 1;
+  }
+  if (c === 123 || c === 91) {
+    if (depth > 64) return -1;
+    const close = c === 123 ? 125 : 93;
+    i++;
+    if (raw.charCodeAt(i) === close) return i + 1;
+    for (;;) {
+      if (c === 123) {
+        if (raw.charCodeAt(i) !== 34) return -1;
+        const ke = stringEnd(raw, i + 1, plain);
+        if (ke < 0 || indexLike(raw, i + 1, ke) || raw.charCodeAt(ke + 1) !== 58) return -1;
+        i = ke + 2;
+      }
+      i = valueEnd(raw, i, depth + 1, plain);
+      if (i < 0) return -1;
+      const d = raw.charCodeAt(i);
+      if (d === close) return i + 1;
+      if (d !== 44) return -1;
+      i++;
+    }
+  }
+  if (c === 116) return raw.startsWith('true', i) ? i + 4 : -1;
+  if (c === 102) return raw.startsWith('false', i) ? i + 5 : -1;
+  if (c === 110) return raw.startsWith('null', i) ? i + 4 : -1;
+  if (c === 45 || (c >= 48 && c <= 57)) return numberEnd(raw, i);
+  return -1;
+}
+
+function numberEnd(raw: string, start: number): number {
+  let i = start;
+  const n = raw.length;
+  let simple = true; // -?[1-9][0-9]* or 0, at most 15 digits: written back the same
+  if (raw.charCodeAt(i) === 45) i++;
+  const digits = i;
+  while (i < n) {
+    const c = raw.charCodeAt(i);
+    if (c >= 48 && c <= 57) i++;
+    else if (c === 46 || c === 101 || c === 69 || c === 43 || c === 45) {
+      simple = false;
+      i++;
+    } else break;
+  }
+  const len = i - digits;
+  if (simple && len > 0 && len <= 15) {
+    if (raw.charCodeAt(digits) !== 48) return i;
+    if (len === 1 && digits === start) return i; // 0 (but not -0)
+    return -1;
+  }
+  if (canonicalDecimal(raw, digits, i)) return i;
+  const text = raw.slice(start, i);
+  const v = Number(text);
+  return Number.isFinite(v) && String(v) === text ? i : -1;
+}
+
+/**
+ * `int.frac` (digits only) as Number→String writes it back, decided without converting: no
+ * leading zero in the integer part, no trailing zero in the fraction, at most 15 significant
+ * digits (a double holds any 15-digit decimal exactly, and the shortest round-trip form is those
+ * digits), and within the range JavaScript prints without an exponent (1e-6 ≤ |v| < 1e21).
+ */
+export function canonicalDecimal(raw: string, from: number, to: number): boolean {
+  let dot = -1;
+  for (let j = from; j < to; j++) {
+    const c = raw.charCodeAt(j);
+    if (c === 46) {
+      if (dot >= 0) return false;
+      dot = j;
+    } else if (c < 48 || c > 57) return false;
+  }
+  if (dot <= from || dot === to - 1) return false;
+  if (raw.charCodeAt(to - 1) === 48) return false; // trailing zero: 1.50 prints as 1.5
+  const intLen = dot - from;
+  if (intLen > 1 && raw.charCodeAt(from) === 48) return false;
+  let sig: number;
+  if (intLen === 1 && raw.charCodeAt(from) === 48) {
+    let z = dot + 1;
+    while (z < to && raw.charCodeAt(z) === 48) z++;
+    if (z - dot - 1 >= 6) return false; // 0.0000001 prints as 1e-7
+    sig = to - z;
+  } else {
+    if (intLen > 21) return false;
+    sig = intLen + (to - dot - 1);
+  }
+  return sig <= 15;
+}
+
+const ABSENT = Symbol('absent');
+
+/**
+ * `JSON.stringify(fields)` without the top-level keys `drop`: their values are set to undefined
+ * (which JSON.stringify leaves out) for the one call and put back before returning, so the object
+ * keeps its shape and V8's fast serializer; no copy, no delete. Undefined when the object refuses
+ * the assignment (frozen, read-only key): the caller takes the copying path.
+ */
+export function stringifyMasked(
+  fields: Fields,
+  drop: readonly string[],
+  /** Where the masked values wait (the caller's, emptied again before returning). */
+  saved: unknown[] = [],
+): string | undefined {
+  let set = 0;
+  try {
+    for (; set < drop.length; set++) {
+      const k = drop[set];
+      if (Object.hasOwn(fields, k)) {
+        saved[set] = fields[k];
+        fields[k] = undefined;
+      } else saved[set] = ABSENT;
+    }
+    return JSON.stringify(fields);
+  } catch {
+    return undefined;
+  } finally {
+    for (let i = 0; i < set; i++) {
+      if (saved[i] !== ABSENT) fields[drop[i]] = saved[i];
+      saved[i] = undefined;
+    }
+  }
+}
