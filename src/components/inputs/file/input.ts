@@ -10,7 +10,6 @@
 import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { createGunzip } from 'node:zlib';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { SourceTracker } from '../../../core/acks.js';
 import type { Input, InputContext } from '../../../core/component.js';
@@ -30,6 +29,7 @@ import {
   verifyPosition,
   type FilePosition,
 } from './identity.js';
+import { findGzipped, gunzipHead, gzipHeadMatches, isCompressed, streamGzip } from './gzip.js';
 import { isUnder, notRegular, openForRead } from './open.js';
 import { rotatedSiblings } from './rotated.js';
 import { TailedFile, type TailerOptions } from './tailer.js';
@@ -42,6 +42,21 @@ interface Dormant {
   size: number;
   mtimeMs: number;
   seen: boolean;
+}
+
+/**
+ * A `.gz` to read: in backfill, every matched one (`path` only); in `run`, the rest of a
+ * checkpointed file that was rotated and compressed while shiplog was stopped, from `start`
+ * (decompressed offset) under the `.gz`'s own entry `key`.
+ */
+interface GzJob {
+  path: string;
+  devino?: string;
+  key?: string;
+  tracker?: SourceTracker;
+  start?: FilePosition;
+  /** The key is in the checkpoint file already (restored, or its nonce is the birth time's). */
+  persisted?: boolean;
 }
 
 interface FileMetrics {
@@ -252,9 +267,9 @@ export class FileInput implements Input {
         if (await this.step(f, round[i + 1] ?? round[0])) worked = true;
       }
       this.reapRetired();
-      if (this.ctx.oneShot && this.open.size === 0 && this.pendingGz.length === 0) break;
-      if (this.ctx.oneShot && this.pendingGz.length > 0) {
-        await this.readGzip(this.pendingGz.shift()!);
+      if (this.ctx.oneShot && this.open.size === 0 && this.gzJobs.length === 0) break;
+      if (this.gzJobs.length > 0) {
+        await this.readGzip(this.gzJobs.shift()!);
         continue;
       }
       if (!worked) await this.sleep(Math.min(200, Math.max(1, this.nextScanAt - Date.now())));
@@ -347,13 +362,7 @@ export class FileInput implements Input {
       if (f.key === undefined) this.assignKey(f, chunk, base);
       const weak = f.fl === 0;
       if (f.updateFingerprint(chunk, base)) this.refingerprint(f, weak);
-      f.beginChunk(now);
-      const before = f.splitter.truncatedLines;
-      f.splitter.push(chunk, f.sink);
-      if (f.splitter.truncatedLines !== before)
-        this.m.truncatedLines.inc({ component: this.ctx.id }, f.splitter.truncatedLines - before);
-      this.ctx.metrics.inputBytes.inc({ component: this.ctx.id }, n);
-      await this.emit(f, chunk, base);
+      await this.deliver(f, chunk, now, chunk, base);
       return true;
     }
     // At end of file.
@@ -377,15 +386,10 @@ export class FileInput implements Input {
     const idle = now - Math.max(f.lastGrowth, f.detachedAt);
     if (f.joiner?.flushIfIdle(now)) await this.emit(f);
     const finishing = this.ctx.oneShot || (f.detached && idle >= this.cfg.rotate_wait);
-    if (f.splitter.hasPartial && (finishing || idle >= this.cfg.rotate_wait)) {
-      f.beginChunk(now);
-      f.splitter.flush(f.sink);
-      f.joiner?.flush();
-      await this.emit(f);
-    }
+    if (f.splitter.hasPartial && (finishing || idle >= this.cfg.rotate_wait))
+      await this.flushLines(f, now);
     if (finishing) {
-      f.joiner?.flush();
-      await this.emit(f);
+      await this.flushLines(f, now);
       this.finish(f);
       return false;
     }
@@ -404,6 +408,35 @@ export class FileInput implements Input {
     return false;
   }
 
+  /**
+   * Split `chunk` (the bytes at f.readPos) into f's records and hand them on as one batch. `window`
+   * (at `windowBase`) holds the chunk and may hold bytes before it: the position's hash of the
+   * bytes before its offset is taken from it when it can be. The read loop and .gz files share it.
+   */
+  private async deliver(
+    f: TailedFile,
+    chunk: Buffer,
+    now: number,
+    window: Buffer,
+    windowBase: number,
+  ): Promise<void> {
+    f.beginChunk(now);
+    const before = f.splitter.truncatedLines;
+    f.splitter.push(chunk, f.sink);
+    if (f.splitter.truncatedLines !== before)
+      this.m.truncatedLines.inc({ component: this.ctx.id }, f.splitter.truncatedLines - before);
+    this.ctx.metrics.inputBytes.inc({ component: this.ctx.id }, chunk.length);
+    await this.emit(f, window, windowBase);
+  }
+
+  /** Take f's unterminated last line and a multiline record being joined, and hand them on. */
+  private async flushLines(f: TailedFile, now: number): Promise<void> {
+    f.beginChunk(now);
+    f.splitter.flush(f.sink);
+    f.joiner?.flush();
+    await this.emit(f);
+  }
+
   private async emit(f: TailedFile, chunk?: Buffer, base = 0): Promise<void> {
     if (f.tracker === undefined) {
       f.takeRecords();
@@ -411,7 +444,10 @@ export class FileInput implements Input {
     }
     const pos = f.position(chunk, base);
     if (pos === undefined) return;
-    if (!f.persisted) await this.persistKeys();
+    if (!f.persisted) {
+      await this.persistKeys();
+      f.persisted = true;
+    }
     const { records, bytes } = f.takeRecords();
     const wait = this.ctx.emit({
       tag: this.ctx.tag,
@@ -569,13 +605,13 @@ export class FileInput implements Input {
    * with batches still in flight, was saved at what had been acknowledged, the copy's at where
    * the original had been read to.
    */
-  private async findCopy(file: string, pos: FilePosition): Promise<void> {
+  private async findCopy(file: string, pos: FilePosition): Promise<boolean> {
     const dir = path.dirname(file);
     let names: string[];
     try {
       names = await fsp.readdir(dir);
     } catch {
-      return;
+      return false;
     }
     // Newest first: of several files that share the head (a banner longer than
     // fingerprint_bytes), the copy of this truncation is the one made last.
@@ -627,8 +663,9 @@ export class FileInput implements Input {
         copy: p,
         offset: start.o,
       });
-      return;
+      return true;
     }
+    return false;
   }
 
   /**
@@ -850,15 +887,17 @@ export class FileInput implements Input {
         if (f.detached) f.detached = false;
         continue;
       }
-      if (this.gz(p)) {
-        // Compressed files are only read by backfill, through zlib (offsets count uncompressed
-        // bytes): never as a plain file, also when a checkpoint of theirs is being resumed.
+      if (isCompressed(p)) {
+        // Never read as a plain file. Backfill reads every matched one through zlib (offsets
+        // count decompressed bytes); `run` only resumes one that has an entry of its own (the
+        // rest of a file rotated and compressed while shiplog was stopped).
         const resumed = this.dormant.get(di);
         if (resumed) {
           this.dormant.delete(di);
-          for (const d of resumed) this.gzTrackers.set(d.key, d.tracker);
+          if (this.ctx.oneShot) for (const d of resumed) this.gzTrackers.set(d.key, d.tracker);
+          else this.resumeGzip(p, st, resumed);
         }
-        if (this.ctx.oneShot && first) this.pendingGz.push(p);
+        if (this.ctx.oneShot && first) this.gzJobs.push({ path: p });
         continue;
       }
       const dormant = this.dormant.get(di);
@@ -867,7 +906,7 @@ export class FileInput implements Input {
         const d0 = dormant[0];
         if (dormant.length === 1 && d0.size === st.size && d0.mtimeMs === st.mtimeMs) continue;
         const lost = this.openFile(p, st, dormant, false, false);
-        for (const pos of lost) await this.findCopy(p, pos);
+        for (const pos of lost) await this.findRest(p, pos);
         continue;
       }
       if (this.cfg.ignore_older_than > 0 && Date.now() - st.mtimeMs > this.cfg.ignore_older_than)
@@ -946,10 +985,6 @@ export class FileInput implements Input {
     return undefined;
   }
 
-  private gz(p: string): boolean {
-    return p.endsWith('.gz');
-  }
-
   /** Look for a known identity under another name in its directory (e.g. app.log → app.log.1). */
   private async findMoved(di: string, list: Dormant[]): Promise<void> {
     const dir = path.dirname(list[0].pos.p);
@@ -969,6 +1004,10 @@ export class FileInput implements Input {
       }
       if (!st.isFile() || devIno(st) !== di) continue;
       if (this.open.has(di)) return;
+      if (isCompressed(p)) {
+        this.resumeGzip(p, st, list);
+        return;
+      }
       this.ctx.log.info('found a rotated file by identity; reading the rest of it', {
         was: list[0].pos.p,
         path: p,
@@ -980,11 +1019,29 @@ export class FileInput implements Input {
         for (const d of list) this.addDormant(di, d);
         return;
       }
-      for (const pos of lost) await this.findCopy(p, pos);
+      for (const pos of lost) await this.findRest(p, pos);
       return;
     }
-    // Gone: nothing left to read.
-    for (const d of list) this.ctx.forget(d.key);
+    // Gone under its plain name. Rotated and compressed (app.log.1.gz, 0.log.<time>.gz) while
+    // shiplog was stopped or the file closed? Then its rest is read from the .gz. Else gone:
+    // nothing left to read.
+    for (const d of [...list].sort((a, b) => a.pos.o - b.pos.o)) {
+      if (this.ctx.oneShot || isCompressed(d.pos.p) || !(await this.gzipRest(d.pos))) {
+        this.ctx.forget(d.key);
+        continue;
+      }
+      this.retired.push({ key: d.key, tracker: d.tracker });
+    }
+  }
+
+  /**
+   * A saved position of a file that does not hold it any more (truncated or its inode reused
+   * while shiplog was stopped): its rest is in a copy (copytruncate) or, rotated and compressed,
+   * in a .gz.
+   */
+  private async findRest(file: string, pos: FilePosition): Promise<void> {
+    if (await this.findCopy(file, pos)) return;
+    if (!this.ctx.oneShot && !isCompressed(pos.p)) await this.gzipRest(pos);
   }
 
   /**
@@ -1239,14 +1296,73 @@ export class FileInput implements Input {
     }
   }
 
-  // ── backfill of .gz files ──────────────────────────────────────────────────────────────
+  // ── .gz files ─────────────────────────────────────────────────────────────────────────
 
-  private pendingGz: string[] = [];
-  /** Trackers of resumed .gz checkpoints (restored at start), by source key. */
+  /** .gz files to read: every matched one in backfill; in `run`, rests of rotated files. */
+  private readonly gzJobs: GzJob[] = [];
+  /** Trackers of resumed .gz checkpoints (restored at start; backfill), by source key. */
   private readonly gzTrackers = new Map<string, SourceTracker>();
 
-  /** oneShot only: stream a gzip file through zlib; offsets count uncompressed bytes. */
-  private async readGzip(p: string): Promise<void> {
+  private gzBusy(st: fs.Stats): boolean {
+    const di = devIno(st);
+    return this.open.has(di) || this.dormant.has(di) || this.gzJobs.some((j) => j.devino === di);
+  }
+
+  /**
+   * A saved position `pos` names a file gone from its directory (or whose inode now holds another
+   * file): is it there compressed (rotated and gzipped while shiplog was stopped)? Then the .gz
+   * gets an entry of its own at `pos`'s offset (decompressed), and the rest is read from there
+   * (readGzip). The caller retires the saved entry: both reach the checkpoint file in one write.
+   * True when found.
+   */
+  private async gzipRest(pos: FilePosition): Promise<boolean> {
+    const found = await findGzipped(pos, (st) => this.gzBusy(st));
+    if (!found) return false;
+    const { st } = found;
+    const nonce = st.birthtimeMs > 0 ? birthNonce(st.birthtimeMs) : undefined;
+    const key = this.freeKey(st.dev, st.ino, pos.fp, nonce);
+    const tracker = this.ctx.source(key);
+    const start: FilePosition = { ...pos, p: found.path };
+    delete start.b;
+    tracker.track(start).release();
+    this.gzJobs.push({
+      path: found.path,
+      devino: devIno(st),
+      key,
+      tracker,
+      start,
+      persisted: nonce !== undefined,
+    });
+    this.ctx.log.info('found a rotated file compressed; reading the rest of it from the .gz', {
+      was: pos.p,
+      path: found.path,
+      offset: pos.o,
+    });
+    return true;
+  }
+
+  /** A .gz with saved entries of its own (its rest was being read when shiplog stopped). */
+  private resumeGzip(p: string, st: fs.Stats, list: Dormant[]): void {
+    const [d, ...older] = [...list].sort((a, b) => b.pos.o - a.pos.o);
+    for (const o of older) this.retired.push({ key: o.key, tracker: o.tracker });
+    this.gzJobs.push({
+      path: p,
+      devino: devIno(st),
+      key: d.key,
+      tracker: d.tracker,
+      start: d.pos,
+      persisted: true,
+    });
+  }
+
+  /**
+   * Stream a .gz through zlib (offsets count decompressed bytes) and deliver its lines as the
+   * read loop does. `run`: from the job's start, after checking that the .gz still holds the
+   * content the entry names; read to its end, the entry is retired (a later restart reads
+   * nothing again). Backfill: every matched .gz from its start or its saved entry, kept.
+   */
+  private async readGzip(job: GzJob): Promise<void> {
+    const p = job.path;
     let fd: number;
     let st: fs.Stats;
     try {
@@ -1263,74 +1379,100 @@ export class FileInput implements Input {
         path: p,
         error: (e as Error).message,
       });
+      if (job.key !== undefined) this.ctx.forget(job.key);
       return;
     }
-    // Identity from the compressed bytes; the position's hashes are not re-verified for .gz
-    // (the content of a compressed, rotated file does not change).
-    const head = readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, st.size));
-    const fp = hashBytes(head);
-    // A resumed entry of this file (its key with or without a nonce), else a new incarnation.
-    const plain = `${st.dev}:${st.ino}:${fp}`;
-    let key: string | undefined;
-    for (const k of this.gzTrackers.keys()) if (k === plain || k.startsWith(`${plain}.`)) key = k;
-    key ??= sourceKey(st.dev, st.ino, fp);
-    const tracker = this.gzTrackers.get(key) ?? this.ctx.source(key);
-    const saved = tracker.committed;
-    const skip = isFilePosition(saved) && saved.fp === fp ? saved.o : 0;
-    const f = new TailedFile(undefined, st.dev, st.ino, p, 0, this.topts);
-    f.fp = fp;
-    f.fl = head.length;
-    f.setKey(key, tracker);
-    const stream = fs.createReadStream('', { fd, highWaterMark: 256 * 1024 }).pipe(createGunzip());
-    let offset = 0;
+    const r =
+      job.key !== undefined ? await this.gzResume(job, p) : await this.gzBackfill(p, st, fd);
+    if (r === undefined) {
+      fs.closeSync(fd);
+      return;
+    }
+    const { key, tracker, start, persisted } = r;
+    const f = new TailedFile(undefined, st.dev, st.ino, p, start.o, this.topts);
+    f.restore(start);
+    // Backfill: its position is handed on at least once (an empty .gz gets an entry too).
+    if (!job.start) f.lastPos = -1;
+    f.setKey(key, tracker, persisted);
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        if (this.aborted) break;
-        const base = offset;
-        offset += chunk.length;
-        let c = chunk;
-        if (offset <= skip) {
-          f.splitter.reset(offset);
-          continue;
-        }
-        if (base < skip) {
-          c = chunk.subarray(skip - base);
-          f.splitter.reset(skip);
-        }
-        this.ctx.metrics.inputBytes.inc({ component: this.ctx.id }, c.length);
-        f.beginChunk(Date.now());
-        f.splitter.push(c, f.sink);
-        await this.emitGz(f, c, f.splitter.nextOffset - c.length);
+      const result = await streamGzip(
+        fd,
+        start.o,
+        job.start,
+        async (chunk, _base, window, windowBase) => {
+          if (this.aborted) return false;
+          await this.deliver(f, chunk, Date.now(), window, windowBase);
+          return true;
+        },
+      );
+      if (result === 'mismatch') {
+        this.ctx.log.warn('compressed file does not hold its checkpoint any more; not read', {
+          path: p,
+        });
+        this.ctx.forget(key);
+        return;
       }
-      if (!this.aborted) {
-        f.beginChunk(Date.now());
-        f.splitter.flush(f.sink);
-        f.joiner?.flush();
-        await this.emitGz(f);
-      }
+      if (result === 'stopped' || this.aborted) return;
+      await this.flushLines(f, Date.now());
+      // Read to its end: done for good. Backfill keeps the entry (a later backfill skips it).
+      if (!this.ctx.oneShot) this.retired.push({ key, tracker });
     } catch (e) {
       this.m.errors.inc({ component: this.ctx.id, reason: 'read' });
       this.once(`gz:${p}`, 'error', 'cannot decompress file; rest skipped', {
         path: p,
         error: (e as Error).message,
       });
-    } finally {
-      stream.destroy();
     }
   }
 
-  private async emitGz(f: TailedFile, chunk?: Buffer, base = 0): Promise<void> {
-    const o = f.safeOffset();
-    if (o === f.lastPos && f.records.length === 0) return;
-    // Tail hash from the chunk when possible; it is informational for .gz.
-    const tl = chunk && o - base >= 0 && o - base <= chunk.length ? Math.min(64, o - base) : 0;
-    const th = tl > 0 && chunk ? hashBytes(chunk, o - base - tl, o - base) : '';
-    f.lastPos = o;
-    const pos: FilePosition = { o, fp: f.fp, fl: f.fl, th, tl, p: f.path };
-    const { records, bytes } = f.takeRecords();
-    const wait = this.ctx.emit({ tag: this.ctx.tag, records, bytes, token: f.tracker!.track(pos) });
-    if (wait) await wait;
+  private async gzResume(job: GzJob, p: string): Promise<GzStart | undefined> {
+    const start = job.start!;
+    if (!isFilePosition(start) || !(await gzipHeadMatches(p, start))) {
+      this.ctx.log.warn('compressed file does not hold its checkpoint any more; not read', {
+        path: p,
+      });
+      this.ctx.forget(job.key!);
+      return undefined;
+    }
+    return { key: job.key!, tracker: job.tracker!, start, persisted: job.persisted ?? false };
   }
+
+  /**
+   * Backfill: the .gz's identity is the hash of its first decompressed bytes. A saved entry of
+   * its inode is resumed (also one saved by older versions, whose fingerprint hashed the
+   * compressed bytes); else a new incarnation from 0.
+   */
+  private async gzBackfill(p: string, st: fs.Stats, fd: number): Promise<GzStart | undefined> {
+    const head = await gunzipHead(p, this.cfg.fingerprint_bytes);
+    const fp = hashBytes(head ?? Buffer.alloc(0));
+    const fl = head?.length ?? 0;
+    const legacy = hashBytes(readAt(fd, 0, Math.min(this.cfg.fingerprint_bytes, st.size)));
+    let key: string | undefined;
+    let o = 0;
+    for (const [k, t] of this.gzTrackers) {
+      const saved = t.committed;
+      if (keyDevIno(k) !== devIno(st) || !isFilePosition(saved)) continue;
+      if (saved.fp !== fp && saved.fp !== legacy) continue;
+      key = k;
+      o = saved.o;
+    }
+    key ??= sourceKey(st.dev, st.ino, fp);
+    const tracker = this.gzTrackers.get(key) ?? this.ctx.source(key);
+    return {
+      key,
+      tracker,
+      start: { o, fp, fl, th: '', tl: 0, p },
+      // As it always did, backfill sends without writing the store first.
+      persisted: true,
+    };
+  }
+}
+
+interface GzStart {
+  key: string;
+  tracker: SourceTracker;
+  start: FilePosition;
+  persisted: boolean;
 }
 
 /**

@@ -238,6 +238,12 @@ export class TailedFile implements LineSink {
       } else if (this.fd !== undefined) {
         const b = readAt(this.fd, o - tl, tl);
         this.th = hashBytes(b);
+      } else {
+        // No descriptor (a .gz) and the bytes not in the window: the position names the head only.
+        this.th = '';
+        this.tl = 0;
+        this.lastPos = o;
+        return this.withBirth({ o, fp: this.fp, fl: this.fl, th: '', tl: 0, p: this.path });
       }
       this.tl = tl;
       this.lastPos = o;
