@@ -46,7 +46,7 @@ export class TailedFile implements LineSink {
   /**
    * Since when (ms) a new file shorter than fingerprint_bytes has been held unread because its
    * bytes so far are the start of a live file in its directory: a copy `cp` is still writing
-   * (copytruncate). 0: not held. See FileInput.holdIfCopy.
+   * (copytruncate). 0: not held. See FileCopies.mayBeCopy (copies.ts).
    */
   pendingCopy = 0;
   /** Known to have new bytes (watch event, or the last read was not at EOF). */
