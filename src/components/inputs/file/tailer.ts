@@ -7,7 +7,7 @@ import type { SourceTracker } from '../../../core/acks.js';
 import type { LogRecord } from '../../../core/record.js';
 import { hashBytes, readAt, TAIL_BYTES, type FilePosition } from './identity.js';
 import { MultilineJoiner, type MultilineOptions } from '../../_shared/multiline/index.js';
-import { OffsetSplitter, type LineSink } from './split.js';
+import { LineSplitter, type LineSink } from '../../../core/lines.js';
 
 export interface TailerOptions {
   maxLineBytes: number;
@@ -21,7 +21,7 @@ export class TailedFile implements LineSink {
   /** Checkpoint key of the current identity; assigned once the file has bytes to hash. */
   key: string | undefined;
   tracker: SourceTracker | undefined;
-  readonly splitter: OffsetSplitter;
+  readonly splitter: LineSplitter;
   readonly joiner: MultilineJoiner | undefined;
   /** Fingerprint over the first `fl` bytes (grows up to fingerprint_bytes). */
   fp = '';
@@ -84,7 +84,11 @@ export class TailedFile implements LineSink {
     private readonly opts: TailerOptions,
   ) {
     this.devino = `${dev}:${ino}`;
-    this.splitter = new OffsetSplitter(opts.maxLineBytes, opts.encoding, offset);
+    this.splitter = new LineSplitter(opts.maxLineBytes, {
+      encoding: opts.encoding,
+      offset,
+      dropBlank: true,
+    });
     this.joiner = opts.multiline ? new MultilineJoiner(opts.multiline, this) : undefined;
     this.lastGrowth = Date.now();
     this.fileField = { path };
