@@ -13,22 +13,11 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LokiReceiver } from '../receivers/loki.js';
-import {
-  Shiplog,
-  Tally,
-  fileInput,
-  lines,
-  scenarioDir,
-  sleep,
-  writeConfig,
-} from '../reliability/lib.js';
+import { describe, expect, it } from 'vitest';
+import { cleanupsAfterEach, startLoki } from '../helpers/file-scenario.js';
+import { Shiplog, fileInput, lines, scenarioDir, sleep, writeConfig } from '../reliability/lib.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 /** gzip `from` to `to` and delete `from` (what logrotate and kubelet do). */
 async function gzipAway(from: string, to: string): Promise<void> {
@@ -61,9 +50,7 @@ async function restartAfterGzip(sc: Scenario): Promise<void> {
   const file = sc.file(logs);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, sc.format('a', 0, 3000));
-  const receiver = await LokiReceiver.start();
-  cleanups.push(() => receiver.close());
-  const tally = new Tally(receiver);
+  const { receiver, tally } = await startLoki(cleanups);
   const cfg = writeConfig(dir, { dataDir: data, inputs: sc.inputs(logs), lokiUrl: receiver.url });
   const ship = new Shiplog(cfg);
   cleanups.push(() => ship.dispose());
