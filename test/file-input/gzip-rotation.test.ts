@@ -8,13 +8,23 @@
 // - logrotate `compress` + `delaycompress` under a glob that matches the rotated names
 //   (`app.log*`): two rotations while stopped, the checkpointed file ends as `app.log.2.gz`, the
 //   next generation is `app.log.1` (plain);
-// - kubelet (`kubernetes` input: `0.log` → `0.log.<timestamp>` → `0.log.<timestamp>.gz`).
+// - kubelet (`kubernetes` input: `0.log` → `0.log.<timestamp>` → `0.log.<timestamp>.gz`);
+// - SIGKILL while the rest is read from the .gz: the next start resumes it from the .gz's own
+//   entry (lost 0; what was read but not committed may come twice), and drops the entry at its end.
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { cleanupsAfterEach, startLoki } from '../helpers/file-scenario.js';
+import {
+  ACK_ON_DELIVERY,
+  cleanupsAfterEach,
+  expectEveryLineOnce,
+  savedEntries,
+  shiplog,
+  startLoki,
+  until,
+} from '../helpers/file-scenario.js';
 import { Shiplog, fileInput, lines, scenarioDir, sleep, writeConfig } from '../reliability/lib.js';
 
 const cleanups = cleanupsAfterEach();
@@ -148,4 +158,54 @@ describe('file input: rotated and gzipped while stopped (real process)', () => {
       },
     });
   }, 90_000);
+
+  it('SIGKILL while the rest is read from the .gz: resumed from its entry at the next start, lost 0', async () => {
+    const { dir, data, logs } = scenarioDir('gz-kill');
+    const log = path.join(logs, 'app.log');
+    await fsp.writeFile(log, lines('a', 0, 1000));
+    const { receiver, tally } = await startLoki(cleanups);
+    // Acknowledged on delivery (memory buffer): reading the .gz follows Loki, a kill lands in it.
+    const ship = shiplog(cleanups, dir, {
+      dataDir: data,
+      inputs: [fileInput([path.join(logs, '*.log')])],
+      lokiUrl: receiver.url,
+      loki: ACK_ON_DELIVERY,
+    });
+    await ship.start();
+    await tally.waitAll({ a: 1000 }, 20_000);
+    await sleep(500);
+    expect((await ship.stop()).code).toBe(0);
+
+    const tail = 200_000;
+    await fsp.appendFile(log, lines('a', 1000, tail));
+    await fsp.rename(log, `${log}.1`);
+    await fsp.writeFile(log, lines('b', 0, 100));
+    await gzipAway(`${log}.1`, `${log}.1.gz`);
+    await ship.start();
+    // The .gz has an entry of its own past where it started: killed now, it is resumed from it.
+    const resumable = await until(
+      async () =>
+        Object.values(await savedEntries(data)).some(
+          (e) => e.p.endsWith('.gz') && e.o > (1000 + 20_000) * 100,
+        ),
+      30_000,
+    );
+    tally.drain();
+    const beforeKill = tally.received;
+    await ship.kill('SIGKILL');
+    ship.dispose();
+    expect(resumable, `${dir}: a .gz entry past its start`).toBe(true);
+    await ship.start();
+    const written = { a: 1000 + tail, b: 100 };
+    const s = await expectEveryLineOnce(ship, tally, written, dir, {
+      timeoutMs: 60_000,
+      duplicates: true,
+    });
+    console.log(
+      `[gz] killed while reading the .gz (${beforeKill} received before): lost ${s.lost} of ${s.written}, duplicated ${s.duplicated}`,
+    );
+    // Resumed from its entry, not read from the .gz's start (that would be ~all received before).
+    expect(s.duplicated).toBeLessThan((beforeKill - 1000) / 2);
+    expect(Object.values(await savedEntries(data)).filter((e) => e.p.endsWith('.gz'))).toEqual([]);
+  }, 120_000);
 });
