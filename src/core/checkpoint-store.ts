@@ -20,6 +20,8 @@ export class CheckpointStore {
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
+  /** Directory fsyncs after renames, awaited at stop. */
+  private readonly dirSyncs = new Set<Promise<void>>();
   /** False after a failed write, until a write succeeds again (reported on /readyz). */
   healthy = true;
   lastError: string | undefined;
@@ -148,6 +150,7 @@ export class CheckpointStore {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.flush();
+    await Promise.all(this.dirSyncs);
   }
 
   /** Write if anything changed. Failures are logged and retried at the next interval. */
@@ -158,8 +161,13 @@ export class CheckpointStore {
     this.dirty = false;
     const snapshot: FileShape = { version: 1, checkpoints: Object.fromEntries(this.data) };
     const text = JSON.stringify(snapshot);
-    this.writing = Promise.all([...this.syncs].map((fn) => fn()))
-      .then(() => this.writeAtomic(text))
+    // The queues' fdatasync runs while the temp file is written and synced: the rename waits for
+    // both, so the file never names a position the queues could not replay after a power loss.
+    const synced = Promise.all([...this.syncs].map((fn) => fn())).then(
+      () => undefined,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    );
+    this.writing = this.writeAtomic(text, synced)
       .then(() => {
         if (!this.healthy) this.log.info('checkpoint writes recovered', { file: this.file });
         this.healthy = true;
@@ -181,15 +189,24 @@ export class CheckpointStore {
     await this.writing;
   }
 
-  private async writeAtomic(text: string): Promise<void> {
+  private async writeAtomic(text: string, synced: Promise<Error | undefined>): Promise<void> {
     const tmp = `${this.file}.tmp`;
-    const fh = await this.openTemp(tmp);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await this.openTemp(tmp);
+    } catch (e) {
+      await synced;
+      throw e;
+    }
     try {
       await fh.writeFile(text);
       await fh.sync();
+      const err = await synced;
+      if (err) throw err;
     } catch (e) {
       await fh.close();
       await fsp.unlink(tmp).catch(() => undefined);
+      await synced;
       throw e;
     }
     await fh.close();
@@ -198,11 +215,17 @@ export class CheckpointStore {
     await fsp.unlink(this.prevFile).catch(() => undefined);
     await fsp.link(this.file, this.prevFile).catch(() => undefined);
     await fsp.rename(tmp, this.file);
-    const dir = await fsp.open(path.dirname(this.file), 'r').catch(() => undefined);
-    if (dir) {
-      await dir.sync().catch(() => undefined);
-      await dir.close();
-    }
+    // The directory's fsync makes the rename survive a power loss. Until it is done the old file
+    // stands (older positions: duplicates, never losses), so the next snapshot need not wait.
+    const dirSync = (async () => {
+      const dir = await fsp.open(path.dirname(this.file), 'r').catch(() => undefined);
+      if (dir) {
+        await dir.sync().catch(() => undefined);
+        await dir.close().catch(() => undefined);
+      }
+    })();
+    this.dirSyncs.add(dirSync);
+    void dirSync.finally(() => this.dirSyncs.delete(dirSync));
   }
 
   /**

@@ -159,3 +159,51 @@ export function frameCrc(head: Buffer, payload: Buffer): number {
   const c = crc32(head.subarray(8, HEADER));
   return payload.length === 0 ? c : crc32(payload, c);
 }
+
+/**
+ * Write `bufs` (`bytes` in all: whole frames) at `at`. On failure nothing partial is left behind
+ * (the file is cut back to `at`): the next attempt rewrites the whole batch there.
+ */
+export async function writeFrames(
+  fh: FileHandle,
+  bufs: Buffer[],
+  bytes: number,
+  at: number,
+): Promise<void> {
+  let written = 0;
+  try {
+    while (written < bytes) {
+      const { bytesWritten } = await fh.writev(
+        written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)],
+        at + written,
+      );
+      if (bytesWritten === 0) throw new Error('write returned 0 bytes');
+      written += bytesWritten;
+    }
+  } catch (e) {
+    if (written > 0) await fh.truncate(at).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Append time of the frame at `off` (ms), or undefined when its header cannot be read. */
+export async function frameTime(fh: FileHandle, off: number): Promise<number | undefined> {
+  const head = Buffer.alloc(HEADER);
+  try {
+    const { bytesRead } = await fh.read(head, 0, HEADER, off);
+    return bytesRead === HEADER ? head.readDoubleLE(12) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** fdatasync each handle; one closed meanwhile (EBADF: its segment was deleted) is passed. */
+export async function datasyncAll(handles: Iterable<FileHandle>): Promise<void> {
+  for (const fh of handles) {
+    try {
+      await fh.datasync();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBADF') throw e;
+    }
+  }
+}

@@ -13,94 +13,51 @@
 //
 // Frames and pointer.json: queue-frame.ts.
 //
-// Durability: an append resolves once write(2) returned, so a process crash (SIGKILL) loses
-// nothing that was acknowledged to an input. `sync()` (fdatasync) is called by the checkpoint
-// store before every checkpoint write, so a committed source position is never ahead of what
-// the queue holds on stable storage either (a power loss costs at most the frames appended
-// since the last checkpoint write, which the sources still hold). The pointer is written at an
-// interval: a crash resends at most what was acknowledged since (duplicates, never losses).
-// A torn tail (SIGKILL mid-write) fails its length/crc check and is truncated on open; a
-// corrupt frame elsewhere is skipped, counted and reported, never a crash loop.
+// Durability (README, "delivery promise"): an append resolves once write(2) returned, so a
+// process crash loses nothing acknowledged to an input; the checkpoint store calls `sync()`
+// (fdatasync) before every checkpoint write, so a committed source position is never ahead of
+// what survives a power loss either. pointer.json is saved after acknowledgements (coalesced) and
+// at an interval: a crash resends at most what was acknowledged since (duplicates, never losses).
+// A torn tail fails its length/crc check and is cut on open; a corrupt frame elsewhere is
+// skipped, counted and reported, never a crash loop.
 
 import { promises as fsp, constants as fsc } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import type { Logger } from '../telemetry/logger.js';
 import {
   HEADER,
   MAX_DONE,
   MAX_FRAME,
-  anyValidAfter,
+  datasyncAll,
   frameHeader,
+  frameTime,
   readFrame,
-  readPointer,
   segmentFile,
-  segmentIds,
-  writePointerFile,
   type Pointer,
+  type FrameRead,
   type SavedPointer,
+  writeFrames,
 } from './queue-frame.js';
+import { loadQueue, type Segment } from './queue-load.js';
+import { PointerSaver } from './queue-pointer.js';
+import { RecentFrames } from './queue-recent.js';
 
 export { MAX_FRAME } from './queue-frame.js';
-
-export interface QueueItem {
-  /** Segment id and byte range of the frame. */
-  readonly segment: number;
-  readonly offset: number;
-  readonly end: number;
-  readonly records: number;
-  /** When it was appended (ms since the epoch). */
-  readonly timeMs: number;
-  /** Released (empty) once acknowledged. */
-  payload: Buffer;
-  /** @internal */ done: boolean;
-}
-
-/** A frame that failed its checks: what was lost, for the dead-letter file and the metric. */
-export interface CorruptFrame {
-  segment: number;
-  offset: number;
-  /** Records the header claims (untrusted). */
-  records: number;
-  bytes: number;
-  reason: string;
-}
-
-/** Shared by every queue of a process: the global cap on queued bytes (service.queue_limit). */
-export class QueueBudget {
-  bytes = 0;
-  constructor(readonly limit: number) {}
-}
-
-export interface QueueOptions {
-  dir: string;
-  /** Most bytes on disk (buffer.max_size). Appends wait while the queue is at or above it. */
-  maxBytes: number;
-  budget?: QueueBudget;
-  /** Roll to a new segment file after this many bytes. */
-  segmentBytes?: number;
-  /** Frames kept in memory after they were appended, so a caught-up reader does not read back. */
-  recentBytes?: number;
-  /** How often the read pointer is persisted. */
-  pointerIntervalMs?: number;
-  log: Logger;
-  onCorrupt?: (frame: CorruptFrame) => void;
-}
-
-interface Segment {
-  id: number;
-  /** Bytes in the file (written). */
-  size: number;
-  fh: FileHandle | undefined;
-}
-
-interface PendingAppend {
-  header: Buffer;
-  payload: Buffer;
-  records: number;
-  resolve: () => void;
-}
+export {
+  QueueBudget,
+  type CorruptFrame,
+  type QueueItem,
+  type QueueOptions,
+} from './queue-types.js';
+import {
+  queueItem,
+  type CorruptFrame,
+  type PendingAppend,
+  type QueueItem,
+  type QueueOptions,
+} from './queue-types.js';
 
 const EMPTY = Buffer.alloc(0);
+const noop = (): undefined => undefined;
 
 export class DiskQueue {
   private segments: Segment[] = [];
@@ -108,7 +65,6 @@ export class DiskQueue {
   private read: Pointer = { segment: 0, offset: 0 };
   /** Start of the oldest unacknowledged frame (everything before it is delivered). */
   private committed: Pointer = { segment: 0, offset: 0 };
-  private savedPointer = '';
   /** Frames handed out, in read order, until the acknowledged prefix passes them. */
   private inFlight: QueueItem[] = [];
   private pending: PendingAppend[] = [];
@@ -118,8 +74,8 @@ export class DiskQueue {
   private inWrite = false;
   private readers: Array<() => void> = [];
   private roomWaiters: Array<() => void> = [];
-  private recent = new Map<string, { payload: Buffer; records: number; timeMs: number }>();
-  private recentSize = 0;
+  private readonly recent: RecentFrames;
+  private readonly pointer: PointerSaver;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private unsynced = new Set<FileHandle>();
@@ -127,8 +83,6 @@ export class DiskQueue {
   private uncounted = new Set<string>();
   /** Frames delivered before a restart beyond the saved prefix (pointer.json `done`): skipped. */
   private delivered = new Set<string>();
-  private pointerSaving: Promise<void> | undefined;
-  private pointerAgain = false;
   /** Bytes of all segment files. */
   bytes = 0;
   /** Records appended and not yet acknowledged. */
@@ -137,13 +91,13 @@ export class DiskQueue {
   writeError: string | undefined;
   corruptFrames = 0;
   private readonly segmentBytes: number;
-  private readonly recentLimit: number;
 
   private constructor(private readonly o: QueueOptions) {
     // At most an eighth of the queue (at least 64 KiB): a delivered segment is deleted whole.
     this.segmentBytes =
       o.segmentBytes ?? Math.max(64 << 10, Math.min(32 << 20, Math.floor(o.maxBytes / 8)));
-    this.recentLimit = o.recentBytes ?? 8 << 20;
+    this.recent = new RecentFrames(o.recentBytes ?? 8 << 20);
+    this.pointer = new PointerSaver(o.dir, () => this.pointerText());
   }
 
   /** Open (or create) the queue in `dir`: truncate a torn tail, resume after the saved pointer. */
@@ -163,12 +117,15 @@ export class DiskQueue {
   }
 
   /**
-   * The output is behind: more than an eighth of max_size (at most 8 MiB) waits in the queue.
-   * Frames written now are deflated (queue-codec.ts deflatedFrame): a backlog is stored
-   * compact, while a queue that keeps up costs no compression.
+   * The output is behind: more than an eighth of max_size (at most 8 MiB) is not acknowledged
+   * yet. Frames written now are deflated (queue-codec.ts deflatedFrame): a backlog is stored
+   * compact, while a queue that keeps up costs no compression. Not the segment files' size: a
+   * delivered segment stays until it is rolled (up to segmentBytes / 4 in steady state).
    */
   get behind(): boolean {
-    return this.bytes + this.pendingBytes >= Math.min(8 << 20, this.o.maxBytes / 8);
+    let unacked = this.pendingBytes - this.committed.offset;
+    for (const s of this.segments) if (s.id >= this.committed.segment) unacked += s.size;
+    return unacked >= Math.min(8 << 20, this.o.maxBytes / 8);
   }
 
   /** Resolves once there is room for another append (immediately if there is). */
@@ -176,15 +133,12 @@ export class DiskQueue {
     if (!this.full || this.closed) return undefined;
     // Woken when a segment is dropped here; polled too, since other queues free the global budget.
     return new Promise((resolve) => {
-      const poll = setInterval(() => {
-        if (!this.full || this.closed) done();
-      }, 200);
       const done = (): void => {
         clearInterval(poll);
-        const i = this.roomWaiters.indexOf(done);
-        if (i >= 0) this.roomWaiters.splice(i, 1);
+        this.roomWaiters = this.roomWaiters.filter((w) => w !== done);
         resolve();
       };
+      const poll = setInterval(() => (!this.full || this.closed) && done(), 200);
       this.roomWaiters.push(done);
     });
   }
@@ -199,7 +153,7 @@ export class DiskQueue {
     if (payload.length > MAX_FRAME) throw new Error(`frame of ${payload.length} bytes too large`);
     const header = frameHeader(payload, records, timeMs);
     return new Promise((resolve) => {
-      this.pending.push({ header, payload, records, resolve });
+      this.pending.push({ header, payload, records, timeMs, resolve });
       this.pendingBytes += HEADER + payload.length;
       if (this.o.budget) this.o.budget.bytes += HEADER + payload.length;
       if (!this.writing) void this.writeLoop();
@@ -210,10 +164,7 @@ export class DiskQueue {
   next(): Promise<QueueItem | undefined> {
     // One reader at a time: frames are handed out in order, each once.
     const turn = this.readChain.then(() => this.nextNow());
-    this.readChain = turn.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.readChain = turn.then(noop, noop);
     return turn;
   }
   private readChain: Promise<void> = Promise.resolve();
@@ -243,17 +194,11 @@ export class DiskQueue {
     if (this.inFlight.length > 0) return this.inFlight[0].timeMs;
     if (this.records === 0 || this.closed) return undefined;
     const p = this.read;
-    const cached = this.recent.get(`${p.segment}:${p.offset}`);
+    const cached = this.recent.peek(`${p.segment}:${p.offset}`);
     if (cached) return cached.timeMs;
     const seg = this.segment(p.segment);
     if (!seg || p.offset + HEADER > seg.size) return undefined;
-    const head = Buffer.alloc(HEADER);
-    try {
-      await (await this.reader(seg)).read(head, 0, HEADER, p.offset);
-    } catch {
-      return undefined;
-    }
-    return head.readDoubleLE(12);
+    return frameTime(await this.reader(seg), p.offset);
   }
 
   /** The frame is delivered (or dead-lettered): the pointer may pass it. */
@@ -263,7 +208,7 @@ export class DiskQueue {
     item.payload = EMPTY;
     this.records -= item.records;
     this.advance();
-    void this.savePointer().catch(() => undefined);
+    void this.pointer.save().catch(() => undefined);
   }
 
   /**
@@ -311,13 +256,7 @@ export class DiskQueue {
   async sync(): Promise<void> {
     const handles = [...this.unsynced];
     this.unsynced.clear();
-    for (const fh of handles) {
-      try {
-        await fh.datasync();
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EBADF') throw e;
-      }
-    }
+    await datasyncAll(handles);
   }
 
   /** Persist the pointer and close the files. Pending appends are abandoned (never acknowledged). */
@@ -331,108 +270,40 @@ export class DiskQueue {
     if (this.o.budget) this.o.budget.bytes -= this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    await this.savePointer().catch((e: Error) =>
-      this.o.log.error('queue pointer write failed', { dir: this.o.dir, error: e.message }),
-    );
+    await this.pointer.save().catch(this.logError('queue pointer write failed'));
     // The final checkpoint write comes after this (its sync hook is gone by then).
-    await this.sync().catch((e: Error) =>
-      this.o.log.error('queue fdatasync failed at close', { dir: this.o.dir, error: e.message }),
-    );
+    await this.sync().catch(this.logError('queue fdatasync failed at close'));
     for (const s of this.segments) await s.fh?.close().catch(() => undefined);
     if (this.o.budget) this.o.budget.bytes -= this.bytes;
     this.bytes = 0;
   }
 
-  // ---- loading ------------------------------------------------------------------------------
-
   private async load(): Promise<void> {
-    const dir = this.o.dir;
-    await fsp.mkdir(dir, { recursive: true });
-    const ids = await segmentIds(dir);
-    const saved = await readPointer(dir);
-    const pointer = saved?.pointer;
-    if (saved) this.delivered = saved.delivered;
-    for (const id of ids) {
-      if (pointer && id < pointer.segment) {
-        await fsp.unlink(this.file(id)).catch(() => undefined);
-        continue;
-      }
-      const st = await fsp.stat(this.file(id));
-      this.segments.push({ id, size: st.size, fh: undefined });
-    }
-    // Only frames of segments still on disk can be passed; ids of new segments never reach them.
-    const present = new Set(this.segments.map((x) => x.id));
-    for (const key of this.delivered)
-      if (!present.has(Number(key.slice(0, key.indexOf(':'))))) this.delivered.delete(key);
-    const start = this.segments[0];
-    this.read =
-      pointer && start && pointer.segment === start.id
-        ? { segment: start.id, offset: pointer.offset <= start.size ? pointer.offset : 0 }
-        : { segment: start?.id ?? 0, offset: 0 };
-    this.committed = { ...this.read };
-    // Walk every frame after the pointer: count records, find the oldest time, cut a torn tail.
-    for (let s = 0; s < this.segments.length; s++) {
-      const seg = this.segments[s];
-      const last = s === this.segments.length - 1;
-      const from = seg.id === this.read.segment ? this.read.offset : 0;
-      await this.scan(seg, from, last);
-    }
+    const q = await loadQueue(this.o.dir, this.o.log);
+    this.segments = q.segments;
+    this.delivered = q.delivered;
+    this.uncounted = q.uncounted;
+    this.records = q.records;
+    this.read = q.read;
     for (const seg of this.segments) this.bytes += seg.size;
     if (this.o.budget) this.o.budget.bytes += this.bytes;
     // Appends always go to a fresh segment: an old file is never written again.
     // Ids only grow, also past the saved pointer's segment when its files are gone (a pointer
     // or done entry must never name a segment written after it).
-    const nextId = Math.max(this.segments.at(-1)?.id ?? 0, pointer?.segment ?? 0) + 1;
+    const nextId = Math.max(this.segments.at(-1)?.id ?? 0, q.pointerSegment) + 1;
     this.segments.push({ id: nextId, size: 0, fh: undefined });
-    if (this.segments.length === 1) this.read = { segment: nextId, offset: 0 };
-    if (this.atEnd(this.read) && this.segments.length > 1) {
-      // Everything old was delivered: start clean.
+    // Nothing old, or everything old was delivered: start clean.
+    if (this.segments.length === 1 || this.atEnd(this.read))
       this.read = { segment: nextId, offset: 0 };
-    }
     this.committed = { ...this.read };
     await this.dropSegments();
-    await this.savePointer();
+    await this.pointer.save();
     this.timer = setInterval(
-      () => void this.savePointer().catch(() => undefined),
+      () => void this.pointer.save().catch(() => undefined),
       this.o.pointerIntervalMs ?? 1000,
     );
     this.timer.unref();
   }
-
-  private async scan(seg: Segment, from: number, last: boolean): Promise<void> {
-    const fh = await fsp.open(this.file(seg.id), fsc.O_RDWR);
-    try {
-      let off = from;
-      const head = Buffer.alloc(HEADER);
-      while (off < seg.size) {
-        const frame = await readFrame(fh, off, seg.size, head);
-        if (frame.ok) {
-          if (!this.delivered.has(`${seg.id}:${off}`)) this.records += frame.records;
-          off = frame.end;
-          continue;
-        }
-        // A bad frame at the end of the last segment is a torn write: cut it.
-        if (last && !(await anyValidAfter(fh, frame, seg.size, head))) {
-          this.o.log.warn('queue: torn tail truncated (crash during a write)', {
-            file: this.file(seg.id),
-            at: off,
-            bytes: seg.size - off,
-          });
-          await fh.truncate(off);
-          seg.size = off;
-          break;
-        }
-        // Otherwise skipped when it is read (reported then); keep counting what follows.
-        this.uncounted.add(`${seg.id}:${off}`);
-        if (frame.end <= off || frame.end > seg.size) break;
-        off = frame.end;
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-
-  // ---- writing ------------------------------------------------------------------------------
 
   private async writeLoop(): Promise<void> {
     this.writing = true;
@@ -474,14 +345,15 @@ export class DiskQueue {
         let off = seg.size - bytes;
         for (const p of batch) {
           const len = HEADER + p.payload.length;
-          this.remember(seg.id, off, p);
+          this.recent.add(`${seg.id}:${off}`, p);
           this.records += p.records;
           off += len;
           p.resolve();
         }
         this.inWrite = false;
         for (const r of this.readers.splice(0)) r();
-        if (seg.size >= this.segmentBytes) await this.roll();
+        if (seg.size >= this.segmentBytes)
+          this.segments.push({ id: seg.id + 1, size: 0, fh: undefined });
       }
     } finally {
       this.inWrite = false;
@@ -493,45 +365,10 @@ export class DiskQueue {
     seg.fh ??= await fsp.open(this.file(seg.id), fsc.O_RDWR | fsc.O_CREAT, 0o640);
     const bufs: Buffer[] = [];
     for (const p of batch) bufs.push(p.header, p.payload);
-    let written = 0;
-    try {
-      while (written < bytes) {
-        const { bytesWritten } = await seg.fh.writev(
-          written === 0 ? bufs : [Buffer.concat(bufs).subarray(written)],
-          seg.size + written,
-        );
-        if (bytesWritten === 0) throw new Error('write returned 0 bytes');
-        written += bytesWritten;
-      }
-    } catch (e) {
-      // Leave no partial frame behind: the next attempt rewrites the whole batch here.
-      if (written > 0) await seg.fh.truncate(seg.size).catch(() => undefined);
-      throw e;
-    }
+    await writeFrames(seg.fh, bufs, bytes, seg.size);
     seg.size += bytes;
     this.unsynced.add(seg.fh);
   }
-
-  private async roll(): Promise<void> {
-    const last = this.segments.at(-1)!;
-    this.segments.push({ id: last.id + 1, size: 0, fh: undefined });
-  }
-
-  private remember(segment: number, offset: number, p: PendingAppend): void {
-    const payload = p.payload;
-    if (payload.length > this.recentLimit) return;
-    const key = `${segment}:${offset}`;
-    this.recent.set(key, { payload, records: p.records, timeMs: p.header.readDoubleLE(12) });
-    this.recentSize += payload.length;
-    // A Map iterates in insertion order: the first entry is the oldest.
-    for (const [k, b] of this.recent) {
-      if (this.recentSize <= this.recentLimit) break;
-      this.recent.delete(k);
-      this.recentSize -= b.payload.length;
-    }
-  }
-
-  // ---- reading ------------------------------------------------------------------------------
 
   private segment(id: number): Segment | undefined {
     for (const s of this.segments) if (s.id === id) return s;
@@ -560,75 +397,54 @@ export class DiskQueue {
       const key = `${seg.id}:${at}`;
       if (this.delivered.delete(key)) {
         // Delivered before the restart (listed beyond the saved prefix): passed, not resent.
-        const head = Buffer.alloc(HEADER);
-        const frame = await readFrame(await this.reader(seg), at, seg.size, head);
-        if (frame.ok) {
-          this.read = { segment: seg.id, offset: frame.end };
-          const item: QueueItem = {
-            segment: seg.id,
-            offset: at,
-            end: frame.end,
-            records: frame.records,
-            timeMs: frame.timeMs,
-            payload: EMPTY,
-            done: true,
-          };
-          this.inFlight.push(item);
+        const f = await readFrame(await this.reader(seg), at, seg.size, Buffer.alloc(HEADER));
+        if (f.ok) {
+          this.read = { segment: seg.id, offset: f.end };
+          this.inFlight.push(queueItem(seg.id, at, f.end, f.records, f.timeMs, EMPTY, true));
           this.advance();
           continue;
         }
         // Not a good frame after all: read it as any other (reported as corrupt).
       }
-      const cached = this.recent.get(key);
+      const c = this.recent.take(key);
       let item: QueueItem;
-      if (cached) {
-        this.recent.delete(key);
-        this.recentSize -= cached.payload.length;
-        item = {
-          segment: seg.id,
-          offset: at,
-          end: at + HEADER + cached.payload.length,
-          records: cached.records,
-          timeMs: cached.timeMs,
-          payload: cached.payload,
-          done: false,
-        };
+      if (c) {
+        const end = at + HEADER + c.payload.length;
+        item = queueItem(seg.id, at, end, c.records, c.timeMs, c.payload, false);
       } else {
         const fh = await this.reader(seg);
-        const frame = await readFrame(fh, at, seg.size, Buffer.alloc(HEADER), true);
-        if (!frame.ok) {
-          this.corruptFrames++;
-          const bad: CorruptFrame = {
-            segment: seg.id,
-            offset: at,
-            records: frame.records,
-            bytes: Math.max(0, Math.min(seg.size, frame.end) - at),
-            reason: frame.reason,
-          };
-          this.o.log.error('queue: corrupt frame skipped', { dir: this.o.dir, ...bad });
-          this.o.onCorrupt?.(bad);
-          // A plausible length lets us skip the frame; otherwise the rest of the segment is lost.
-          const next = frame.end > at && frame.end <= seg.size ? frame.end : seg.size;
-          if (!this.uncounted.delete(key) && frame.records > 0 && frame.records <= this.records)
-            this.records -= frame.records;
-          this.read = { segment: seg.id, offset: next };
-          if (this.inFlight.length === 0) this.committed = { ...this.read };
+        const f = await readFrame(fh, at, seg.size, Buffer.alloc(HEADER), true);
+        if (!f.ok) {
+          this.skipCorrupt(seg, at, f);
           continue;
         }
-        item = {
-          segment: seg.id,
-          offset: at,
-          end: frame.end,
-          records: frame.records,
-          timeMs: frame.timeMs,
-          payload: frame.payload!,
-          done: false,
-        };
+        item = queueItem(seg.id, at, f.end, f.records, f.timeMs, f.payload!, false);
       }
       this.read = { segment: seg.id, offset: item.end };
       this.inFlight.push(item);
       return item;
     }
+  }
+
+  /** Report a frame that failed its checks and read on after it. */
+  private skipCorrupt(seg: Segment, at: number, frame: FrameRead): void {
+    this.corruptFrames++;
+    const bad: CorruptFrame = {
+      segment: seg.id,
+      offset: at,
+      records: frame.records,
+      bytes: Math.max(0, Math.min(seg.size, frame.end) - at),
+      reason: frame.reason,
+    };
+    this.o.log.error('queue: corrupt frame skipped', { dir: this.o.dir, ...bad });
+    this.o.onCorrupt?.(bad);
+    // A plausible length lets us skip the frame; otherwise the rest of the segment is lost.
+    const next = frame.end > at && frame.end <= seg.size ? frame.end : seg.size;
+    if (!this.uncounted.delete(`${seg.id}:${at}`) && frame.records > 0) {
+      if (frame.records <= this.records) this.records -= frame.records;
+    }
+    this.read = { segment: seg.id, offset: next };
+    if (this.inFlight.length === 0) this.committed = { ...this.read };
   }
 
   private async reader(seg: Segment): Promise<FileHandle> {
@@ -654,36 +470,13 @@ export class DiskQueue {
     if (!this.full) for (const r of this.roomWaiters.slice()) r();
   }
 
-  /**
-   * Persist the acknowledged prefix and the frames acknowledged beyond it. Serialised (one temp
-   * file) and coalesced: called after every acknowledgement, the next write carries every ack
-   * made while one is under way.
-   */
   /** Write pointer.json now (with every acknowledgement so far); resolves once it is renamed. */
   flushPointer(): Promise<void> {
-    return this.savePointer();
+    return this.pointer.save();
   }
 
-  private savePointer(): Promise<void> {
-    this.pointerAgain = true;
-    this.pointerSaving ??= (async () => {
-      // Yield first: the loop must not run (and finish) before pointerSaving is assigned.
-      await Promise.resolve();
-      try {
-        // The check of pointerAgain and the clearing of pointerSaving happen in one turn, so
-        // a call either lands before the check (this loop writes it) or finds no loop running.
-        while (this.pointerAgain) {
-          this.pointerAgain = false;
-          await this.writePointer();
-        }
-      } finally {
-        this.pointerSaving = undefined;
-      }
-    })();
-    return this.pointerSaving;
-  }
-
-  private async writePointer(): Promise<void> {
+  /** pointer.json's text: the acknowledged prefix and the frames acknowledged beyond it. */
+  private pointerText(): string {
     const p: SavedPointer = { ...this.committed };
     const done: Array<[number, number]> = [];
     for (const it of this.inFlight) {
@@ -691,10 +484,11 @@ export class DiskQueue {
       if (it.done) done.push([it.segment, it.offset]);
     }
     if (done.length > 0) p.done = done;
-    const text = JSON.stringify(p);
-    if (text === this.savedPointer) return;
-    await writePointerFile(this.o.dir, text);
-    this.savedPointer = text;
+    return JSON.stringify(p);
+  }
+
+  private logError(msg: string): (e: Error) => void {
+    return (e) => this.o.log.error(msg, { dir: this.o.dir, error: e.message });
   }
 
   private file(id: number): string {

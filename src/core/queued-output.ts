@@ -5,14 +5,8 @@
 
 import type { Output } from './component.js';
 import type { DiskQueue, QueueItem } from './queue.js';
-import {
-  decodeFrame,
-  decodeRecords,
-  deflatedFrame,
-  encodeFrame,
-  encodeRecords,
-  type FrameContent,
-} from './queue-codec.js';
+import { decodeFrame, decodeRecords, encodeRecords, type FrameContent } from './queue-codec.js';
+import { drainQueue, noProgressFor, storeFrame } from './queue-link.js';
 import type { OutputBatch } from './record.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { DeadLetterWriter } from './dead-letter.js';
@@ -58,10 +52,7 @@ export class QueuedOutput implements Output {
     const n = batch.records.length;
     this.chain = this.chain.then(async () => {
       try {
-        // Decided in write order: behind (an outage's backlog), deflated on the thread pool.
-        const bytes = queue.behind ? await deflatedFrame(content) : encodeFrame(content);
-        await queue.room();
-        await queue.append(bytes, n);
+        await storeFrame(queue, content, n, true);
         batch.ack();
       } catch {
         // Closed at the deadline: not acknowledged, the source reads it again.
@@ -119,20 +110,15 @@ export class QueuedOutput implements Output {
     this.stopped = true;
     const queue = this.queue;
     if (queue) {
-      await Promise.race([
-        this.chain,
-        new Promise<void>((r) => {
-          if (this.signal.aborted) r();
-          else this.signal.addEventListener('abort', () => r(), { once: true });
-        }),
-      ]);
       // Hand over what is queued while the output makes progress; the rest waits for the next
       // start (an output that holds records until stopped, like s3, flushes in inner.stop()).
-      let last = -1;
-      while (!this.signal.aborted && !queue.empty && queue.records !== last) {
-        last = queue.records;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+      await drainQueue(queue, {
+        appends: this.chain,
+        signal: this.signal,
+        idle: () => this.inFlight === 0,
+        stalled: noProgressFor(queue, 1000),
+        log: this.log,
+      });
     }
     await this.inner.stop();
     if (queue) {

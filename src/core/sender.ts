@@ -5,119 +5,32 @@
 // Outputs classify; they do not loop.
 
 import Bottleneck from 'bottleneck';
-import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
-import type { RetryConfig } from './component.js';
-import type { DeadLetter, DeadLetterWriter } from './dead-letter.js';
+import {
+  Result,
+  type Chunk,
+  type Sealed,
+  type Sealer,
+  type SendResult,
+  type SenderOptions,
+} from './sender-types.js';
+
+export {
+  Result,
+  type Chunk,
+  type Sealed,
+  type Sealer,
+  type SendResult,
+  type SenderOptions,
+} from './sender-types.js';
+import type { DeadLetter } from './dead-letter.js';
 import { estimateBytes, newRecord, type LogRecord, type OutputBatch } from './record.js';
 import { RetryTimeoutError, RetryableError, abortableSleep, withRetry } from './retry.js';
 import type { DiskQueue, QueueItem } from './queue.js';
-import {
-  decodeFrame,
-  deflatedFrame,
-  decodeRecords,
-  encodeFrame,
-  encodeRecords,
-  type FrameContent,
-  type ChunkCodec,
-} from './queue-codec.js';
+import { drainQueue, storeFrame } from './queue-link.js';
+import { PROBE_INTERVAL_MS, ProbedSleep } from './sender-probe.js';
 
-/** What one send attempt achieved. `{}` means every record was delivered. */
-export interface SendResult {
-  /** Records (indexes into the attempted chunk) rejected permanently, with the reason. */
-  rejected?: Array<{ index: number; reason: string }>;
-  /** Records to send again. `indexes: 'all'` retries the whole chunk (minus rejected ones). */
-  retry?: { indexes: number[] | 'all'; reason: string; delayMs?: number };
-  /** Status for output_requests_total (HTTP code or an error class). */
-  status?: string;
-}
-
-export const Result = {
-  ok(status = 'ok'): SendResult {
-    return { status };
-  },
-  retry(reason: string, delayMs?: number, status = 'retry'): SendResult {
-    return { retry: { indexes: 'all', reason, delayMs }, status };
-  },
-  permanent(reason: string, count: number, status = 'permanent'): SendResult {
-    return { rejected: Array.from({ length: count }, (_, index) => ({ index, reason })), status };
-  },
-};
-
-export interface Chunk {
-  /** The records of this attempt; empty when the output sealed the chunk (see `seal`). */
-  records: LogRecord[];
-  /** How many records this attempt covers (result indexes are 0..size-1). */
-  size: number;
-  /**
-   * Position in the sealed chunk of each record of this attempt (after a partial retry), or
-   * undefined when the attempt covers the whole chunk in order.
-   */
-  live: readonly number[] | undefined;
-  /** What the output's `seal` returned for this chunk; undefined when it does not seal. */
-  sealed: unknown;
-  /** Tag of each record, by index (records of one input batch share a tag). */
-  tagAt(i: number): string;
-}
-
-/**
- * Encodes one chunk while it fills (see SenderOptions.seal). Its records are released after
- * `add`: a queued or retried chunk holds only its encoding, so records die young instead of
- * reaching V8's old generation while they wait.
- */
-export interface Sealer {
-  /**
-   * Encode `records[from, to)`, which take chunk positions `position…`. Must not throw: records
-   * it cannot encode are to be reported as rejected by the first attempt.
-   */
-  add(records: readonly LogRecord[], from: number, to: number, position: number): void;
-  /** The chunk is cut: what every attempt gets as `chunk.sealed`. */
-  finish(): Sealed;
-}
-
-/** An encoded chunk. */
-export interface Sealed {
-  /** Rebuild the records at these chunk positions, for dead letters (rare: only on rejection). */
-  restore(positions: readonly number[]): LogRecord[];
-}
-
-export interface SenderOptions {
-  id: string;
-  log: Logger;
-  metrics: Metrics;
-  deadLetter: DeadLetterWriter;
-  retry: RetryConfig;
-  /** Flush a chunk when it reaches this many (estimated) bytes. */
-  maxBytes: number;
-  /** ... or when its oldest record waited this long. */
-  maxWaitMs: number;
-  /** Chunks in flight at once. */
-  workers: number;
-  /** Estimated encoded size of a record (defaults to estimateBytes). */
-  measure?: (record: LogRecord) => number;
-  /** The output's context signal: aborted at the shutdown deadline (retries stop, records stay uncommitted). */
-  signal: AbortSignal;
-  /** One attempt. Throwing is treated as a retryable failure of the whole chunk. */
-  send(chunk: Chunk, signal: AbortSignal): Promise<SendResult>;
-  /** Optional: start encoding a new chunk as its records arrive (the records are not kept). */
-  seal?(): Sealer;
-  /**
-   * Optional durable queue (buffer.type: disk): cut chunks are appended to it and their input
-   * batches acknowledged once written; workers deliver from it. Needs `codec` when `seal` is set.
-   */
-  queue?: () => Promise<DiskQueue | undefined>;
-  /** How sealed chunks are stored in the queue. */
-  codec?: ChunkCodec;
-  /**
-   * Optional cheap reachability check (an empty push, `GET /`): while workers back off from a
-   * failing backend, it runs every few seconds and ends their backoff when it succeeds.
-   */
-  probe?: (signal: AbortSignal) => Promise<boolean>;
-  /** Backoff randomness (tests). */
-  random?: () => number;
-  /** At most `requests` attempts per `perMs` window (output `rate_limit`). */
-  rateLimit?: { requests: number; perMs: number };
-}
+export { PROBE_INTERVAL_MS } from './sender-probe.js';
+import { decodeFrame, decodeRecords, encodeRecords, type FrameContent } from './queue-codec.js';
 
 /** An input batch's share of chunks: its tag and ack, never its records (they may be released). */
 interface Owner {
@@ -164,8 +77,7 @@ export class Sender {
   private loops: Array<Promise<void>> = [];
   /** Aborted by stop() once the queue holds everything (queue mode) or at the deadline. */
   private readonly local = new AbortController();
-  private readonly sleepers = new Set<() => void>();
-  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly probed: ProbedSleep | undefined;
   /** `rate_limit`: a reservoir of `requests` refilled every `perMs` (no concurrency cap). */
   private readonly limiter: Bottleneck | undefined;
 
@@ -174,6 +86,7 @@ export class Sender {
     if (o.queue && o.seal && !o.codec)
       throw new Error('a sealing sender with a queue needs a codec');
     this.signal = AbortSignal.any([o.signal, this.local.signal]);
+    if (o.probe) this.probed = new ProbedSleep(o.probe, this.signal, o.log);
     this.signal.addEventListener('abort', () => this.notifyIdle(true), { once: true });
     if (o.rateLimit) {
       const { requests, perMs } = o.rateLimit;
@@ -262,21 +175,13 @@ export class Sender {
    * the queue keeps the rest for the next start) or the deadline.
    */
   private async stopQueued(queue: DiskQueue): Promise<void> {
-    const aborted = new Promise<void>((r) => {
-      if (this.signal.aborted) r();
-      else this.signal.addEventListener('abort', () => r(), { once: true });
+    await drainQueue(queue, {
+      appends: this.appendChain,
+      signal: this.signal,
+      idle: () => this.idleNow(),
+      stalled: () => this.active > 0 && this.backingOff >= this.active,
+      log: this.o.log,
     });
-    await Promise.race([this.appendChain, aborted]);
-    while (!this.signal.aborted) {
-      if (queue.empty && this.active === 0 && this.ready.length === 0) break;
-      if (this.active > 0 && this.backingOff >= this.active) break;
-      await Promise.race([new Promise((r) => setTimeout(r, 50)), aborted]);
-    }
-    if (!queue.empty)
-      this.o.log.info('stopping with records in the queue; they are delivered after restart', {
-        records: queue.records,
-        bytes: queue.bytes,
-      });
     this.local.abort(new Error('stopped'));
     await queue.close();
     await Promise.all(this.loops);
@@ -363,12 +268,8 @@ export class Sender {
     this.appending++;
     this.appendChain = this.appendChain.then(async () => {
       try {
-        // Decided in write order: behind (an outage's backlog), the frame is deflated on the
-        // thread pool; a queue that keeps up stores it as it is.
-        const deflate = (!chunk.sealed || this.o.codec!.compressible === true) && queue.behind;
-        const bytes = deflate ? await deflatedFrame(content) : encodeFrame(content);
-        await queue.room();
-        await queue.append(bytes, chunk.count);
+        const compressible = !chunk.sealed || this.o.codec!.compressible === true;
+        await storeFrame(queue, content, chunk.count, compressible);
         this.settle(chunk);
       } catch (e) {
         // Closed at the deadline: never acknowledged, so the source reads it again.
@@ -542,52 +443,15 @@ export class Sender {
 
   /**
    * Sleep out a retry backoff. A sleep for a failing backend (not a throttle) ends early when the
-   * output's probe succeeds, so delivery resumes within `probeIntervalMs` of the backend's return
-   * however long the backoff had grown.
+   * output's probe succeeds (sender-probe.ts).
    */
   private backoff(ms: number, signal: AbortSignal | undefined, throttled: boolean): Promise<void> {
     this.backingOff++;
-    const probe = this.o.probe;
-    if (!probe || throttled || ms <= PROBE_INTERVAL_MS)
-      return abortableSleep(ms, signal).finally(() => this.backingOff--);
-    return new Promise<void>((resolve, reject) => {
-      const wake = (): void => {
-        clearTimeout(t);
-        this.sleepers.delete(wake);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        clearTimeout(t);
-        this.sleepers.delete(wake);
-        reject(signal?.reason as Error);
-      };
-      const t = setTimeout(wake, ms);
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.sleepers.add(wake);
-      this.probeSoon();
-    }).finally(() => this.backingOff--);
-  }
-
-  private probeSoon(): void {
-    if (this.probeTimer || !this.o.probe) return;
-    this.probeTimer = setTimeout(() => {
-      void (async () => {
-        let ok = false;
-        try {
-          ok = await this.o.probe!(this.signal);
-        } catch {
-          ok = false;
-        }
-        this.probeTimer = undefined;
-        if (ok) {
-          this.o.log.info('backend answers again; retrying now', { waiting: this.sleepers.size });
-          for (const w of [...this.sleepers]) w();
-        } else if (this.sleepers.size > 0 && !this.signal.aborted) this.probeSoon();
-      })();
-    }, PROBE_INTERVAL_MS);
-    this.probeTimer.unref();
+    const sleep =
+      this.probed && !throttled && ms > PROBE_INTERVAL_MS
+        ? this.probed.sleep(ms, signal)
+        : abortableSleep(ms, signal);
+    return sleep.finally(() => this.backingOff--);
   }
 
   /** The chunk is done: acknowledge each input batch whose last chunk this was. */
@@ -615,9 +479,6 @@ export class Sender {
 }
 
 function noop(): void {}
-
-/** How often a failing backend is probed while workers back off (delivery resumes within it). */
-export const PROBE_INTERVAL_MS = 5000;
 
 function errorStatus(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
