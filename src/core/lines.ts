@@ -1,10 +1,42 @@
-// Newline splitting over Buffers: one indexOf per line, no per-line async work. Invalid UTF-8 is
-// replaced (U+FFFD) by Buffer#toString, never thrown. Lines longer than `maxLineBytes` are cut
-// and flagged; the rest of such a line is skipped up to its newline.
+// The one newline splitter of shiplog (inputs: file, kubernetes through it, stdin). One indexOf
+// per line over the Buffers read, no per-line async work and no per-line object unless the sink
+// makes one. Invalid UTF-8 is replaced (U+FFFD) by Buffer#toString, never thrown; CRLF endings
+// are stripped; lines longer than `maxLineBytes` are cut (on a UTF-8 boundary) and flagged, the
+// rest of such a line skipped up to its newline, so memory stays bounded. Every line knows the
+// offset it starts at (per-line source ids) and `safeOffset` is the offset after the last
+// finished line (a checkpoint never passes a line not handed on yet). With `dropBlank`, empty
+// lines are dropped and NUL bytes at a line start skipped (files).
 
+export interface LineSink {
+  /**
+   * A line starting at file offset `start`. `end` is the offset after its newline, or -1 for the
+   * head of an over-long line whose end is not known yet.
+   */
+  line(text: string, start: number, end: number, truncated: boolean): void;
+}
+
+/** A line as `collect` keeps it. */
 export interface SplitLine {
   text: string;
   truncated: boolean;
+}
+
+/** A sink that appends every line to `out` (for callers that want an array). */
+export function collect(out: SplitLine[]): LineSink {
+  return { line: (text, _start, _end, truncated) => out.push({ text, truncated }) };
+}
+
+export interface LineSplitterOptions {
+  /** How lines are decoded (default utf8; latin1 for the file input's `encoding`). */
+  encoding?: BufferEncoding;
+  /** Offset of the first byte pushed (a file read from a checkpoint). Default 0. */
+  offset?: number;
+  /**
+   * Drop empty lines and skip NUL bytes at the start of a line (the hole a writer without
+   * O_APPEND leaves after a copytruncate): the file input. Default false: every line is handed
+   * on, empty ones too.
+   */
+  dropBlank?: boolean;
 }
 
 export class LineSplitter {
@@ -12,24 +44,54 @@ export class LineSplitter {
   private carryLen = 0;
   /** Inside an over-long line whose head was already emitted: skip to the next newline. */
   private skipping = false;
-  /** Count of lines cut at maxLineBytes. */
+  private readonly encoding: BufferEncoding;
+  private readonly dropBlank: boolean;
+  /** Offset of the first byte that is not part of a finished line (checkpoint candidate). */
+  safeOffset: number;
+  /** Offset where the next byte pushed is expected. */
+  nextOffset: number;
   truncatedLines = 0;
 
-  constructor(private readonly maxLineBytes: number) {}
+  constructor(
+    private readonly maxLineBytes: number,
+    opts: LineSplitterOptions = {},
+  ) {
+    this.encoding = opts.encoding ?? 'utf8';
+    this.dropBlank = opts.dropBlank ?? false;
+    this.safeOffset = opts.offset ?? 0;
+    this.nextOffset = this.safeOffset;
+  }
 
   /** Bytes held for an incomplete line. */
   get pendingBytes(): number {
     return this.carryLen;
   }
 
-  /**
-   * Split `chunk`, appending complete lines to `out`. Returns the number of bytes of `chunk` that
-   * ended complete lines (so `offset + consumed` is the position after the last newline).
-   */
-  push(chunk: Buffer, out: SplitLine[]): number {
+  /** True while bytes of an unfinished line are held or skipped. */
+  get hasPartial(): boolean {
+    return this.carryLen > 0 || this.skipping;
+  }
+
+  /** Drop what is held and go on at `offset` (a file read again, or read from elsewhere). */
+  reset(offset = 0): void {
+    this.carry = [];
+    this.carryLen = 0;
+    this.skipping = false;
+    this.safeOffset = offset;
+    this.nextOffset = offset;
+  }
+
+  /** `chunk` holds the file bytes at [nextOffset, nextOffset + chunk.length). */
+  push(chunk: Buffer, sink: LineSink): void {
+    const base = this.nextOffset;
+    const len = chunk.length;
+    this.nextOffset = base + len;
     let start = 0;
-    let consumed = 0;
-    for (;;) {
+    if (this.dropBlank && this.carryLen === 0 && !this.skipping) {
+      while (start < len && chunk[start] === 0) start++;
+      if (start > 0) this.safeOffset = base + start;
+    }
+    while (start < len) {
       const nl = chunk.indexOf(10, start);
       if (nl === -1) break;
       if (this.skipping) {
@@ -39,14 +101,19 @@ export class LineSplitter {
         const whole = Buffer.concat(this.carry, this.carryLen + (nl - start));
         this.carry = [];
         this.carryLen = 0;
-        out.push(this.make(whole, 0, whole.length));
+        this.emit(whole, 0, whole.length, this.safeOffset, base + nl + 1, sink);
       } else {
-        out.push(this.make(chunk, start, nl));
+        this.emit(chunk, start, nl, base + start, base + nl + 1, sink);
       }
       start = nl + 1;
-      consumed = start;
+      this.safeOffset = base + start;
+      if (this.dropBlank) {
+        // Skip a NUL run at the start of the next line.
+        while (start < len && chunk[start] === 0) start++;
+        if (start !== nl + 1) this.safeOffset = base + start;
+      }
     }
-    if (start < chunk.length && !this.skipping) {
+    if (start < len && !this.skipping) {
       const rest = chunk.subarray(start);
       const held = this.carryLen + rest.length;
       // One byte over is not yet too long when it is a \r: it may be the CR of a CRLF.
@@ -59,7 +126,7 @@ export class LineSplitter {
         const whole = Buffer.concat(this.carry, this.carryLen + rest.length);
         this.carry = [];
         this.carryLen = 0;
-        out.push(this.make(whole, 0, whole.length, true));
+        this.emit(whole, 0, whole.length, this.safeOffset, -1, sink, true);
         this.skipping = true;
       } else {
         // Copy: the caller reuses its read buffer.
@@ -67,40 +134,41 @@ export class LineSplitter {
         this.carryLen += rest.length;
       }
     }
-    return consumed;
   }
 
-  /** Take the incomplete tail as a line (EOF of a finished file, idle timeout). */
-  flush(out: SplitLine[]): boolean {
+  /** Take the unterminated tail as a line (EOF of a finished file, idle past rotate_wait). */
+  flush(sink: LineSink): void {
     if (this.skipping) {
       this.skipping = false;
-      return false;
+    } else if (this.carryLen > 0) {
+      const whole = Buffer.concat(this.carry, this.carryLen);
+      this.carry = [];
+      this.carryLen = 0;
+      this.emit(whole, 0, whole.length, this.safeOffset, this.nextOffset, sink);
     }
-    if (this.carryLen === 0) return false;
-    const whole = Buffer.concat(this.carry, this.carryLen);
-    this.carry = [];
-    this.carryLen = 0;
-    out.push(this.make(whole, 0, whole.length));
-    return true;
+    this.safeOffset = this.nextOffset;
   }
 
-  reset(): void {
-    this.carry = [];
-    this.carryLen = 0;
-    this.skipping = false;
-  }
-
-  /** `cut`: the head of a line cut at maxLineBytes (always truncated; a \r in it is content). */
-  private make(buf: Buffer, start: number, end: number, cut = false): SplitLine {
-    let e = end;
-    if (!cut && e > start && buf[e - 1] === 13) e--; // CRLF
-    if (cut || e - start > this.maxLineBytes) {
+  private emit(
+    buf: Buffer,
+    s: number,
+    e: number,
+    startOff: number,
+    endOff: number,
+    sink: LineSink,
+    /** The head of a line cut at max_line_bytes: always truncated, and a \r in it is content. */
+    cut = false,
+  ): void {
+    if (!cut && e > s && buf[e - 1] === 13) e--; // CRLF
+    if (e === s && this.dropBlank) return;
+    if (cut || e - s > this.maxLineBytes) {
       this.truncatedLines++;
+      let cut = s + this.maxLineBytes;
       // Do not cut inside a UTF-8 sequence.
-      let cut = start + this.maxLineBytes;
-      while (cut > start && (buf[cut] & 0xc0) === 0x80) cut--;
-      return { text: buf.toString('utf8', start, cut), truncated: true };
+      if (this.encoding === 'utf8') while (cut > s && (buf[cut] & 0xc0) === 0x80) cut--;
+      sink.line(buf.toString(this.encoding, s, cut), startOff, endOff, true);
+      return;
     }
-    return { text: buf.toString('utf8', start, e), truncated: false };
+    sink.line(buf.toString(this.encoding, s, e), startOff, endOff, false);
   }
 }

@@ -10,79 +10,23 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
-import { LokiReceiver } from '../receivers/loki.js';
+import { describe, expect, it } from 'vitest';
 import {
-  Shiplog,
-  Tally,
-  fileInput,
-  lines,
-  scenarioDir,
-  sleep,
-  writeConfig,
-} from '../reliability/lib.js';
+  ACK_ON_DELIVERY,
+  cleanupsAfterEach,
+  downPort,
+  expectEveryLineOnce,
+  savedEntries,
+  shiplog,
+  startLoki,
+  until,
+} from '../helpers/file-scenario.js';
+import { fileInput, lines, scenarioDir, sleep } from '../reliability/lib.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-/**
- * "Loki down" must mean "nothing acknowledged". Where outputs have a disk queue (`buffer.type`),
- * they acknowledge once records are queued: the Loki output gets a memory buffer then.
- */
-const ACK_ON_DELIVERY: Record<string, unknown> = (() => {
-  try {
-    parseConfig(
-      stringify({
-        pipeline: {
-          inputs: [{ type: 'stdin' }],
-          outputs: [{ type: 'stdout', buffer: { type: 'memory' } }],
-        },
-      }),
-      'probe.yaml',
-      { env: {} },
-    );
-    return { buffer: { type: 'memory' } };
-  } catch {
-    return {};
-  }
-})();
+const cleanups = cleanupsAfterEach();
 
 /** The product default (1s): the entry must be written by an ordinary flush. */
 const SERVICE = { checkpoint_interval: '1s' };
-
-/** Entries of input `app` in the checkpoint file on disk (empty until the first flush). */
-async function savedEntries(data: string): Promise<Record<string, { o: number; p: string }>> {
-  try {
-    const text = await fsp.readFile(path.join(data, 'checkpoints.json'), 'utf8');
-    const all = (JSON.parse(text) as { checkpoints: Record<string, { o: number; p: string }> })
-      .checkpoints;
-    return Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('app/')));
-  } catch {
-    return {};
-  }
-}
-
-/** Poll `cond` until it holds (true) or `timeoutMs` passed (false). */
-async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-/** A port nothing listens on now, for a Loki that is down and comes up later. */
-async function downPort(): Promise<number> {
-  const probe = await LokiReceiver.start();
-  const port = Number(new URL(probe.url).port);
-  await probe.close();
-  return port;
-}
 
 describe('file input: a checkpoint entry for every file opened (real process)', () => {
   it('Loki down, 1,000 lines appended, SIGKILL, app.log renamed, a new app.log, Loki up: every line once', async () => {
@@ -90,15 +34,13 @@ describe('file input: a checkpoint entry for every file opened (real process)', 
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, '');
     const port = await downPort();
-    const cfg = writeConfig(dir, {
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: `http://127.0.0.1:${port}`,
       loki: ACK_ON_DELIVERY,
       service: SERVICE,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await fsp.appendFile(log, lines('a', 0, 1000));
     const read = await until(
@@ -119,17 +61,10 @@ describe('file input: a checkpoint entry for every file opened (real process)', 
 
     await fsp.rename(log, `${log}.1`);
     await fsp.writeFile(log, lines('b', 0, 200));
-    const receiver = await LokiReceiver.start({ port });
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
+    const { tally } = await startLoki(cleanups, port);
     await ship.start();
     const written = { a: 1000, b: 200 };
-    await tally.waitAll(written, 20_000);
-    await sleep(1500); // anything sent twice would arrive by now
-    const s = tally.summary(written);
-    expect((await ship.stop()).code).toBe(0);
-    expect(s.missing, dir).toEqual([]);
-    expect(s.duplicated).toBe(0);
+    await expectEveryLineOnce(ship, tally, written, dir);
     expect(tally.foreign).toBe(0);
     expect(flushed, 'an entry for app.log before anything was acknowledged').toBe(true);
   }, 60_000);
@@ -140,18 +75,14 @@ describe('file input: a checkpoint entry for every file opened (real process)', 
       const log = path.join(logs, 'app.log');
       await fsp.writeFile(log, lines('a', 0, 300));
       const size = (await fsp.stat(log)).size;
-      const receiver = await LokiReceiver.start();
-      cleanups.push(() => receiver.close());
-      const tally = new Tally(receiver);
-      const cfg = writeConfig(dir, {
+      const { receiver, tally } = await startLoki(cleanups);
+      const ship = shiplog(cleanups, dir, {
         dataDir: data,
         inputs: [fileInput([log], { read_from: 'tail' })],
         lokiUrl: receiver.url,
         loki: ACK_ON_DELIVERY,
         service: SERVICE,
       });
-      const ship = new Shiplog(cfg);
-      cleanups.push(() => ship.dispose());
       await ship.start();
       // Stop after the first flush has written the entry (at the end of the file); without one
       // (the bug), after 3 checkpoint intervals.

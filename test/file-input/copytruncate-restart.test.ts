@@ -14,79 +14,20 @@
 
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
-import { LokiReceiver } from '../receivers/loki.js';
+import { describe, expect, it } from 'vitest';
 import {
-  Shiplog,
-  Tally,
-  fileInput,
-  lines,
-  scenarioDir,
-  sleep,
-  writeConfig,
-} from '../reliability/lib.js';
+  ACK_ON_DELIVERY,
+  cleanupsAfterEach,
+  downPort,
+  expectEveryLineOnce,
+  savedEntries,
+  shiplog,
+  startLoki,
+  until,
+} from '../helpers/file-scenario.js';
+import { fileInput, lines, scenarioDir, sleep } from '../reliability/lib.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-/**
- * "Loki down" must mean "nothing acknowledged". Where outputs have a disk queue (`buffer.type`),
- * they acknowledge once records are queued: the Loki output gets a memory buffer then.
- */
-const ACK_ON_DELIVERY: Record<string, unknown> = (() => {
-  try {
-    parseConfig(
-      stringify({
-        pipeline: {
-          inputs: [{ type: 'stdin' }],
-          outputs: [{ type: 'stdout', buffer: { type: 'memory' } }],
-        },
-      }),
-      'probe.yaml',
-      { env: {} },
-    );
-    return { buffer: { type: 'memory' } };
-  } catch {
-    return {};
-  }
-})();
-
-type Entry = { o: number; fl: number; p: string };
-
-/** Entries of input `app` in the checkpoint file on disk (none before the first write). */
-async function savedEntries(data: string): Promise<Entry[]> {
-  try {
-    const text = await fsp.readFile(path.join(data, 'checkpoints.json'), 'utf8');
-    const all = (JSON.parse(text) as { checkpoints: Record<string, Entry> }).checkpoints;
-    return Object.entries(all)
-      .filter(([k]) => k.startsWith('app/'))
-      .map(([, v]) => v);
-  } catch {
-    return [];
-  }
-}
-
-/** Poll `cond` until it holds (true) or `timeoutMs` passed (false). */
-async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-  return true;
-}
-
-/** A port nothing listens on now, for a Loki that is down and comes up later. */
-async function downPort(): Promise<number> {
-  const probe = await LokiReceiver.start();
-  const port = Number(new URL(probe.url).port);
-  await probe.close();
-  return port;
-}
+const cleanups = cleanupsAfterEach();
 
 async function copytruncate(file: string, to: string): Promise<void> {
   await fsp.copyFile(file, to);
@@ -99,14 +40,12 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, lines('a', 0, 1000));
     const port = await downPort();
-    const cfg = writeConfig(dir, {
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: `http://127.0.0.1:${port}`,
       loki: ACK_ON_DELIVERY,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     const read = await until(
       async () => (await ship.metric('shiplog_input_records_total', { component: 'app' })) >= 1000,
@@ -114,7 +53,7 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
     );
     expect(read, 'the 1,000 lines read').toBe(true);
     const flushed = await until(async () => {
-      const e = await savedEntries(data);
+      const e = Object.values(await savedEntries(data));
       return e.length === 1 && e[0].o === 0 && e[0].fl === 1024;
     }, 3000);
     expect(flushed, 'app.log saved at offset 0').toBe(true);
@@ -122,17 +61,10 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
 
     await copytruncate(log, `${log}.1`);
     await fsp.appendFile(log, lines('a', 1000, 200));
-    const receiver = await LokiReceiver.start({ port });
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
+    const { tally } = await startLoki(cleanups, port);
     await ship.start();
     const written = { a: 1200 };
-    await tally.waitAll(written, 20_000);
-    await sleep(1500); // anything sent twice would arrive by now
-    const s = tally.summary(written);
-    expect((await ship.stop()).code).toBe(0);
-    expect(s.missing, dir).toEqual([]);
-    expect(s.duplicated).toBe(0);
+    await expectEveryLineOnce(ship, tally, written, dir);
     expect(tally.foreign).toBe(0);
   }, 60_000);
 
@@ -141,14 +73,12 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, lines('a', 0, 1000));
     const port = await downPort();
-    const cfg = writeConfig(dir, {
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: `http://127.0.0.1:${port}`,
       loki: ACK_ON_DELIVERY,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     const records = () => ship.metric('shiplog_input_records_total', { component: 'app' });
     expect(await until(async () => (await records()) >= 1000, 10_000), 'read').toBe(true);
@@ -158,7 +88,7 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
     // The copy's entry (at the point the original was read to), the original's old identity
     // (retired at 0, its batches in flight) and its new one, all on disk.
     const flushed = await until(async () => {
-      const e = await savedEntries(data);
+      const e = Object.values(await savedEntries(data));
       return e.some((x) => x.p === `${log}.1` && x.o > 0) && e.length === 3;
     }, 3000);
     expect(flushed, `${dir}: entries on disk`).toBe(true);
@@ -166,17 +96,10 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
 
     await copytruncate(log, `${log}.2`);
     await fsp.appendFile(log, lines('a', 1200, 100));
-    const receiver = await LokiReceiver.start({ port });
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
+    const { tally } = await startLoki(cleanups, port);
     await ship.start();
     const written = { a: 1300 };
-    await tally.waitAll(written, 20_000);
-    await sleep(1500);
-    const s = tally.summary(written);
-    expect((await ship.stop()).code).toBe(0);
-    expect(s.missing, dir).toEqual([]);
-    expect(s.duplicated).toBe(0);
+    await expectEveryLineOnce(ship, tally, written, dir);
     expect(tally.foreign).toBe(0);
   }, 60_000);
 
@@ -185,20 +108,16 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, lines('a', 0, 1000));
     const size = (await fsp.stat(log)).size;
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: receiver.url,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await tally.waitAll({ a: 1000 }, 10_000);
     const flushed = await until(
-      async () => (await savedEntries(data)).some((e) => e.o === size),
+      async () => Object.values(await savedEntries(data)).some((e) => e.o === size),
       3000,
     );
     expect(flushed, 'checkpointed at the end').toBe(true);
@@ -210,12 +129,7 @@ describe('file input: copytruncate across a SIGKILL (real process)', () => {
     await fsp.appendFile(log, lines('a', 1500, 200));
     await ship.start();
     const written = { a: 1700 };
-    await tally.waitAll(written, 20_000);
-    await sleep(1500);
-    const s = tally.summary(written);
-    expect((await ship.stop()).code).toBe(0);
-    expect(s.missing, dir).toEqual([]);
-    expect(s.duplicated).toBe(0);
+    await expectEveryLineOnce(ship, tally, written, dir);
     expect(tally.foreign).toBe(0);
   }, 60_000);
 });

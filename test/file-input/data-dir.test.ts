@@ -12,7 +12,8 @@
 
 import { promises as fsp, existsSync, mkdirSync, chmodSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupsAfterEach, shiplog, startLoki, until } from '../helpers/file-scenario.js';
 import { LokiReceiver } from '../receivers/loki.js';
 import {
   Shiplog,
@@ -24,19 +25,7 @@ import {
   writeConfig,
 } from '../reliability/lib.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-  return true;
-}
+const cleanups = cleanupsAfterEach();
 
 /** Start `ship` expecting it to exit before it starts; its exit code. */
 async function startFails(ship: Shiplog): Promise<number | null> {
@@ -58,9 +47,7 @@ describe('data_dir integrity (real process)', () => {
     const { dir, data, logs } = scenarioDir('data-dir-lock');
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, lines('a', 0, 3000));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
+    const { receiver, tally } = await startLoki(cleanups);
     const cfg = writeConfig(dir, {
       dataDir: data,
       inputs: [fileInput([log])],
@@ -94,16 +81,12 @@ describe('data_dir integrity (real process)', () => {
     const { dir, data, logs } = scenarioDir('data-dir-prev');
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, lines('old', 0, 2000));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log], { read_from: 'tail' })],
       lokiUrl: receiver.url,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await sleep(500);
     await fsp.appendFile(log, lines('a', 0, 5000));
@@ -130,17 +113,13 @@ describe('data_dir integrity (real process)', () => {
     const { dir, data, logs } = scenarioDir('data-dir-deleted');
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, lines('a', 0, 5000));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: receiver.url,
       loki: MEMORY,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await tally.waitAll({ a: 5000 }, 20_000);
     await sleep(500);

@@ -15,24 +15,14 @@
 
 import { promises as fsp, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { EsReceiver } from '../receivers/elasticsearch.js';
+import { cleanupsAfterEach, shiplog, startLoki, until } from '../helpers/file-scenario.js';
 import { LokiReceiver } from '../receivers/loki.js';
-import {
-  Shiplog,
-  Tally,
-  fileInput,
-  lines,
-  scenarioDir,
-  sleep,
-  writeConfig,
-} from '../reliability/lib.js';
+import { Shiplog, fileInput, lines, scenarioDir, sleep } from '../reliability/lib.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 /** A start-up banner longer than fingerprint_bytes (1 KiB): every incarnation writes it. */
 const BANNER = `${'#'.repeat(70)}\n`.repeat(16) + '# app 1.2.3 starting\n';
@@ -43,15 +33,6 @@ function linesWith(id: string, from: number, n: number, padChar: string): string
   let s = '';
   for (let i = 0; i < n; i++) s += `{"w":"${id}","seq":${from + i},"level":"info","pad":"${p}"}\n`;
   return s;
-}
-
-async function until(cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-  return true;
 }
 
 /**
@@ -81,16 +62,12 @@ describe('file input: source identity (real process)', () => {
     const { dir, data, logs } = scenarioDir('identity-inode-reuse');
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, BANNER + lines('a', 0, 2000));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: receiver.url,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await tally.waitAll({ a: 2000 }, 20_000);
     expect((await ship.stop()).code).toBe(0);
@@ -190,7 +167,7 @@ describe('file input: source identity (real process)', () => {
     const probe = await LokiReceiver.start();
     const port = Number(new URL(probe.url).port);
     await probe.close();
-    const cfg = writeConfig(dir, {
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log], { read_buffer: '16KiB' })],
       lokiUrl: `http://127.0.0.1:${port}`,
@@ -198,8 +175,6 @@ describe('file input: source identity (real process)', () => {
       loki: { buffer: { type: 'memory' }, batch: { max_bytes: '64KiB', max_wait: '100ms' } },
       service: { memory_limit: '256KiB' },
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     const records = () => ship.metric('shiplog_input_records_total', { component: 'app' });
     // Paused part-way: the count stops growing below the file's lines.
@@ -220,9 +195,7 @@ describe('file input: source identity (real process)', () => {
     const second = 20_000;
     await fsp.appendFile(log, BANNER + linesWith('a', first, second, 'y'));
     await sleep(500);
-    const receiver = await LokiReceiver.start({ port });
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
+    const { tally } = await startLoki(cleanups, port);
     const written = { a: first + second };
     await tally.waitAll(written, 60_000);
     await sleep(1500);

@@ -12,39 +12,24 @@
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getText } from '../helpers/proc.js';
-import { LokiReceiver } from '../receivers/loki.js';
-import {
-  Shiplog,
-  Tally,
-  fileInput,
-  lines,
-  scenarioDir,
-  sleep,
-  writeConfig,
-} from '../reliability/lib.js';
+import { cleanupsAfterEach, shiplog, startLoki } from '../helpers/file-scenario.js';
+import { Shiplog, fileInput, lines, scenarioDir, sleep, writeConfig } from '../reliability/lib.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupsAfterEach();
 
 describe('file input: rotation patterns (real process)', () => {
   it('a file created and rotated away entirely while stopped (app.log → .1 → .2) is read at start', async () => {
     const { dir, data, logs } = scenarioDir('rotation-while-stopped');
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, lines('a', 0, 2500));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: receiver.url,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await tally.waitAll({ a: 2500 }, 20_000);
     await sleep(500);
@@ -75,16 +60,12 @@ describe('file input: rotation patterns (real process)', () => {
     const log = path.join(logs, 'app.log');
     const per = 2000;
     await fsp.writeFile(log, lines('a', 0, per));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log])],
       lokiUrl: receiver.url,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await tally.waitAll({ a: per }, 20_000);
     let seq = per;
@@ -116,16 +97,12 @@ describe('file input: rotation patterns (real process)', () => {
     const per = 1000;
     for (let i = 0; i < n; i++)
       await fsp.writeFile(path.join(logs, `f${i}.log`), lines(`f${i}`, 0, per));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([path.join(logs, '*.log')], { max_open_files: 4 })],
       lokiUrl: receiver.url,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     const written: Record<string, number> = {};
     // Busy: every file grows, then all are rotated out of the glob (*.log does not match .1).
@@ -162,16 +139,12 @@ describe('file input: rotation patterns (real process)', () => {
       ),
     );
     await fsp.writeFile(log, lines('a', 0, 100));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
-    const cfg = writeConfig(dir, {
+    const { receiver, tally } = await startLoki(cleanups);
+    const ship = shiplog(cleanups, dir, {
       dataDir: data,
       inputs: [fileInput([log], { scan_interval: '10ms' })],
       lokiUrl: receiver.url,
     });
-    const ship = new Shiplog(cfg);
-    cleanups.push(() => ship.dispose());
     await ship.start();
     await tally.waitAll({ a: 100 }, 20_000);
     // A separate process swaps app.log between the FIFO (a hard link of it) and regular files,
@@ -237,9 +210,7 @@ describe('file input: rotation patterns (real process)', () => {
     await fsp.writeFile(path.join(logs, 'plain.log'), lines('p', 0, 10));
     await fsp.symlink(secret, path.join(logs, 'evil.log'));
     await fsp.symlink(inside, path.join(logs, 'inside.log'));
-    const receiver = await LokiReceiver.start();
-    cleanups.push(() => receiver.close());
-    const tally = new Tally(receiver);
+    const { receiver, tally } = await startLoki(cleanups);
     const run = async (extra: Record<string, unknown>, name: string): Promise<void> => {
       const cfg = writeConfig(
         dir,

@@ -7,7 +7,7 @@ import type { SourceTracker } from '../../../core/acks.js';
 import type { LogRecord } from '../../../core/record.js';
 import { hashBytes, readAt, TAIL_BYTES, type FilePosition } from './identity.js';
 import { MultilineJoiner, type MultilineOptions } from '../../_shared/multiline/index.js';
-import { OffsetSplitter, type LineSink } from './split.js';
+import { LineSplitter, type LineSink } from '../../../core/lines.js';
 
 export interface TailerOptions {
   maxLineBytes: number;
@@ -21,7 +21,7 @@ export class TailedFile implements LineSink {
   /** Checkpoint key of the current identity; assigned once the file has bytes to hash. */
   key: string | undefined;
   tracker: SourceTracker | undefined;
-  readonly splitter: OffsetSplitter;
+  readonly splitter: LineSplitter;
   readonly joiner: MultilineJoiner | undefined;
   /** Fingerprint over the first `fl` bytes (grows up to fingerprint_bytes). */
   fp = '';
@@ -46,7 +46,7 @@ export class TailedFile implements LineSink {
   /**
    * Since when (ms) a new file shorter than fingerprint_bytes has been held unread because its
    * bytes so far are the start of a live file in its directory: a copy `cp` is still writing
-   * (copytruncate). 0: not held. See FileInput.holdIfCopy.
+   * (copytruncate). 0: not held. See FileCopies.mayBeCopy (copies.ts).
    */
   pendingCopy = 0;
   /** Known to have new bytes (watch event, or the last read was not at EOF). */
@@ -84,7 +84,11 @@ export class TailedFile implements LineSink {
     private readonly opts: TailerOptions,
   ) {
     this.devino = `${dev}:${ino}`;
-    this.splitter = new OffsetSplitter(opts.maxLineBytes, opts.encoding, offset);
+    this.splitter = new LineSplitter(opts.maxLineBytes, {
+      encoding: opts.encoding,
+      offset,
+      dropBlank: true,
+    });
     this.joiner = opts.multiline ? new MultilineJoiner(opts.multiline, this) : undefined;
     this.lastGrowth = Date.now();
     this.fileField = { path };
@@ -238,6 +242,12 @@ export class TailedFile implements LineSink {
       } else if (this.fd !== undefined) {
         const b = readAt(this.fd, o - tl, tl);
         this.th = hashBytes(b);
+      } else {
+        // No descriptor (a .gz) and the bytes not in the window: the position names the head only.
+        this.th = '';
+        this.tl = 0;
+        this.lastPos = o;
+        return this.withBirth({ o, fp: this.fp, fl: this.fl, th: '', tl: 0, p: this.path });
       }
       this.tl = tl;
       this.lastPos = o;

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { Readable } from 'node:stream';
 import { defineInput, type Input } from '../../../core/component.js';
-import { LineSplitter, type SplitLine } from '../../../core/lines.js';
+import { collect, LineSplitter, type SplitLine } from '../../../core/lines.js';
 import type { LogRecord } from '../../../core/record.js';
 import { size } from '../../../core/units.js';
 
@@ -31,6 +31,7 @@ export default defineInput({
         stream = s;
         const splitter = new LineSplitter(config.max_line_bytes);
         const lines: SplitLine[] = [];
+        const sink = collect(lines);
         const emit = (): void => {
           if (lines.length === 0) return;
           const now = Date.now();
@@ -54,11 +55,11 @@ export default defineInput({
         };
         s.on('data', (chunk: Buffer) => {
           ctx.metrics.inputBytes.inc({ component: ctx.id }, chunk.length);
-          splitter.push(chunk, lines);
+          splitter.push(chunk, sink);
           emit();
         });
         const finish = (): void => {
-          splitter.flush(lines);
+          splitter.flush(sink);
           emit();
           resolve();
         };
