@@ -988,15 +988,18 @@ describe('durable queue: SIGKILL during a fast backlog drain', () => {
     const s = tally.summary(written);
     const stopped = await ship.stop();
     // In flight at the kill: one chunk per worker, plus one the receiver had taken but not yet
-    // answered, plus what was acknowledged during one pointer write (about a chunk).
+    // answered, plus what was acknowledged since the snapshot of the last pointer write that
+    // completed: the write under way and the one coalesced after it (pointer.json is written one
+    // at a time), about a chunk each. With one, a clean-clone CI run at 705ece1 gave 9,664
+    // against 8,646 (6 chunks); an interval of the drain would be tens of thousands.
     const lineBytes = lines('a', 0, 1, pad).length;
     const perChunk = Math.ceil(chunkBytes / lineBytes);
-    const bound = (workers + 2) * perChunk;
+    const bound = (workers + 3) * perChunk;
     report({
       scenario: `SIGKILL a third into draining a ${n}-record backlog (Loki, ${workers} workers)`,
       ...s,
       peakRssMiB: ship.peakRssMiB,
-      note: `${atKill} received at the kill; duplicates bound ${bound} (${workers + 2} chunks of ${perChunk})`,
+      note: `${atKill} received at the kill; duplicates bound ${bound} (${workers + 3} chunks of ${perChunk})`,
     });
     expect(s.missing, dir).toEqual([]);
     expect(s.lost).toBe(0);

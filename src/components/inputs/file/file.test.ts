@@ -14,39 +14,17 @@ import {
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { parseConfig } from '../../../config/load.js';
 import { capture, startPipeline, tempDir, type Harness } from '../../../../test/helpers/harness.js';
 import { hashBytes, type FilePosition } from './identity.js';
+import { ACK_ON_DELIVERY } from '../../../../test/helpers/file-scenario.js';
 
 const running: Harness[] = [];
 afterEach(async () => {
   for (const h of running.splice(0)) await h.stop();
 });
 
-/**
- * These tests mean "acknowledged" as "delivered": the capture output's `auto_ack` decides. Where
- * outputs have a disk queue (`buffer.type`), they acknowledge once records are queued; then the
- * capture output is given a memory buffer so that this still holds.
- */
-const ACK_ON_DELIVERY: Record<string, unknown> = (() => {
-  try {
-    parseConfig(
-      stringify({
-        pipeline: {
-          inputs: [{ type: 'stdin' }],
-          outputs: [{ type: 'stdout', buffer: { type: 'memory' } }],
-        },
-      }),
-      'probe.yaml',
-      { env: {} },
-    );
-    return { buffer: { type: 'memory' } };
-  } catch {
-    return {};
-  }
-})();
-
+// These tests mean "acknowledged" as "delivered": the capture output gets ACK_ON_DELIVERY (a
+// memory buffer), since outputs with a disk queue acknowledge once records are queued.
 function config(paths: string[], extra: Record<string, unknown> = {}, autoAck = true) {
   return {
     pipeline: {
