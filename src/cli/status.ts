@@ -3,6 +3,7 @@
 // and dropped, what is queued and how old, its state and last error; NOT READY with the reasons.
 
 import type { Daemon } from './daemon.js';
+import type { LedgerSnapshotRow } from '../telemetry/ledger.js';
 
 export interface StatusOutput {
   id: string;
@@ -20,18 +21,9 @@ export interface StatusOutput {
   last_error_at: string | null;
 }
 
-export interface StatusInput {
-  input: string;
-  type: string;
-  tag: string;
-  read: number;
-  filtered: number;
-  dropped: number;
-  delivered: number;
-  dead: number;
-  in_flight: number;
+/** The input's loss-ledger row, and how far its source is ahead of what was read. */
+export interface StatusInput extends LedgerSnapshotRow {
   lag_bytes: number | null;
-  last_read: string | null;
 }
 
 export interface StatusBody {
