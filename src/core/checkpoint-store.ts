@@ -5,14 +5,31 @@
 // when the file is found zeroed or corrupt. The temp file is created O_EXCL|O_NOFOLLOW (a
 // symlink planted in data_dir is never written through). A data_dir deleted while running is
 // created again (0700) at the next write.
+//
+// Between those writes, every change is also written within a few milliseconds (at most one
+// write at a time, at least LIVE_GAP_MS apart) to the live checkpoint (checkpoint-live.ts):
+// no fsync, valid only in the same boot. A process crash (SIGKILL, OOM kill) then re-reads what
+// was read since the last commit, not a whole checkpoint interval; after a reboot the fsynced file
+// applies. Both carry the store's generation (a count of changes); load takes the newer.
 
 import { constants as fsc, promises as fsp, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../telemetry/logger.js';
+import { LiveCheckpoints, currentBootId } from './checkpoint-live.js';
 
 interface FileShape {
   version: 1;
+  /** The generation the snapshot was taken at (absent in files of older versions: 0). */
+  gen?: number;
   checkpoints: Record<string, unknown>;
+}
+
+/** Least time between the starts of two live checkpoint writes (ms). */
+export const LIVE_GAP_MS = 10;
+
+export interface CheckpointStoreOptions {
+  /** Write the live checkpoint (default: when the boot id can be read, i.e. on Linux). */
+  live?: boolean;
 }
 
 export class CheckpointStore {
@@ -30,12 +47,27 @@ export class CheckpointStore {
   onWriteFailure: (() => void) | undefined;
   /** Called after data_dir was found gone and created again (the daemon rewrites its lock). */
   onDirRecreated: (() => void) | undefined;
+  /** Changes so far (persisted in both files: the newer of the two is loaded). */
+  private gen = 0;
+  private readonly live: LiveCheckpoints | undefined;
+  /** Generation the last live write carried. */
+  private liveGen = 0;
+  private liveTimer: NodeJS.Timeout | undefined;
+  private liveWriting: Promise<void> | undefined;
+  private liveLast = 0;
+  private liveGap = LIVE_GAP_MS;
+  private liveFailed = false;
+  private started = false;
 
   constructor(
     readonly file: string,
     private readonly log: Logger,
     private readonly intervalMs = 1000,
-  ) {}
+    opts: CheckpointStoreOptions = {},
+  ) {
+    const boot = opts.live === false ? undefined : currentBootId();
+    if (boot !== undefined) this.live = new LiveCheckpoints(file, boot);
+  }
 
   get prevFile(): string {
     return `${this.file}.prev`;
@@ -52,6 +84,7 @@ export class CheckpointStore {
     const main = await this.readShape(this.file);
     if (main.ok) {
       this.fill(main.shape);
+      await this.loadLive(main.shape.gen ?? 0);
       return;
     }
     let aside: string | undefined;
@@ -63,6 +96,7 @@ export class CheckpointStore {
     if (prev.ok) {
       this.fill(prev.shape);
       this.dirty = true; // written again as checkpoints.json at the first flush
+      await this.loadLive(prev.shape.gen ?? 0);
       if (main.error !== undefined)
         this.log.error('checkpoint file unreadable; set aside, the previous one loaded', {
           file: this.file,
@@ -72,6 +106,11 @@ export class CheckpointStore {
         });
       return;
     }
+    // No checkpoints file at all (first start, or deleted to start over): a live copy cannot
+    // follow it. Its generations are passed, so it is never taken for newer later.
+    const stale = await this.live?.load();
+    if (stale) this.gen = stale.gen;
+    await this.live?.remove();
     if (main.error !== undefined)
       this.log.error(
         'checkpoint file unreadable and no previous one; set aside, ALL SOURCES START FRESH (read_from applies: lines may be read twice or skipped)',
@@ -86,6 +125,23 @@ export class CheckpointStore {
 
   private fill(shape: FileShape): void {
     for (const [k, v] of Object.entries(shape.checkpoints)) this.data.set(k, v);
+    this.gen = Math.max(this.gen, shape.gen ?? 0);
+  }
+
+  /** Take the live checkpoint instead of the file's when it is newer (same boot only). */
+  private async loadLive(fileGen: number): Promise<void> {
+    const snap = await this.live?.load();
+    if (!snap) return;
+    this.gen = Math.max(this.gen, snap.gen);
+    this.liveGen = snap.gen;
+    if (snap.gen <= fileGen) return;
+    this.data.clear();
+    for (const [k, v] of Object.entries(snap.checkpoints)) this.data.set(k, v);
+    this.dirty = true;
+    this.log.info('checkpoints: the live checkpoint is newer (same boot); resuming from it', {
+      file: this.live!.slotFile(0).replace(/\.0$/, '.*'),
+      changes_after_file: snap.gen - fileGen,
+    });
   }
 
   /** A checkpoint file parsed; `error` undefined and not ok: there is none. */
@@ -124,11 +180,60 @@ export class CheckpointStore {
 
   set(key: string, value: unknown): void {
     this.data.set(key, value);
-    this.dirty = true;
+    this.changed();
   }
 
   delete(key: string): void {
-    if (this.data.delete(key)) this.dirty = true;
+    if (this.data.delete(key)) this.changed();
+  }
+
+  private changed(): void {
+    this.dirty = true;
+    this.gen++;
+    this.scheduleLive();
+  }
+
+  /** A live write soon: at once when none ran for LIVE_GAP_MS, one at a time. */
+  private scheduleLive(): void {
+    if (!this.live || !this.started || this.liveTimer || this.liveWriting) return;
+    const wait = Math.max(0, this.liveLast + this.liveGap - Date.now());
+    this.liveTimer = setTimeout(() => {
+      this.liveTimer = undefined;
+      this.writeLive();
+    }, wait);
+    this.liveTimer.unref();
+  }
+
+  private writeLive(): void {
+    const live = this.live;
+    if (!live || this.gen === this.liveGen) return;
+    const gen = this.gen;
+    const t0 = performance.now();
+    const json = JSON.stringify(Object.fromEntries(this.data));
+    // Many entries (a large pods tree) make a snapshot costly: space the writes so that taking
+    // them stays under a tenth of a core.
+    this.liveGap = Math.max(LIVE_GAP_MS, 10 * (performance.now() - t0));
+    this.liveLast = Date.now();
+    this.liveWriting = live
+      .write(gen, json)
+      .then(() => {
+        this.liveGen = gen;
+        if (this.liveFailed) this.log.info('live checkpoint writes recovered', {});
+        this.liveFailed = false;
+      })
+      .catch((e: Error) => {
+        // Only a crash's duplicates depend on it: the interval's file goes on.
+        if (!this.liveFailed)
+          this.log.warn('live checkpoint write failed; a crash re-reads one checkpoint interval', {
+            file: live.slotFile(0),
+            error: e.message,
+          });
+        this.liveFailed = true;
+      })
+      .finally(() => {
+        this.liveWriting = undefined;
+        if (this.gen !== this.liveGen) this.scheduleLive();
+      });
   }
 
   /**
@@ -142,15 +247,23 @@ export class CheckpointStore {
 
   start(): void {
     if (this.timer) return;
+    this.started = true;
     this.timer = setInterval(() => void this.flush(), this.intervalMs);
     this.timer.unref();
+    if (this.gen !== this.liveGen) this.scheduleLive();
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.started = false;
+    if (this.liveTimer) clearTimeout(this.liveTimer);
+    this.liveTimer = undefined;
+    await this.liveWriting;
+    // The file written now carries the newest generation: it is what the next start loads.
     await this.flush();
     await Promise.all(this.dirSyncs);
+    await this.live?.reset();
   }
 
   /** Write if anything changed. Failures are logged and retried at the next interval. */
@@ -159,7 +272,11 @@ export class CheckpointStore {
     while (this.writing) await this.writing;
     if (!this.dirty) return;
     this.dirty = false;
-    const snapshot: FileShape = { version: 1, checkpoints: Object.fromEntries(this.data) };
+    const snapshot: FileShape = {
+      version: 1,
+      gen: this.gen,
+      checkpoints: Object.fromEntries(this.data),
+    };
     const text = JSON.stringify(snapshot);
     // The queues' fdatasync runs while the temp file is written and synced: the rename waits for
     // both, so the file never names a position the queues could not replay after a power loss.
@@ -249,6 +366,7 @@ export class CheckpointStore {
             dir: path.dirname(this.file),
           });
           await fsp.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+          await this.live?.reset();
           this.onDirRecreated?.();
         } else throw e;
       }

@@ -3,8 +3,15 @@
 //   u32 LE length of the payload · u32 LE crc32 (of records, time and payload) ·
 //   u32 LE records · f64 LE append time (ms) · payload
 //
-// and pointer.json, the acknowledged prefix plus the frames acknowledged beyond it. Pure format
-// code: writing, reading back and checking frames; reading and writing the pointer.
+// and the pointer, the acknowledged prefix plus the frames acknowledged beyond it, each save
+// numbered (`seq`): pointer.json (temp file, rename: at open, at an interval and at close) and
+// two slot files written in place after acknowledgements, `pointer.live.0` and `.1` (one
+// pwrite(2) each, alternately, so a crash mid-write leaves the other), each a header line
+//
+//   shiplog-queue-pointer 1 <JSON bytes> <crc32 of the JSON>\n{"segment":…,"seq":…}
+//
+// The valid one with the highest `seq` is loaded. Pure format code: writing, reading back and
+// checking frames; reading and writing the pointer.
 
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -27,6 +34,34 @@ export interface Pointer {
 export interface SavedPointer extends Pointer {
   /** [segment, offset] of frames after the prefix that are delivered (at most MAX_DONE). */
   done?: Array<[number, number]>;
+  /** Saves so far: the highest valid one of pointer.json and the slots is loaded (absent: 0). */
+  seq?: number;
+}
+
+const SLOT_MAGIC = 'shiplog-queue-pointer 1';
+
+export function pointerSlotFile(dir: string, i: number): string {
+  return path.join(dir, `pointer.live.${i}`);
+}
+
+export function encodePointerSlot(text: string): Buffer {
+  const body = Buffer.from(text, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`${SLOT_MAGIC} ${body.length} ${crc32(body)}\n`, 'latin1'),
+    body,
+  ]);
+}
+
+/** A slot's JSON text, or undefined when it is torn or corrupt (bytes after it are ignored). */
+export function decodePointerSlot(buf: Buffer): string | undefined {
+  const nl = buf.indexOf(10);
+  if (nl < 0 || nl > 128) return undefined;
+  const f = buf.subarray(0, nl).toString('latin1').split(' ');
+  if (f.length !== 4 || `${f[0]} ${f[1]}` !== SLOT_MAGIC) return undefined;
+  const len = Number(f[2]);
+  if (!Number.isSafeInteger(len) || len < 0 || nl + 1 + len > buf.length) return undefined;
+  const body = buf.subarray(nl + 1, nl + 1 + len);
+  return crc32(body) === Number(f[3]) ? body.toString('utf8') : undefined;
 }
 
 export function segmentFile(dir: string, id: number): string {
@@ -51,17 +86,45 @@ export function frameHeader(payload: Buffer, records: number, timeMs: number): B
   return header;
 }
 
+export interface LoadedPointer {
+  pointer: Pointer;
+  delivered: Set<string>;
+  seq: number;
+  /** The highest segment any readable save names (new segment ids go past it). */
+  maxSegment: number;
+}
+
 /**
- * pointer.json of `dir`: the prefix, and the `"<segment>:<offset>"` keys of frames delivered
- * beyond it. Undefined when there is none or it is unreadable (the queue then replays from its
- * oldest segment: duplicates, not losses).
+ * The saved pointer of `dir` (the newest of pointer.json and the slots): the prefix, and the
+ * `"<segment>:<offset>"` keys of frames delivered beyond it. Undefined when there is none or all
+ * are unreadable (the queue then replays from its oldest segment: duplicates, not losses).
  */
-export async function readPointer(
-  dir: string,
-): Promise<{ pointer: Pointer; delivered: Set<string> } | undefined> {
+export async function readPointer(dir: string): Promise<LoadedPointer | undefined> {
+  const texts: string[] = [];
+  const read = (f: string): Promise<Buffer | undefined> =>
+    fsp.readFile(path.join(dir, f)).catch(() => undefined);
+  const json = await read('pointer.json');
+  if (json) texts.push(json.toString('utf8'));
+  for (const i of [0, 1]) {
+    const b = await read(path.basename(pointerSlotFile(dir, i)));
+    const t = b && decodePointerSlot(b);
+    if (t !== undefined) texts.push(t);
+  }
+  let best: LoadedPointer | undefined;
+  let maxSegment = 0;
+  for (const t of texts) {
+    const p = parsePointer(t);
+    if (!p) continue;
+    maxSegment = Math.max(maxSegment, p.pointer.segment);
+    if (!best || p.seq > best.seq) best = p;
+  }
+  return best && { ...best, maxSegment };
+}
+
+function parsePointer(text: string): LoadedPointer | undefined {
   let p: SavedPointer;
   try {
-    p = JSON.parse(await fsp.readFile(path.join(dir, 'pointer.json'), 'utf8')) as SavedPointer;
+    p = JSON.parse(text) as SavedPointer;
   } catch {
     return undefined;
   }
@@ -71,13 +134,14 @@ export async function readPointer(
     (seg as number) >= 0 &&
     (off as number) >= 0;
   if (p === null || typeof p !== 'object' || !valid(p.segment, p.offset)) return undefined;
+  const seq = Number.isSafeInteger(p.seq) && p.seq! >= 0 ? p.seq! : 0;
   const delivered = new Set<string>();
   for (const d of Array.isArray(p.done) ? p.done.slice(0, MAX_DONE) : []) {
     if (!Array.isArray(d) || !valid(d[0], d[1])) continue;
     const [seg, off] = d as [number, number];
     if (seg > p.segment || (seg === p.segment && off >= p.offset)) delivered.add(`${seg}:${off}`);
   }
-  return { pointer: { segment: p.segment, offset: p.offset }, delivered };
+  return { pointer: { segment: p.segment, offset: p.offset }, delivered, seq, maxSegment: 0 };
 }
 
 /** Write pointer.json atomically (temp file, rename). */

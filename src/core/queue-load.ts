@@ -27,8 +27,10 @@ export interface LoadedQueue {
   segments: Segment[];
   /** Where delivery resumes. */
   read: Pointer;
-  /** Segment id of the saved pointer (0 without one): new segment ids go past it. */
+  /** Highest segment id a saved pointer names (0 without one): new segment ids go past it. */
   pointerSegment: number;
+  /** Save number of the pointer loaded (0 without one): the next save is numbered after it. */
+  seq: number;
   /** Frames delivered beyond the saved prefix (`"<segment>:<offset>"`): skipped when read. */
   delivered: Set<string>;
   /** Records in the frames after the pointer (corrupt and delivered ones excluded). */
@@ -45,7 +47,8 @@ export async function loadQueue(dir: string, log: Logger): Promise<LoadedQueue> 
   const q: LoadedQueue = {
     segments: [],
     read: { segment: 0, offset: 0 },
-    pointerSegment: pointer?.segment ?? 0,
+    pointerSegment: saved?.maxSegment ?? 0,
+    seq: saved?.seq ?? 0,
     delivered: saved?.delivered ?? new Set(),
     records: 0,
     uncounted: new Set(),

@@ -2,7 +2,16 @@
 // resumed after, segments roll and are deleted once delivered, the queue is bounded, a torn tail
 // (SIGKILL mid-write) is cut, a corrupt frame is skipped and reported, and a failing write keeps
 // the append pending. Every test works in its own temp dir.
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -17,6 +26,7 @@ import {
   type QueueItem,
   type QueueOptions,
 } from './queue.js';
+import { decodePointerSlot } from './queue-frame.js';
 
 const HEADER = 20;
 const SEG = /^\d+\.seg$/;
@@ -131,6 +141,11 @@ function crashImage(dir: string, into: string): void {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
+}
+
+/** The save number in a pointer slot file. */
+function seqOf(file: string): number {
+  return (JSON.parse(decodePointerSlot(readFileSync(file))!) as { seq: number }).seq;
 }
 
 function snapshot(dir: string): string {
@@ -310,6 +325,60 @@ describe('DiskQueue: order, acknowledgements, restart', () => {
     same(await take(r, 150), frames.slice(250));
     await nothingMore(r);
     await r.close();
+  });
+
+  it('acknowledgements saved only to the pointer slots (no pointer.json write since) survive a crash', async () => {
+    const dir = tmp();
+    const frames = Array.from({ length: 60 }, (_, i) => frame(i, 100));
+    // pointer.json is written at open and then not for a minute: only the slots carry the acks.
+    const q = await open(dir, { pointerIntervalMs: 60_000, segmentBytes: 2 << 10 });
+    await appendAll(q, frames);
+    const items = await take(q, 60);
+    for (const i of [...Array(25).keys(), 30, 31, 40]) q.ack(items[i]);
+    await q.flushPointer();
+    const copy = snapshot(dir);
+    const saved = JSON.parse(readFileSync(path.join(copy, 'pointer.json'), 'utf8')) as {
+      done?: unknown[];
+    };
+    expect(saved.done ?? []).toEqual([]); // pointer.json still names nothing acknowledged
+    await q.close();
+    const r = await open(copy, { segmentBytes: 2 << 10 });
+    const rest = frames.filter((_, k) => k >= 25 && ![30, 31, 40].includes(k));
+    same(await take(r, rest.length), rest);
+    await nothingMore(r);
+    await r.close();
+  });
+
+  it('a torn or corrupt pointer slot: the other slot or pointer.json is used (resends, never skips)', async () => {
+    const frames = Array.from({ length: 30 }, (_, i) => frame(i, 100));
+    for (const damage of ['torn', 'bit flip', 'both slots torn'] as const) {
+      const dir = tmp();
+      const q = await open(dir, { pointerIntervalMs: 60_000, segmentBytes: 2 << 10 });
+      await appendAll(q, frames);
+      const items = await take(q, 30);
+      q.ack(items[0]);
+      await q.flushPointer(); // slot A: frame 0
+      for (let i = 1; i < 10; i++) q.ack(items[i]);
+      await q.flushPointer(); // slot B: frames 0-9
+      const copy = snapshot(dir);
+      await q.close();
+      // The newest slot is the one written last; damage it (and with 'both', the other one too).
+      const slots = ['pointer.live.0', 'pointer.live.1']
+        .map((f) => path.join(copy, f))
+        .sort((a, b) => seqOf(b) - seqOf(a));
+      const hit = damage === 'both slots torn' ? slots : [slots[0]];
+      for (const f of hit) {
+        const b = readFileSync(f);
+        if (damage === 'bit flip') b[b.length - 3] ^= 0x10;
+        writeFileSync(f, damage === 'bit flip' ? b : b.subarray(0, b.length - 4));
+      }
+      const r = await open(copy, { segmentBytes: 2 << 10 });
+      // Falls back to an older save: frames acknowledged in the damaged one come again.
+      const from = damage === 'both slots torn' ? 0 : 1;
+      same(await take(r, 30 - from), frames.slice(from));
+      await nothingMore(r);
+      await r.close();
+    }
   });
 
   it('a saved pointer or done entry naming a segment no longer on disk never skips a new frame', async () => {
@@ -930,7 +999,7 @@ describe('DiskQueue: crash safety', () => {
   });
 
   // Each variant on its own directory; the failing ones are listed together at the end.
-  it('a pointer.json that is missing or garbage → replay from the oldest segment (duplicates, no loss)', async () => {
+  it('a pointer (pointer.json and its slots) that is missing or garbage → replay from the oldest segment (duplicates, no loss)', async () => {
     const variants: Array<[string, string | undefined]> = [
       ['missing', undefined],
       ['empty', ''],
@@ -954,9 +1023,12 @@ describe('DiskQueue: crash safety', () => {
       const items = await take(q, 9);
       for (const it of items.slice(0, 4)) q.ack(it); // segment 1 dropped; 4-8 not acknowledged
       await q.close();
-      const pointer = path.join(dir, 'pointer.json');
-      if (text === undefined) await fsp.unlink(pointer);
-      else await fsp.writeFile(pointer, text);
+      // Every saved copy of the pointer: pointer.json and the two slots written after acks.
+      for (const f of ['pointer.json', 'pointer.live.0', 'pointer.live.1']) {
+        const pointer = path.join(dir, f);
+        if (text === undefined) await fsp.rm(pointer, { force: true });
+        else await fsp.writeFile(pointer, text);
+      }
       const oldest = Number(segFiles(dir)[0].slice(0, -4));
       const expected = frames
         .filter((_, k) => items[k].segment >= oldest)

@@ -8,16 +8,18 @@
 //   next() ◀── recent frames (memory) ◀────┤ or read back from disk once evicted
 //      │
 //   ack(item) ──▶ pointer = end of the longest acknowledged prefix, plus the frames acknowledged
-//                 beyond it ──▶ <dir>/pointer.json (after every ack, one write at a time)
+//                 beyond it ──▶ <dir>/pointer.live.{0,1} (after every ack, one in-place write at
+//                 a time) and <dir>/pointer.json (at open, every second, at close)
 //                 segments wholly behind the prefix are unlinked
 //
-// Frames and pointer.json: queue-frame.ts.
+// Frames and the pointer files: queue-frame.ts; saving them: queue-pointer.ts.
 //
 // Durability (README, "delivery promise"): an append resolves once write(2) returned, so a
 // process crash loses nothing acknowledged to an input; the checkpoint store calls `sync()`
 // (fdatasync) before every checkpoint write, so a committed source position is never ahead of
-// what survives a power loss either. pointer.json is saved after acknowledgements (coalesced) and
-// at an interval: a crash resends at most what was acknowledged since (duplicates, never losses).
+// what survives a power loss either. The pointer is saved after acknowledgements (coalesced, a
+// single pwrite(2) into a slot file) and at an interval (pointer.json): a crash resends the frames
+// in flight and those acknowledged during the one slot write under way (duplicates, never losses).
 // A torn tail fails its length/crc check and is cut on open; a corrupt frame elsewhere is
 // skipped, counted and reported, never a crash loop.
 
@@ -75,7 +77,7 @@ export class DiskQueue {
   private readers: Array<() => void> = [];
   private roomWaiters: Array<() => void> = [];
   private readonly recent: RecentFrames;
-  private readonly pointer: PointerSaver;
+  private pointer!: PointerSaver;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private unsynced = new Set<FileHandle>();
@@ -97,7 +99,6 @@ export class DiskQueue {
     this.segmentBytes =
       o.segmentBytes ?? Math.max(64 << 10, Math.min(32 << 20, Math.floor(o.maxBytes / 8)));
     this.recent = new RecentFrames(o.recentBytes ?? 8 << 20);
-    this.pointer = new PointerSaver(o.dir, () => this.pointerText());
   }
 
   /** Open (or create) the queue in `dir`: truncate a torn tail, resume after the saved pointer. */
@@ -271,6 +272,8 @@ export class DiskQueue {
     this.pending = [];
     this.pendingBytes = 0;
     await this.pointer.save().catch(this.logError('queue pointer write failed'));
+    await this.pointer.saveFile().catch(this.logError('queue pointer write failed'));
+    await this.pointer.close();
     // The final checkpoint write comes after this (its sync hook is gone by then).
     await this.sync().catch(this.logError('queue fdatasync failed at close'));
     for (const s of this.segments) await s.fh?.close().catch(() => undefined);
@@ -285,6 +288,7 @@ export class DiskQueue {
     this.uncounted = q.uncounted;
     this.records = q.records;
     this.read = q.read;
+    this.pointer = new PointerSaver(this.o.dir, () => this.pointerState(), q.seq);
     for (const seg of this.segments) this.bytes += seg.size;
     if (this.o.budget) this.o.budget.bytes += this.bytes;
     // Appends always go to a fresh segment: an old file is never written again.
@@ -297,9 +301,9 @@ export class DiskQueue {
       this.read = { segment: nextId, offset: 0 };
     this.committed = { ...this.read };
     await this.dropSegments();
-    await this.pointer.save();
+    await this.pointer.saveFile();
     this.timer = setInterval(
-      () => void this.pointer.save().catch(() => undefined),
+      () => void this.pointer.saveFile().catch(() => undefined),
       this.o.pointerIntervalMs ?? 1000,
     );
     this.timer.unref();
@@ -470,13 +474,13 @@ export class DiskQueue {
     if (!this.full) for (const r of this.roomWaiters.slice()) r();
   }
 
-  /** Write pointer.json now (with every acknowledgement so far); resolves once it is renamed. */
+  /** Save the pointer now (with every acknowledgement so far); resolves once it is written. */
   flushPointer(): Promise<void> {
     return this.pointer.save();
   }
 
-  /** pointer.json's text: the acknowledged prefix and the frames acknowledged beyond it. */
-  private pointerText(): string {
+  /** The pointer: the acknowledged prefix and the frames acknowledged beyond it. */
+  private pointerState(): SavedPointer {
     const p: SavedPointer = { ...this.committed };
     const done: Array<[number, number]> = [];
     for (const it of this.inFlight) {
@@ -484,7 +488,7 @@ export class DiskQueue {
       if (it.done) done.push([it.segment, it.offset]);
     }
     if (done.length > 0) p.done = done;
-    return JSON.stringify(p);
+    return p;
   }
 
   private logError(msg: string): (e: Error) => void {

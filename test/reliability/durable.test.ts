@@ -489,7 +489,7 @@ async function snapshot(file: string, data: string, logs: string, t: number): Pr
     cp = String(e);
   }
   const { stdout } = await sh(
-    `ls -li --time-style=+%T.%N '${logs}'; for d in '${data}'/queue/*; do ls -l "$d"; cat "$d/pointer.json"; echo; done`,
+    `ls -li --time-style=+%T.%N '${logs}'; for d in '${data}'/queue/*; do ls -l "$d"; for p in "$d"/pointer.json "$d"/pointer.live.*; do echo "$p:"; cat "$p"; echo; done; done; for c in '${data}'/checkpoints.json.live.*; do echo "$c:"; head -c 300 "$c"; echo; done`,
   );
   await fsp.writeFile(file, `t=${t} ms\n${stdout}\n${cp}\n`);
 }
