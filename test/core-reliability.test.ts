@@ -2,9 +2,11 @@
 // writes, an output that never drains while demo produces at full speed.
 
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CheckpointStore } from '../src/core/checkpoint-store.js';
+import { nullLogger } from '../src/telemetry/logger.js';
 import { tempDir } from './helpers/harness.js';
 import { ROOT, getText, metricValue, rssKiB, runShiplog } from './helpers/proc.js';
 
@@ -36,6 +38,41 @@ describe('checkpoint file under SIGKILL', () => {
       lastGen = gen;
     }
     expect(lastGen).toBeGreaterThan(12);
+  });
+});
+
+describe('live checkpoint under SIGKILL', () => {
+  it('a kill mid-write leaves a whole generation newer than checkpoints.json, never a torn one', async () => {
+    if (!existsSync('/proc/sys/kernel/random/boot_id')) return; // Linux only (boot id)
+    const dir = tempDir();
+    const file = path.join(dir, 'checkpoints.json');
+    let lastGen = 0;
+    let newer = 0;
+    for (let round = 0; round < 8; round++) {
+      const child = spawn(
+        process.execPath,
+        [path.join(ROOT, 'test/fixtures/live-checkpoint-writer.mjs'), file],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 150));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const onFile = JSON.parse(readFileSync(file, 'utf8')) as {
+        checkpoints: Record<string, number>;
+      };
+      const store = new CheckpointStore(file, nullLogger);
+      await store.load();
+      const gens = new Set([...store.keys()].map((k) => store.get(k) as number));
+      expect([...store.keys()]).toHaveLength(2000);
+      expect(gens.size).toBe(1);
+      const gen = [...gens][0];
+      expect(gen).toBeGreaterThanOrEqual(lastGen);
+      if (gen > onFile.checkpoints.k0) newer++;
+      lastGen = gen;
+    }
+    // Each round writes checkpoints.json once, then only the live copy: it is what resumes.
+    expect(newer).toBe(8);
   });
 });
 

@@ -6,11 +6,12 @@
 // symlink planted in data_dir is never written through). A data_dir deleted while running is
 // created again (0700) at the next write.
 //
-// Between those writes, every change is also written within a few milliseconds (at most one
-// write at a time, at least LIVE_GAP_MS apart) to the live checkpoint (checkpoint-live.ts):
-// no fsync, valid only in the same boot. A process crash (SIGKILL, OOM kill) then re-reads what
-// was read since the last commit, not a whole checkpoint interval; after a reboot the fsynced file
-// applies. Both carry the store's generation (a count of changes); load takes the newer.
+// Between those writes, every change is also written within a few milliseconds (one write at a
+// time, at least LIVE_GAP_MS apart, more with many entries) to the live checkpoint
+// (checkpoint-live.ts): no fsync, valid only in the same boot. A process crash (SIGKILL, OOM
+// kill) then re-reads what was read since the last commit, not a whole checkpoint interval; after
+// a reboot the fsynced file applies. Both carry the store's generation (a count of changes); load
+// takes the newer.
 
 import { constants as fsc, promises as fsp, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -211,8 +212,8 @@ export class CheckpointStore {
     const t0 = performance.now();
     const json = JSON.stringify(Object.fromEntries(this.data));
     // Many entries (a large pods tree) make a snapshot costly: space the writes so that taking
-    // them stays under a tenth of a core.
-    this.liveGap = Math.max(LIVE_GAP_MS, 10 * (performance.now() - t0));
+    // them stays under 4% of a core.
+    this.liveGap = Math.max(LIVE_GAP_MS, 25 * (performance.now() - t0));
     this.liveLast = Date.now();
     this.liveWriting = live
       .write(gen, json)
