@@ -48,7 +48,7 @@ export const serviceSchema = z
       'On SIGTERM/SIGINT: how long to deliver what is buffered before exiting.',
     ).prefault('30s'),
     checkpoint_interval: duration(
-      'How often committed positions are written to data_dir.',
+      'How often committed positions are written to data_dir with fsync (checkpoints.json; what a power loss can re-read). Between those writes each change is also written within ~10 ms without fsync (checkpoints.json.live.*, used after a process crash in the same boot).',
     ).prefault('1s'),
     dead_letter: z
       .strictObject({
