@@ -71,6 +71,12 @@ export class LokiEncoder {
   /** Scratch of the line cutter (json-cut.ts): the cuts of one line, masked values. */
   private readonly cutBuf: number[] = [];
   private readonly saved: unknown[] = [];
+  /** extraMembers' last one-key result: the key, its value's (key, value) pairs, the text. */
+  private readonly extraMemo: { key: string | undefined; values: unknown[]; text: string } = {
+    key: undefined,
+    values: [],
+    text: '',
+  };
 
   constructor(
     private readonly cfg: EncoderConfig,
@@ -188,21 +194,35 @@ export class LokiEncoder {
       let cutFrom = -1;
       let cutTo = -1;
       let cuts: number[] | undefined;
+      let suffix: string | undefined;
       let chars: number;
       const raw = rec.raw;
-      const k =
-        this.cutLines && raw !== undefined && rec.rawExtra === undefined
-          ? findCuts(raw, this.topDrops!, this.cutBuf)
-          : -1;
+      const extra = rec.rawExtra;
+      let k = this.cutLines && raw !== undefined ? findCuts(raw, this.topDrops!, this.cutBuf) : -1;
       if (k >= 0) {
         src = raw!;
+        const cb = this.cutBuf;
         chars = src.length;
+        for (let j = 0; j < k; j += 2) chars -= cb[j + 1] - cb[j];
+        if (extra !== undefined) {
+          // Input metadata (`file`) beside the raw line: its members are written after the cut
+          // text in place of the closing brace (what appendRawExtra would build, no string copy).
+          const members = this.extraMembers(fields, extra);
+          if (members.length > 0) {
+            const n = src.length;
+            suffix = (chars === 2 ? members.slice(1) : members) + '}';
+            chars += suffix.length - 1;
+            if (k > 0 && cb[k - 1] === n - 1) cb[k - 1] = n;
+            else {
+              cb[k++] = n - 1;
+              cb[k++] = n;
+            }
+          }
+        }
         if (k > 0) {
-          const cb = this.cutBuf;
           cutFrom = cb[0];
           cutTo = cb[1];
           if (k > 2) cuts = cb.slice(2, k);
-          for (let j = 0; j < k; j += 2) chars -= cb[j + 1] - cb[j];
         }
       } else {
         src = this.line(rec);
@@ -210,12 +230,13 @@ export class LokiEncoder {
       }
       if (chars * 3 > cfg.maxLineBytes) {
         const line =
-          cutFrom < 0 ? src : new Entry(0, 0, src, 0, undefined, cutFrom, cutTo, cuts).line;
+          cutFrom < 0 ? src : new Entry(0, 0, src, 0, undefined, cutFrom, cutTo, cuts, suffix).line;
         if (Buffer.byteLength(line) > cfg.maxLineBytes) {
           src = truncateUtf8(line, cfg.maxLineBytes);
           chars = src.length;
           cutFrom = cutTo = -1;
           cuts = undefined;
+          suffix = undefined;
           out.truncated++;
         }
       }
@@ -251,6 +272,7 @@ export class LokiEncoder {
           cutFrom,
           cutTo,
           cuts,
+          suffix,
         ),
       );
       p.push.count++;
@@ -259,6 +281,35 @@ export class LokiEncoder {
     for (const p of out.pushes) for (const s of p.streams) sortEntries(s.entries);
     if (refused > 0) out.explodingLabel = guard.explodingLabel();
     return out;
+  }
+
+  /**
+   * `,"key":value` for each of `keys` that `fields` holds and that is not a label field: the
+   * members appendRawExtra adds to a raw line (input metadata such as `file`). The text of the
+   * last one-key call is kept while the value stays equal (same flat object): every record of a
+   * file carries its own `file` object, with the same path.
+   */
+  private extraMembers(fields: Fields, keys: readonly string[]): string {
+    const memo = this.extraMemo;
+    if (keys.length === 1 && keys[0] === memo.key && flatEquals(fields[memo.key], memo.values))
+      return memo.text;
+    const top = this.topDrops!;
+    let s = '';
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const v = fields[k];
+      if (v === undefined || top.includes(k)) continue;
+      const text = JSON.stringify(v);
+      if (text === undefined) continue;
+      s += ',' + JSON.stringify(k) + ':' + text;
+    }
+    if (keys.length === 1) {
+      const values = flatValues(fields[keys[0]]);
+      memo.key = values === undefined ? undefined : keys[0];
+      memo.values = values ?? [];
+      memo.text = s;
+    }
+    return s;
   }
 
   /** The line text of a record. */
@@ -368,6 +419,39 @@ export class LokiEncoder {
     if (labels !== undefined) rec.labels = labels;
     return rec;
   }
+}
+
+/**
+ * A plain object's own (key, value) pairs, flattened, when every value is a string, finite number
+ * or boolean (at most 8 keys): what fixes its JSON text. Undefined for anything else.
+ */
+function flatValues(v: unknown): unknown[] | undefined {
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype)
+    return undefined;
+  const out: unknown[] = [];
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) return undefined;
+    const x = (v as Fields)[k];
+    const t = typeof x;
+    if (!(t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(x))))
+      return undefined;
+    if (out.length === 16) return undefined;
+    out.push(k, x);
+  }
+  return out;
+}
+
+/** `v` is a plain object with exactly the pairs `values` (flatValues of an earlier one), in order. */
+function flatEquals(v: unknown, values: readonly unknown[]): boolean {
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype)
+    return false;
+  let i = 0;
+  for (const k in v) {
+    if (i === values.length || values[i] !== k || values[i + 1] !== (v as Fields)[k]) return false;
+    if (!Object.hasOwn(v, k)) return false;
+    i += 2;
+  }
+  return i === values.length;
 }
 
 function sortEntries(entries: Entry[]): void {

@@ -28,6 +28,8 @@ export interface WireEntry {
   cutTo?: number;
   cuts?: number[];
   src?: string;
+  /** Written after the cut src (cut path only). */
+  suffix?: string;
 }
 
 export interface WireStream {
@@ -193,7 +195,8 @@ export function writePushRequest(streams: readonly WireStream[]): Buffer {
         const more = e.cuts;
         if (more !== undefined)
           for (let k = 0; k < more.length; k += 2) removed += more[k + 1] - more[k];
-        const n = ascii - removed;
+        const sfx = e.suffix;
+        const n = ascii - removed + (sfx === undefined ? 0 : Buffer.byteLength(sfx, 'utf8'));
         keep(~n); // negative: the cut path
         if (removed > slack) slack = removed;
         el += 1 + vlen(n) + n;
@@ -261,6 +264,8 @@ export function writePushRequest(streams: readonly WireStream[]): Buffer {
         }
         b.copyWithin(dst, start + from, start + full);
         pos = dst + full - from;
+        const sfx = e.suffix;
+        if (sfx !== undefined) pos += b.write(sfx, pos, 'utf8');
         if (pos !== start + n) throw new Error('loki wire encoder: cut line length mismatch');
       } else i = putStr(0x12, e.line, i); // EntryAdapter.line (2, LEN)
       const meta = e.structuredMetadata;
