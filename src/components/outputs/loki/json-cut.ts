@@ -58,7 +58,7 @@ export function findCuts(raw: string, drop: readonly string[], out: number[]): n
   const n = raw.length;
   if (n < 2 || raw.charCodeAt(0) !== 123 /* { */) return -1;
   if (raw.charCodeAt(1) === 125 /* } */) return n === 2 ? 0 : -1;
-  const plain = !SPECIAL.test(raw);
+  const plain = isPlain(raw);
   let k = 0;
   let keptBefore = false;
   let i = 1;
@@ -132,6 +132,17 @@ function indexLike(raw: string, ks: number, ke: number): boolean {
 /** Characters that need a closer look inside strings: escapes, controls, surrogates. */
 // eslint-disable-next-line no-control-regex
 const SPECIAL = /[\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * The text has none of SPECIAL. An ASCII text without a backslash has none but controls, and
+ * controls are not in the JSON text of a record: raw is set only from a line JSON.parse accepted
+ * (which refuses a control inside a string) and findCuts refuses them outside strings. Deciding
+ * that takes a backslash search and a UTF-8 length (both native, a fraction of the RegExp scan).
+ */
+function isPlain(raw: string): boolean {
+  if (raw.indexOf('\\') !== -1) return false;
+  return Buffer.byteLength(raw, 'utf8') === raw.length || !SPECIAL.test(raw);
+}
 /**
  * Index of the closing quote of the string starting at `i`, or -1 (not as JSON.stringify writes
  * it). `plain`: the text has none of SPECIAL, so a string ends at the next quote.
