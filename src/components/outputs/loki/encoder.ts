@@ -198,7 +198,9 @@ export class LokiEncoder {
       let chars: number;
       const raw = rec.raw;
       const extra = rec.rawExtra;
-      let k = this.cutLines && raw !== undefined ? findCuts(raw, this.topDrops!, this.cutBuf) : -1;
+      // UTF-8 length of the raw text: the plain-text check and the wire writer's ASCII test.
+      const rawBytes = this.cutLines && raw !== undefined ? Buffer.byteLength(raw, 'utf8') : -1;
+      let k = rawBytes >= 0 ? findCuts(raw!, this.topDrops!, this.cutBuf, rawBytes) : -1;
       if (k >= 0) {
         src = raw!;
         const cb = this.cutBuf;
@@ -273,6 +275,7 @@ export class LokiEncoder {
           cutTo,
           cuts,
           suffix,
+          cutFrom >= 0 ? rawBytes : -1,
         ),
       );
       p.push.count++;

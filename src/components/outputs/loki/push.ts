@@ -30,6 +30,8 @@ export class Entry {
      * record whose raw JSON does not hold them, with the closing brace (cut out of src).
      */
     public suffix: string | undefined = undefined,
+    /** UTF-8 bytes of src when known (cut path), else -1. */
+    public srcBytes = -1,
   ) {}
 
   /** The line text (built on demand for a cut line). */
