@@ -71,6 +71,8 @@ export class LokiEncoder {
   /** Scratch of the line cutter (json-cut.ts): the cuts of one line, masked values. */
   private readonly cutBuf: number[] = [];
   private readonly saved: unknown[] = [];
+  private lastMembers = '';
+  private lastSuffix = '}';
   /** extraMembers' last one-key result: the key, its value's (key, value) pairs, the text. */
   private readonly extraMemo: { key: string | undefined; values: unknown[]; text: string } = {
     key: undefined,
@@ -212,7 +214,7 @@ export class LokiEncoder {
           const members = this.extraMembers(fields, extra);
           if (members.length > 0) {
             const n = src.length;
-            suffix = (chars === 2 ? members.slice(1) : members) + '}';
+            suffix = this.suffixOf(members, chars === 2);
             chars += suffix.length - 1;
             if (k > 0 && cb[k - 1] === n - 1) cb[k - 1] = n;
             else {
@@ -313,6 +315,16 @@ export class LokiEncoder {
       memo.text = s;
     }
     return s;
+  }
+
+  /** `members` (each `,"k":v`) closing a cut raw line: one string per distinct members text. */
+  private suffixOf(members: string, empty: boolean): string {
+    if (empty) return members.slice(1) + '}'; // nothing kept of the line: no comma first
+    if (members !== this.lastMembers) {
+      this.lastMembers = members;
+      this.lastSuffix = members + '}';
+    }
+    return this.lastSuffix;
   }
 
   /** The line text of a record. */
