@@ -16,6 +16,7 @@ import {
 } from '../../../core/record.js';
 import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
 import { compileTimeParser, type TimeOut, type TimeParser } from '../../_shared/time/index.js';
+import { RawExtraText } from '../_shared/raw-extra.js';
 import { StreamGuard } from './cardinality.js';
 import {
   findCuts,
@@ -71,14 +72,8 @@ export class LokiEncoder {
   /** Scratch of the line cutter (json-cut.ts): the cuts of one line, masked values. */
   private readonly cutBuf: number[] = [];
   private readonly saved: unknown[] = [];
-  private lastMembers = '';
-  private lastSuffix = '}';
-  /** extraMembers' last one-key result: the key, its value's (key, value) pairs, the text. */
-  private readonly extraMemo: { key: string | undefined; values: unknown[]; text: string } = {
-    key: undefined,
-    values: [],
-    text: '',
-  };
+  /** Input metadata members of raw lines (label fields left out). */
+  private readonly extra: RawExtraText;
 
   constructor(
     private readonly cfg: EncoderConfig,
@@ -107,6 +102,7 @@ export class LokiEncoder {
       const top = this.dropPaths.filter((p) => p.length === 1).map((p) => p[0]);
       if (top.every((k) => !nested.has(k))) this.mixed = { top, nested };
     }
+    this.extra = new RawExtraText(this.topDrops ?? []);
     this.cutLines =
       cfg.lineFormat === 'json' && this.topDrops !== undefined && this.topDrops.length > 0;
     this.tenant = cfg.tenant !== undefined ? compileTemplate(cfg.tenant) : undefined;
@@ -211,10 +207,10 @@ export class LokiEncoder {
         if (extra !== undefined) {
           // Input metadata (`file`) beside the raw line: its members are written after the cut
           // text in place of the closing brace (what appendRawExtra would build, no string copy).
-          const members = this.extraMembers(fields, extra);
+          const members = this.extra.members(fields, extra);
           if (members.length > 0) {
             const n = src.length;
-            suffix = this.suffixOf(members, chars === 2);
+            suffix = chars === 2 ? members.slice(1) + '}' : this.extra.closing(members);
             chars += suffix.length - 1;
             if (k > 0 && cb[k - 1] === n - 1) cb[k - 1] = n;
             else {
@@ -286,45 +282,6 @@ export class LokiEncoder {
     for (const p of out.pushes) for (const s of p.streams) sortEntries(s.entries);
     if (refused > 0) out.explodingLabel = guard.explodingLabel();
     return out;
-  }
-
-  /**
-   * `,"key":value` for each of `keys` that `fields` holds and that is not a label field: the
-   * members appendRawExtra adds to a raw line (input metadata such as `file`). The text of the
-   * last one-key call is kept while the value stays equal (same flat object): every record of a
-   * file carries its own `file` object, with the same path.
-   */
-  private extraMembers(fields: Fields, keys: readonly string[]): string {
-    const memo = this.extraMemo;
-    if (keys.length === 1 && keys[0] === memo.key && flatEquals(fields[memo.key], memo.values))
-      return memo.text;
-    const top = this.topDrops!;
-    let s = '';
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i];
-      const v = fields[k];
-      if (v === undefined || top.includes(k)) continue;
-      const text = JSON.stringify(v);
-      if (text === undefined) continue;
-      s += ',' + JSON.stringify(k) + ':' + text;
-    }
-    if (keys.length === 1) {
-      const values = flatValues(fields[keys[0]]);
-      memo.key = values === undefined ? undefined : keys[0];
-      memo.values = values ?? [];
-      memo.text = s;
-    }
-    return s;
-  }
-
-  /** `members` (each `,"k":v`) closing a cut raw line: one string per distinct members text. */
-  private suffixOf(members: string, empty: boolean): string {
-    if (empty) return members.slice(1) + '}'; // nothing kept of the line: no comma first
-    if (members !== this.lastMembers) {
-      this.lastMembers = members;
-      this.lastSuffix = members + '}';
-    }
-    return this.lastSuffix;
   }
 
   /** The line text of a record. */
@@ -434,39 +391,6 @@ export class LokiEncoder {
     if (labels !== undefined) rec.labels = labels;
     return rec;
   }
-}
-
-/**
- * A plain object's own (key, value) pairs, flattened, when every value is a string, finite number
- * or boolean (at most 8 keys): what fixes its JSON text. Undefined for anything else.
- */
-function flatValues(v: unknown): unknown[] | undefined {
-  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype)
-    return undefined;
-  const out: unknown[] = [];
-  for (const k in v) {
-    if (!Object.hasOwn(v, k)) return undefined;
-    const x = (v as Fields)[k];
-    const t = typeof x;
-    if (!(t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(x))))
-      return undefined;
-    if (out.length === 16) return undefined;
-    out.push(k, x);
-  }
-  return out;
-}
-
-/** `v` is a plain object with exactly the pairs `values` (flatValues of an earlier one), in order. */
-function flatEquals(v: unknown, values: readonly unknown[]): boolean {
-  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype)
-    return false;
-  let i = 0;
-  for (const k in v) {
-    if (i === values.length || values[i] !== k || values[i + 1] !== (v as Fields)[k]) return false;
-    if (!Object.hasOwn(v, k)) return false;
-    i += 2;
-  }
-  return i === values.length;
 }
 
 function sortEntries(entries: Entry[]): void {
