@@ -8,6 +8,7 @@ import {
   compileIndex,
   createBulkEncoder,
   dataStreamIndex,
+  IsoMs,
   rfc3339,
 } from './encode.js';
 
@@ -221,5 +222,25 @@ describe('encodeInto (sealing) writes raw records without building their lines',
       ),
       { numRuns: 400, seed: 9 },
     );
+  });
+});
+
+describe('IsoMs', () => {
+  it('equals Date#toISOString, in order or not, and throws where it throws', () => {
+    const iso = new IsoMs();
+    const ms = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: 1.7e12, max: 1.7e12 + 5000 }),
+      fc.integer({ min: -3000, max: 3000 }),
+      fc.double({ min: -1e13, max: 1e13, noNaN: true }),
+    );
+    fc.assert(
+      fc.property(fc.array(ms, { maxLength: 20 }), (list) => {
+        for (const t of list) expect(iso.format(t)).toBe(new Date(t).toISOString());
+      }),
+      { numRuns: 500, seed: 13 },
+    );
+    for (const bad of [NaN, Infinity, 8.64e15 + 1])
+      expect(() => iso.format(bad)).toThrow(RangeError);
   });
 });

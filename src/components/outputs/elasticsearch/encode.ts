@@ -200,6 +200,28 @@ export function rfc3339(timeMs: number, timeNs: number): string {
   return `${iso.slice(0, 23)}${String(timeNs).padStart(6, '0')}Z`;
 }
 
+/**
+ * `new Date(ms).toISOString()` for record times, without a Date per record: the text up to the
+ * seconds is kept per second (records come in time order), the milliseconds appended.
+ */
+export class IsoMs {
+  private sec = NaN;
+  private head = '';
+
+  format(ms: number): string {
+    // Fractions (Date truncates them), out of range or NaN (Date throws): as Date does it.
+    if (!Number.isInteger(ms) || Math.abs(ms) > 8.64e15) return new Date(ms).toISOString();
+    const sec = Math.floor(ms / 1000);
+    if (sec !== this.sec) {
+      const full = new Date(sec * 1000).toISOString(); // …:SS.000Z
+      this.head = full.slice(0, full.length - 4);
+      this.sec = sec;
+    }
+    const m = ms - sec * 1000;
+    return this.head + (m < 10 ? '00' : m < 100 ? '0' : '') + m + 'Z';
+  }
+}
+
 const SAFE = /^[A-Za-z0-9_.+\-:]*$/;
 const jsonStr = (s: string): string => (SAFE.test(s) ? `"${s}"` : JSON.stringify(s));
 
@@ -217,19 +239,14 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
   };
   const timeKey = o.timeKey;
   const timeKeyJson = timeKey ? `{${JSON.stringify(timeKey)}:"` : '';
-  let lastMs = NaN;
-  let lastTime = '';
+  const iso = new IsoMs();
   const document = (r: LogRecord, json: string): string => {
     if (!timeKey || timeKey in r.fields || json.length < 2 || json.charCodeAt(0) !== 123) {
       return json;
     }
     let t: string;
     if (r.timeNs) t = rfc3339(r.timeMs, r.timeNs);
-    else if (r.timeMs === lastMs) t = lastTime;
-    else {
-      lastMs = r.timeMs;
-      t = lastTime = new Date(r.timeMs).toISOString();
-    }
+    else t = iso.format(r.timeMs);
     // Splice the time in front of the existing members: no re-serialisation of the record.
     return json.length === 2 ? `${timeKeyJson}${t}"}` : `${timeKeyJson}${t}",${json.slice(1)}`;
   };
@@ -267,11 +284,7 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     if (splice) {
       let t: string;
       if (r.timeNs) t = rfc3339(r.timeMs, r.timeNs);
-      else if (r.timeMs === lastMs) t = lastTime;
-      else {
-        lastMs = r.timeMs;
-        t = lastTime = new Date(r.timeMs).toISOString();
-      }
+      else t = iso.format(r.timeMs);
       head += timeKeyJson + t + '"';
     }
     const closing =
