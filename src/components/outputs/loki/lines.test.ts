@@ -222,6 +222,20 @@ describe('JSON lines without label fields', () => {
     );
   });
 
+  it('truncates a cut line with input metadata after the metadata is appended', () => {
+    const parsed = { level: 'info', msg: 'x'.repeat(30) };
+    const fields = { ...parsed, file: { path: '/var/log/a.log' } };
+    const raw = JSON.stringify(parsed);
+    const p = enc(50).prepare([{ fields, raw, rawExtra: ['file'], timeMs: NOW, timeNs: 0 }]);
+    expect(p.truncated).toBe(1);
+    const full = `{"msg":"${'x'.repeat(30)}","file":{"path":"/var/log/a.log"}}`;
+    expect(p.pushes[0].streams[0].entries[0].line).toBe(full.slice(0, 50));
+    expect(
+      enc(full.length).prepare([{ fields, raw, rawExtra: ['file'], timeMs: NOW, timeNs: 0 }])
+        .truncated,
+    ).toBe(0);
+  });
+
   it('truncates a cut line at max_line_bytes like any other line', () => {
     const fields = { level: 'info', component: 'gw', msg: 'x'.repeat(100) };
     const p = enc(40).prepare([{ fields, raw: JSON.stringify(fields), timeMs: NOW, timeNs: 0 }]);
