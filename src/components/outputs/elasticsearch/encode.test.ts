@@ -244,3 +244,18 @@ describe('IsoMs', () => {
       expect(() => iso.format(bad)).toThrow(RangeError);
   });
 });
+
+describe('autoId', () => {
+  it('is 27 base64url characters: written as "<id>" without escaping', () => {
+    fc.assert(
+      fc.property(fc.option(fc.string()), fc.jsonValue(), (sourceId, v) => {
+        const r: LogRecord = { fields: { v }, timeMs: 1, timeNs: 0 };
+        if (sourceId !== null) r.sourceId = sourceId;
+        const id = autoId(r);
+        expect(id).toMatch(/^[A-Za-z0-9_-]{27}$/);
+        expect(JSON.stringify(id)).toBe(`"${id}"`);
+      }),
+      { numRuns: 300, seed: 17 },
+    );
+  });
+});

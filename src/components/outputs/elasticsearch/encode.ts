@@ -237,6 +237,8 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     }
     return p;
   };
+  // autoId's base64url ids need no escaping: no SAFE test per record.
+  const idJson = o.id === autoId ? (id: string): string => `"${id}"` : jsonStr;
   const timeKey = o.timeKey;
   const timeKeyJson = timeKey ? `{${JSON.stringify(timeKey)}:"` : '';
   const iso = new IsoMs();
@@ -256,7 +258,7 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     if (ids) ids[i] = id;
     return (
       prefixFor(o.index.name(r)) +
-      (id === undefined ? '}}\n' : `,"_id":${jsonStr(id)}}}\n`) +
+      (id === undefined ? '}}\n' : `,"_id":${idJson(id)}}}\n`) +
       document(r, json) +
       '\n'
     );
@@ -279,7 +281,7 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     if (c === 123) return false; // an empty object: the string path
     const id = o.id?.(r);
     let head =
-      prefixFor(o.index.name(r)) + (id === undefined ? '}}\n' : `,"_id":${jsonStr(id)}}}\n`);
+      prefixFor(o.index.name(r)) + (id === undefined ? '}}\n' : `,"_id":${idJson(id)}}}\n`);
     const splice = timeKey !== '' && !(timeKey in r.fields);
     if (splice) {
       let t: string;
