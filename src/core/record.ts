@@ -15,14 +15,15 @@ export interface LogRecord {
   /**
    * JSON text equal to `JSON.stringify(fields)`, kept when a record was parsed from a JSON line and
    * not modified since: outputs reuse it instead of re-serialising. Anything that mutates `fields`
-   * must clear it (see `touch`).
+   * must clear it (see `touch`). Always text JSON.parse accepted (outputs rely on it: no raw
+   * control character inside a string).
    */
   raw?: string;
   /**
    * Top-level keys of `fields` that `raw` does not contain (input metadata such as `file` that a
    * parser merged beside the parsed line). Their values are serialised and appended to `raw`.
    */
-  rawExtra?: string[];
+  rawExtra?: readonly string[];
   /** Output labels promoted by the `label` filter (Loki stream labels). */
   labels?: Record<string, string>;
   /** Stable identity of the record's source position (file identity + offset, journald cursor): for deterministic ids. */

@@ -80,6 +80,8 @@ export abstract class ParseFilter {
   private readonly timeParser: TimeParser | undefined;
   private readonly timeOut: TimeOut = { ms: 0, ns: 0 };
   private pendingDeadLetters: Promise<void> | undefined;
+  /** The rawExtra of the last record merged with metadata: shared while the keys stay the same. */
+  private lastExtra: string[] = [];
   /** Reason of the last failed parse (set by `parse`). */
   protected reason = '';
 
@@ -201,6 +203,10 @@ export abstract class ParseFilter {
       else touch(rec);
       return;
     }
+    if (top !== undefined && !cfg.keep_original) {
+      this.mergeInto(rec, text, parsed, old, top);
+      return;
+    }
     const merged: Fields = {};
     let extra: string[] | undefined = [];
     for (const k in old) {
@@ -225,6 +231,58 @@ export abstract class ParseFilter {
       rec.raw = text;
       rec.rawExtra = extra;
     }
+  }
+
+  /**
+   * The merge of a top-level source field (not kept) when the record holds more (input metadata
+   * such as `file`): the metadata goes into the parsed object itself, no copy of either. A
+   * metadata key the line also has keeps the metadata's value (the line's with overwrite), at
+   * the line's position; the others follow the line's keys, the order recordJson writes them in.
+   */
+  private mergeInto(rec: LogRecord, text: string, parsed: Fields, old: Fields, top: string): void {
+    const overwrite = this.cfg.overwrite;
+    let n = 0;
+    let shared = false;
+    let i = 0;
+    const prev = this.lastExtra;
+    let same = true;
+    for (const k in old) {
+      if (k === top) continue;
+      if (k === '__proto__') return this.mergeCopy(rec, parsed, old, top);
+      if (hasOwn(parsed, k) || k.includes('.')) shared = true;
+      if (same && (i >= prev.length || prev[i] !== k)) same = false;
+      i++;
+      n++;
+    }
+    // Whether the line can stand in for the parsed part: decided before the object changes.
+    const keepRaw = !shared && n > 0 && this.rawFor(text, parsed);
+    for (const k in old) {
+      if (k === top) continue;
+      if (overwrite && hasOwn(parsed, k)) continue;
+      parsed[k] = old[k];
+    }
+    rec.fields = parsed;
+    touch(rec);
+    if (keepRaw) {
+      let extra = prev;
+      if (!same || i !== prev.length) {
+        extra = [];
+        for (const k in old) if (k !== top) extra.push(k);
+        this.lastExtra = extra;
+      }
+      rec.raw = text;
+      rec.rawExtra = extra;
+    }
+  }
+
+  /** mergeInto's fallback when a metadata key is `__proto__`: a new object, keys copied. */
+  private mergeCopy(rec: LogRecord, parsed: Fields, old: Fields, top: string): void {
+    const merged: Fields = {};
+    for (const k in old) if (k !== top) assign(merged, k, old[k]);
+    for (const k in parsed)
+      if (this.cfg.overwrite || !hasOwn(merged, k)) assign(merged, k, parsed[k]);
+    rec.fields = merged;
+    touch(rec);
   }
 }
 

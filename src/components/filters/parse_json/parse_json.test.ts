@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordJson, type LogRecord } from '../../../core/record.js';
+import { newRecord, recordJson, type Fields, type LogRecord } from '../../../core/record.js';
 import { lineRecord, testContext } from '../_shared/testing.js';
 import def from './index.js';
 import { inspect, keyMarks } from './json.js';
@@ -32,6 +32,39 @@ describe('parse_json', () => {
     expect(r.raw).toBe(AGENT);
     expect(r.rawExtra).toEqual(['file']);
     expect(JSON.parse(recordJson(r))).toEqual(r.fields);
+  });
+
+  it('merges metadata into the parsed object: line keys first, rawExtra per key set', () => {
+    const { f } = make();
+    const recs = [
+      lineRecord('{"b":1,"a":2}', { file: 'x.log' }),
+      lineRecord('{"c":3}', { file: 'y.log' }),
+      lineRecord('{"d":4}', { file: 'z.log', truncated: true }),
+      lineRecord('{"e":5}', { file: 'w.log' }),
+    ];
+    const out = f.process(recs, 't');
+    expect(Object.keys(out[0].fields)).toEqual(['b', 'a', 'file']);
+    expect(out.map((r) => r.rawExtra)).toEqual([
+      ['file'],
+      ['file'],
+      ['file', 'truncated'],
+      ['file'],
+    ]);
+    expect(out.map((r) => recordJson(r))).toEqual([
+      '{"b":1,"a":2,"file":"x.log"}',
+      '{"c":3,"file":"y.log"}',
+      '{"d":4,"file":"z.log","truncated":true}',
+      '{"e":5,"file":"w.log"}',
+    ]);
+  });
+
+  it('metadata named __proto__ stays data (the copying merge)', () => {
+    const fields = JSON.parse('{"__proto__":{"polluted":1},"message":"{\\"a\\":1}"}') as Fields;
+    const [r] = make().f.process([newRecord(fields, 1, 0)], 't');
+    expect(Object.getPrototypeOf(r.fields)).toBe(Object.prototype);
+    expect(Object.hasOwn(r.fields, '__proto__')).toBe(true);
+    expect(r.fields.a).toBe(1);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('drops the raw text when the line and the metadata share a key', () => {

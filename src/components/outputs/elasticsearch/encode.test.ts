@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Arena } from '../_shared/arena.js';
 import type { LogRecord } from '../../../core/record.js';
 import {
   autoId,
@@ -6,6 +8,7 @@ import {
   compileIndex,
   createBulkEncoder,
   dataStreamIndex,
+  IsoMs,
   rfc3339,
 } from './encode.js';
 
@@ -155,5 +158,104 @@ describe('bulk body', () => {
     const actual = enc.encode([r]).length;
     expect(enc.measure(r)).toBeGreaterThan(actual * 0.7);
     expect(enc.measure(r)).toBeLessThan(actual * 1.5);
+  });
+});
+
+describe('encodeInto (sealing) writes raw records without building their lines', () => {
+  const fieldsArb = fc.dictionary(
+    fc.oneof(fc.constantFrom('a', '@timestamp', 'ü', 'x"y', 'file'), fc.string({ maxLength: 5 })),
+    fc.jsonValue({ maxDepth: 2 }),
+    { maxKeys: 6 },
+  );
+  const fileArb = fc.oneof(
+    fc.record({ path: fc.constantFrom('/var/log/a.log', '/var/log/ü.log') }),
+    fc.jsonValue({ maxDepth: 1 }),
+    fc.constant(undefined),
+  );
+
+  it('the same bytes as the string path (encode), raw or not, with metadata, time or not', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fieldsArb, fileArb, fc.boolean(), fc.boolean(), fc.nat(999_999), fc.boolean()),
+          { minLength: 1, maxLength: 10 },
+        ),
+        fc.constantFrom('', '@timestamp'),
+        fc.constantFrom('auto', 'none', '{a}'),
+        (rows, timeKey, idSpec) => {
+          let id: ReturnType<typeof compileId>;
+          try {
+            id = compileId(idSpec);
+          } catch {
+            return;
+          }
+          const enc = () =>
+            createBulkEncoder({ index: compileIndex('i-%Y'), action: 'create', id, timeKey });
+          const recs = rows.map(([parsed, file, withRaw, withFile, ns, spaced], i) => {
+            const line = { ...parsed };
+            delete line.file;
+            // A line holds no newline: whitespace-formatted JSON on one line.
+            const raw = spaced
+              ? JSON.stringify(line, null, 1).replaceAll('\n', ' ')
+              : JSON.stringify(line);
+            const fields: Record<string, unknown> = withFile ? { ...line, file } : line;
+            const r: LogRecord = {
+              fields,
+              timeMs: Date.UTC(2024, 0, 1) + i,
+              timeNs: ns % 3 ? 0 : ns,
+            };
+            if (i % 2) r.sourceId = `k:${i}`;
+            if (withRaw) {
+              r.raw = raw;
+              if (withFile) r.rawExtra = ['file'];
+            }
+            return r;
+          });
+          const arena = new Arena();
+          const ends: number[] = [];
+          enc().encodeInto(recs, 0, recs.length, arena, ends);
+          const want = enc().encode(recs);
+          expect(arena.buf.subarray(0, arena.used).toString('hex')).toBe(want.toString('hex'));
+          expect(ends).toHaveLength(recs.length);
+          expect(ends.at(-1)).toBe(arena.used);
+        },
+      ),
+      { numRuns: 400, seed: 9 },
+    );
+  });
+});
+
+describe('IsoMs', () => {
+  it('equals Date#toISOString, in order or not, and throws where it throws', () => {
+    const iso = new IsoMs();
+    const ms = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: 1.7e12, max: 1.7e12 + 5000 }),
+      fc.integer({ min: -3000, max: 3000 }),
+      fc.double({ min: -1e13, max: 1e13, noNaN: true }),
+    );
+    fc.assert(
+      fc.property(fc.array(ms, { maxLength: 20 }), (list) => {
+        for (const t of list) expect(iso.format(t)).toBe(new Date(t).toISOString());
+      }),
+      { numRuns: 500, seed: 13 },
+    );
+    for (const bad of [NaN, Infinity, 8.64e15 + 1])
+      expect(() => iso.format(bad)).toThrow(RangeError);
+  });
+});
+
+describe('autoId', () => {
+  it('is 27 base64url characters: written as "<id>" without escaping', () => {
+    fc.assert(
+      fc.property(fc.option(fc.string()), fc.jsonValue(), (sourceId, v) => {
+        const r: LogRecord = { fields: { v }, timeMs: 1, timeNs: 0 };
+        if (sourceId !== null) r.sourceId = sourceId;
+        const id = autoId(r);
+        expect(id).toMatch(/^[A-Za-z0-9_-]{27}$/);
+        expect(JSON.stringify(id)).toBe(`"${id}"`);
+      }),
+      { numRuns: 300, seed: 17 },
+    );
   });
 });

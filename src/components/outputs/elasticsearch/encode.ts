@@ -6,6 +6,7 @@ import type { Arena } from '../_shared/arena.js';
 import { hash } from 'node:crypto';
 import { compileTemplate, type Template } from '../../../core/template.js';
 import { recordJson, type LogRecord } from '../../../core/record.js';
+import { RawExtraText } from '../_shared/raw-extra.js';
 
 // ---------------------------------------------------------------------------------------------
 // Index names
@@ -199,6 +200,28 @@ export function rfc3339(timeMs: number, timeNs: number): string {
   return `${iso.slice(0, 23)}${String(timeNs).padStart(6, '0')}Z`;
 }
 
+/**
+ * `new Date(ms).toISOString()` for record times, without a Date per record: the text up to the
+ * seconds is kept per second (records come in time order), the milliseconds appended.
+ */
+export class IsoMs {
+  private sec = NaN;
+  private head = '';
+
+  format(ms: number): string {
+    // Fractions (Date truncates them), out of range or NaN (Date throws): as Date does it.
+    if (!Number.isInteger(ms) || Math.abs(ms) > 8.64e15) return new Date(ms).toISOString();
+    const sec = Math.floor(ms / 1000);
+    if (sec !== this.sec) {
+      const full = new Date(sec * 1000).toISOString(); // …:SS.000Z
+      this.head = full.slice(0, full.length - 4);
+      this.sec = sec;
+    }
+    const m = ms - sec * 1000;
+    return this.head + (m < 10 ? '00' : m < 100 ? '0' : '') + m + 'Z';
+  }
+}
+
 const SAFE = /^[A-Za-z0-9_.+\-:]*$/;
 const jsonStr = (s: string): string => (SAFE.test(s) ? `"${s}"` : JSON.stringify(s));
 
@@ -214,21 +237,18 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     }
     return p;
   };
+  // autoId's base64url ids need no escaping: no SAFE test per record.
+  const idJson = o.id === autoId ? (id: string): string => `"${id}"` : jsonStr;
   const timeKey = o.timeKey;
   const timeKeyJson = timeKey ? `{${JSON.stringify(timeKey)}:"` : '';
-  let lastMs = NaN;
-  let lastTime = '';
+  const iso = new IsoMs();
   const document = (r: LogRecord, json: string): string => {
     if (!timeKey || timeKey in r.fields || json.length < 2 || json.charCodeAt(0) !== 123) {
       return json;
     }
     let t: string;
     if (r.timeNs) t = rfc3339(r.timeMs, r.timeNs);
-    else if (r.timeMs === lastMs) t = lastTime;
-    else {
-      lastMs = r.timeMs;
-      t = lastTime = new Date(r.timeMs).toISOString();
-    }
+    else t = iso.format(r.timeMs);
     // Splice the time in front of the existing members: no re-serialisation of the record.
     return json.length === 2 ? `${timeKeyJson}${t}"}` : `${timeKeyJson}${t}",${json.slice(1)}`;
   };
@@ -238,18 +258,65 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     if (ids) ids[i] = id;
     return (
       prefixFor(o.index.name(r)) +
-      (id === undefined ? '}}\n' : `,"_id":${jsonStr(id)}}}\n`) +
+      (id === undefined ? '}}\n' : `,"_id":${idJson(id)}}}\n`) +
       document(r, json) +
       '\n'
     );
   };
+  const extra = new RawExtraText();
+  /**
+   * A record with raw JSON text (`{` first, `}` last, at least one member) written into the arena
+   * without building its lines: the action line, then the raw text once (the time member spliced
+   * in front by overwriting its `{`), then the input metadata members in place of its `}`. The
+   * same bytes as `entry`. False (nothing written) for any other record.
+   */
+  const writeRaw = (r: LogRecord, arena: Arena): boolean => {
+    const raw = r.raw;
+    if (raw === undefined) return false;
+    const n = raw.length;
+    if (n < 3 || raw.charCodeAt(0) !== 123 || raw.charCodeAt(n - 1) !== 125) return false;
+    let k = n - 2;
+    let c = raw.charCodeAt(k);
+    while (c === 32 || c === 9 || c === 10 || c === 13) c = raw.charCodeAt(--k);
+    if (c === 123) return false; // an empty object: the string path
+    const id = o.id?.(r);
+    let head =
+      prefixFor(o.index.name(r)) + (id === undefined ? '}}\n' : `,"_id":${idJson(id)}}}\n`);
+    const splice = timeKey !== '' && !(timeKey in r.fields);
+    if (splice) {
+      let t: string;
+      if (r.timeNs) t = rfc3339(r.timeMs, r.timeNs);
+      else t = iso.format(r.timeMs);
+      head += timeKeyJson + t + '"';
+    }
+    const closing =
+      r.rawExtra === undefined ? undefined : extra.closing(extra.members(r.fields, r.rawExtra));
+    // Worst case 3 bytes per UTF-16 unit.
+    arena.ensure((head.length + n + (closing?.length ?? 0)) * 3 + 1);
+    const b = arena.buf;
+    let at = arena.used;
+    at += b.write(head, at, 'utf8');
+    const rawAt = at;
+    at += b.write(raw, at, 'utf8');
+    if (splice) b[rawAt] = 44; // , after the time member, in place of the raw text's {
+    if (closing !== undefined && closing.length > 1) {
+      at--; // the raw text's }
+      at += b.write(closing, at, 'utf8');
+    }
+    b[at++] = 10;
+    arena.used = at;
+    return true;
+  };
   return {
     encodeInto(records, from, to, arena, ends) {
       for (let i = from; i < to; i++) {
-        const e = entry(records[i], undefined, i);
-        // Worst case 3 bytes per UTF-16 unit.
-        arena.ensure(e.length * 3);
-        arena.used += arena.buf.write(e, arena.used, 'utf8');
+        const r = records[i];
+        if (!writeRaw(r, arena)) {
+          const e = entry(r, undefined, i);
+          // Worst case 3 bytes per UTF-16 unit.
+          arena.ensure(e.length * 3);
+          arena.used += arena.buf.write(e, arena.used, 'utf8');
+        }
         ends.push(arena.used);
       }
     },

@@ -16,6 +16,7 @@ import {
 } from '../../../core/record.js';
 import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
 import { compileTimeParser, type TimeOut, type TimeParser } from '../../_shared/time/index.js';
+import { RawExtraText } from '../_shared/raw-extra.js';
 import { StreamGuard } from './cardinality.js';
 import {
   findCuts,
@@ -71,6 +72,8 @@ export class LokiEncoder {
   /** Scratch of the line cutter (json-cut.ts): the cuts of one line, masked values. */
   private readonly cutBuf: number[] = [];
   private readonly saved: unknown[] = [];
+  /** Input metadata members of raw lines (label fields left out). */
+  private readonly extra: RawExtraText;
 
   constructor(
     private readonly cfg: EncoderConfig,
@@ -99,6 +102,7 @@ export class LokiEncoder {
       const top = this.dropPaths.filter((p) => p.length === 1).map((p) => p[0]);
       if (top.every((k) => !nested.has(k))) this.mixed = { top, nested };
     }
+    this.extra = new RawExtraText(this.topDrops ?? []);
     this.cutLines =
       cfg.lineFormat === 'json' && this.topDrops !== undefined && this.topDrops.length > 0;
     this.tenant = cfg.tenant !== undefined ? compileTemplate(cfg.tenant) : undefined;
@@ -188,21 +192,37 @@ export class LokiEncoder {
       let cutFrom = -1;
       let cutTo = -1;
       let cuts: number[] | undefined;
+      let suffix: string | undefined;
       let chars: number;
       const raw = rec.raw;
-      const k =
-        this.cutLines && raw !== undefined && rec.rawExtra === undefined
-          ? findCuts(raw, this.topDrops!, this.cutBuf)
-          : -1;
+      const extra = rec.rawExtra;
+      // UTF-8 length of the raw text: the plain-text check and the wire writer's ASCII test.
+      const rawBytes = this.cutLines && raw !== undefined ? Buffer.byteLength(raw, 'utf8') : -1;
+      let k = rawBytes >= 0 ? findCuts(raw!, this.topDrops!, this.cutBuf, rawBytes) : -1;
       if (k >= 0) {
         src = raw!;
+        const cb = this.cutBuf;
         chars = src.length;
+        for (let j = 0; j < k; j += 2) chars -= cb[j + 1] - cb[j];
+        if (extra !== undefined) {
+          // Input metadata (`file`) beside the raw line: its members are written after the cut
+          // text in place of the closing brace (what appendRawExtra would build, no string copy).
+          const members = this.extra.members(fields, extra);
+          if (members.length > 0) {
+            const n = src.length;
+            suffix = chars === 2 ? members.slice(1) + '}' : this.extra.closing(members);
+            chars += suffix.length - 1;
+            if (k > 0 && cb[k - 1] === n - 1) cb[k - 1] = n;
+            else {
+              cb[k++] = n - 1;
+              cb[k++] = n;
+            }
+          }
+        }
         if (k > 0) {
-          const cb = this.cutBuf;
           cutFrom = cb[0];
           cutTo = cb[1];
           if (k > 2) cuts = cb.slice(2, k);
-          for (let j = 0; j < k; j += 2) chars -= cb[j + 1] - cb[j];
         }
       } else {
         src = this.line(rec);
@@ -210,12 +230,13 @@ export class LokiEncoder {
       }
       if (chars * 3 > cfg.maxLineBytes) {
         const line =
-          cutFrom < 0 ? src : new Entry(0, 0, src, 0, undefined, cutFrom, cutTo, cuts).line;
+          cutFrom < 0 ? src : new Entry(0, 0, src, 0, undefined, cutFrom, cutTo, cuts, suffix).line;
         if (Buffer.byteLength(line) > cfg.maxLineBytes) {
           src = truncateUtf8(line, cfg.maxLineBytes);
           chars = src.length;
           cutFrom = cutTo = -1;
           cuts = undefined;
+          suffix = undefined;
           out.truncated++;
         }
       }
@@ -251,6 +272,8 @@ export class LokiEncoder {
           cutFrom,
           cutTo,
           cuts,
+          suffix,
+          cutFrom >= 0 ? rawBytes : -1,
         ),
       );
       p.push.count++;

@@ -54,11 +54,17 @@ export function withoutPaths(fields: Fields, paths: ReadonlyArray<readonly strin
  * non-canonical numbers, integer-like keys V8 would reorder, lone surrogates), and the caller
  * then serialises the fields. Dropped key names must be plain (no character JSON escapes).
  */
-export function findCuts(raw: string, drop: readonly string[], out: number[]): number {
+export function findCuts(
+  raw: string,
+  drop: readonly string[],
+  out: number[],
+  /** `Buffer.byteLength(raw)` when the caller has it (saves computing it again here). */
+  bytes = -1,
+): number {
   const n = raw.length;
   if (n < 2 || raw.charCodeAt(0) !== 123 /* { */) return -1;
   if (raw.charCodeAt(1) === 125 /* } */) return n === 2 ? 0 : -1;
-  const plain = !SPECIAL.test(raw);
+  const plain = isPlain(raw, bytes);
   let k = 0;
   let keptBefore = false;
   let i = 1;
@@ -132,6 +138,18 @@ function indexLike(raw: string, ks: number, ke: number): boolean {
 /** Characters that need a closer look inside strings: escapes, controls, surrogates. */
 // eslint-disable-next-line no-control-regex
 const SPECIAL = /[\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * The text has none of SPECIAL. An ASCII text without a backslash has none but controls, and
+ * controls are not in the JSON text of a record: raw is set only from a line JSON.parse accepted
+ * (which refuses a control inside a string) and findCuts refuses them outside strings. Deciding
+ * that takes a backslash search and a UTF-8 length (both native, a fraction of the RegExp scan).
+ */
+function isPlain(raw: string, bytes: number): boolean {
+  if (raw.indexOf('\\') !== -1) return false;
+  if (bytes < 0) bytes = Buffer.byteLength(raw, 'utf8');
+  return bytes === raw.length || !SPECIAL.test(raw);
+}
 /**
  * Index of the closing quote of the string starting at `i`, or -1 (not as JSON.stringify writes
  * it). `plain`: the text has none of SPECIAL, so a string ends at the next quote.

@@ -143,6 +143,99 @@ describe('JSON lines without label fields', () => {
     );
   });
 
+  it('input metadata beside the raw line (rawExtra: file) is appended like the copying path', () => {
+    const fileArb = fc.oneof(
+      fc.record({ path: fc.constantFrom('/var/log/a.log', '/var/log/ü.log', 'x"y') }),
+      fc.record({ path: fc.string({ maxLength: 4 }), n: fc.integer() }),
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constant(undefined),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fieldsArb, fileArb, fc.constantFrom('info', 'ü'), fc.boolean()), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        (rows) => {
+          const e = enc();
+          const recs: LogRecord[] = rows.map(([f, file, level, second], i) => {
+            const parsed: Record<string, unknown> = { ...f, level, component: `c${i % 2}` };
+            delete parsed.file;
+            delete parsed.other;
+            if (i % 3 === 0) delete parsed.level; // a raw line with nothing cut
+            const raw = JSON.stringify(parsed);
+            // Each record its own metadata object (as the file input makes them), often equal.
+            const copy = file !== null && typeof file === 'object' ? { ...file } : file;
+            const fields: Record<string, unknown> = { ...parsed, file: copy };
+            const extra = ['file'];
+            if (second) {
+              fields.other = i;
+              extra.push('other');
+            }
+            return { fields, timeMs: NOW - i, timeNs: i, raw, rawExtra: extra };
+          });
+          const p = e.prepare(recs);
+          const lines = new Map<number, string>();
+          const ref: PushStream[] = [];
+          for (const st of p.pushes[0].streams) {
+            const entries: PushStream['entries'] = [];
+            for (const en of st.entries) {
+              lines.set(en.index, en.line);
+              entries.push({ timestamp: { seconds: en.seconds, nanos: en.nanos }, line: en.line });
+            }
+            ref.push({ labels: st.labels, entries });
+          }
+          recs.forEach((r, i) => {
+            const want = JSON.stringify(withoutPaths(r.fields, [['level'], ['component']]));
+            expect(lines.get(i)).toBe(want);
+            expect(e.line(r)).toBe(want);
+          });
+          expect(Buffer.from(encodeProtobuf(p.pushes[0])).toString('hex')).toBe(
+            Buffer.from(encodePushRequest(ref)).toString('hex'),
+          );
+        },
+      ),
+      { numRuns: 300, seed: 5 },
+    );
+  });
+
+  it('does not reuse the metadata text of an earlier record once the value differs', () => {
+    const e = enc();
+    const rec = (path: unknown): LogRecord => {
+      const fields = { a: 1, level: 'x', file: path };
+      return { fields, timeMs: NOW, timeNs: 0, raw: '{"a":1,"level":"x"}', rawExtra: ['file'] };
+    };
+    const shared = { path: '/a' };
+    const recs = [rec(shared), rec({ path: '/a' }), rec({ path: '/b' }), rec({ path: '/b', x: 1 })];
+    const lines = (): string[] => e.prepare(recs).pushes[0].streams[0].entries.map((x) => x.line);
+    expect(lines()).toEqual([
+      '{"a":1,"file":{"path":"/a"}}',
+      '{"a":1,"file":{"path":"/a"}}',
+      '{"a":1,"file":{"path":"/b"}}',
+      '{"a":1,"file":{"path":"/b","x":1}}',
+    ]);
+    shared.path = '/c'; // mutated after it was encoded once
+    expect(lines()[0]).toBe('{"a":1,"file":{"path":"/c"}}');
+    expect(e.prepare([rec('/d')]).pushes[0].streams[0].entries[0].line).toBe('{"a":1,"file":"/d"}');
+    expect(e.prepare([rec({ level: 'l' })]).pushes[0].streams[0].entries[0].line).toBe(
+      '{"a":1,"file":{"level":"l"}}',
+    );
+  });
+
+  it('truncates a cut line with input metadata after the metadata is appended', () => {
+    const parsed = { level: 'info', msg: 'x'.repeat(30) };
+    const fields = { ...parsed, file: { path: '/var/log/a.log' } };
+    const raw = JSON.stringify(parsed);
+    const p = enc(50).prepare([{ fields, raw, rawExtra: ['file'], timeMs: NOW, timeNs: 0 }]);
+    expect(p.truncated).toBe(1);
+    const full = `{"msg":"${'x'.repeat(30)}","file":{"path":"/var/log/a.log"}}`;
+    expect(p.pushes[0].streams[0].entries[0].line).toBe(full.slice(0, 50));
+    expect(
+      enc(full.length).prepare([{ fields, raw, rawExtra: ['file'], timeMs: NOW, timeNs: 0 }])
+        .truncated,
+    ).toBe(0);
+  });
+
   it('truncates a cut line at max_line_bytes like any other line', () => {
     const fields = { level: 'info', component: 'gw', msg: 'x'.repeat(100) };
     const p = enc(40).prepare([{ fields, raw: JSON.stringify(fields), timeMs: NOW, timeNs: 0 }]);

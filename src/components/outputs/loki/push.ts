@@ -25,6 +25,13 @@ export class Entry {
     public cutTo = -1,
     /** Further ranges cut out of src, as [from, to) pairs. */
     public cuts: number[] | undefined = undefined,
+    /**
+     * Text appended after the cut src (cutFrom >= 0): the input metadata members (`file`) of a
+     * record whose raw JSON does not hold them, with the closing brace (cut out of src).
+     */
+    public suffix: string | undefined = undefined,
+    /** UTF-8 bytes of src when known (cut path), else -1. */
+    public srcBytes = -1,
   ) {}
 
   /** The line text (built on demand for a cut line). */
@@ -40,7 +47,8 @@ export class Entry {
         from = more[k + 1];
       }
     }
-    return s + src.slice(from);
+    s += src.slice(from);
+    return this.suffix === undefined ? s : s + this.suffix;
   }
 
   /** The time as logproto's Timestamp shape. */

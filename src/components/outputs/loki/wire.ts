@@ -28,6 +28,10 @@ export interface WireEntry {
   cutTo?: number;
   cuts?: number[];
   src?: string;
+  /** Written after the cut src (cut path only). */
+  suffix?: string;
+  /** UTF-8 bytes of src when the producer knows them (saves a length pass), else -1/undefined. */
+  srcBytes?: number;
 }
 
 export interface WireStream {
@@ -97,6 +101,17 @@ function v64len(value: number): number {
 }
 
 let pos = 0;
+
+/** The UTF-8 bytes of the last cut-line suffix: consecutive entries share one (same file). */
+let lastSuffix = '';
+let lastSuffixBytes = Buffer.alloc(0);
+function suffixBytes(s: string): Buffer {
+  if (s !== lastSuffix) {
+    lastSuffixBytes = Buffer.from(s, 'utf8');
+    lastSuffix = s;
+  }
+  return lastSuffixBytes;
+}
 
 function putVarint(v: number): void {
   const b = scratch;
@@ -186,14 +201,17 @@ export function writePushRequest(streams: readonly WireStream[]): Buffer {
       let ascii = -1;
       if (cf !== undefined && cf >= 0) {
         const src = e.src!;
-        if (Buffer.byteLength(src, 'utf8') === src.length) ascii = src.length;
+        const sb = e.srcBytes;
+        if ((sb !== undefined && sb >= 0 ? sb : Buffer.byteLength(src, 'utf8')) === src.length)
+          ascii = src.length;
       }
       if (ascii > 0) {
         let removed = e.cutTo! - cf!;
         const more = e.cuts;
         if (more !== undefined)
           for (let k = 0; k < more.length; k += 2) removed += more[k + 1] - more[k];
-        const n = ascii - removed;
+        const sfx = e.suffix;
+        const n = ascii - removed + (sfx === undefined ? 0 : suffixBytes(sfx).length);
         keep(~n); // negative: the cut path
         if (removed > slack) slack = removed;
         el += 1 + vlen(n) + n;
@@ -261,6 +279,12 @@ export function writePushRequest(streams: readonly WireStream[]): Buffer {
         }
         b.copyWithin(dst, start + from, start + full);
         pos = dst + full - from;
+        const sfx = e.suffix;
+        if (sfx !== undefined) {
+          const sbuf = suffixBytes(sfx);
+          b.set(sbuf, pos);
+          pos += sbuf.length;
+        }
         if (pos !== start + n) throw new Error('loki wire encoder: cut line length mismatch');
       } else i = putStr(0x12, e.line, i); // EntryAdapter.line (2, LEN)
       const meta = e.structuredMetadata;
