@@ -1,2 +1,12 @@
 #!/usr/bin/env node
-import('../dist/cli/main.js').then((m) => m.main(process.argv));
+// The CLI from dist/ (npm's bin). First, once: re-execute node with the launch settings
+// (packaging/launch.mjs: malloc tunables, V8 young generation; same pid), then resolve undici and
+// prom-client to their lean modules (packaging/lean.mjs), as the bundle does. SHIPLOG_V8_DEFAULTS=0
+// skips the first.
+import { relaunch } from '../packaging/launch.mjs';
+import { registerLeanHooks } from '../packaging/lean.mjs';
+
+relaunch();
+await registerLeanHooks(new URL('../dist/', import.meta.url).href);
+const { main } = await import('../dist/cli/main.js');
+await main(process.argv);
