@@ -25,7 +25,7 @@ import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shLauncher } from './launch.mjs';
-import { LEAN, leanNamesMissing } from './lean.mjs';
+import { LEAN, leanNamesMissing, STAND_INS } from './lean.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'shiplog.mjs');
@@ -76,6 +76,14 @@ const leanDependencies = {
         ? { path: join(root, 'packaging', LEAN[args.path].file) }
         : undefined,
     );
+    for (const [parent, spec, file] of STAND_INS)
+      b.onResolve(
+        { filter: new RegExp(`^${spec.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`) },
+        (args) =>
+          args.importer.replaceAll('\\', '/').endsWith(parent)
+            ? { path: join(root, 'packaging', file) }
+            : undefined,
+      );
     b.onResolve({ filter: /^snappy$/ }, (args) =>
       args.namespace === 'lazy-require'
         ? { path: 'snappy', external: true }

@@ -13,6 +13,14 @@ export const LEAN = {
   },
 };
 
+/**
+ * Modules of a package replaced where another of its modules requires them: [the parent's URL
+ * suffix, the specifier, the stand-in in packaging/].
+ */
+export const STAND_INS = [
+  ['/node_modules/undici/lib/dispatcher/client.js', './client-h2.js', 'undici-h2-lazy.cjs'],
+];
+
 /** The file: URL of a package's lean module. */
 export function leanUrl(pkg) {
   return new URL(LEAN[pkg].file, import.meta.url).href;
@@ -59,8 +67,11 @@ export async function registerLeanHooks(scope) {
     : undefined;
   registerHooks({
     resolve(specifier, context, next) {
-      const r =
-        Object.hasOwn(LEAN, specifier) && context.parentURL?.startsWith(scope)
+      const parent = context.parentURL ?? '';
+      const standIn = STAND_INS.find(([p, spec]) => spec === specifier && parent.endsWith(p));
+      const r = standIn
+        ? { url: new URL(standIn[2], import.meta.url).href, format: 'commonjs', shortCircuit: true }
+        : Object.hasOwn(LEAN, specifier) && parent.startsWith(scope)
           ? { url: leanUrl(specifier), format: 'module', shortCircuit: true }
           : next(specifier, context);
       seen?.add(r.url);

@@ -4,6 +4,8 @@
 // and unused components each cost resident memory on every node of a DaemonSet. The daemon runs
 // as installed (bin/shiplog.js → dist/), with SHIPLOG_DEBUG_MODULES naming a file where it writes
 // what it loaded when it exits (src/cli/run.ts).
+//
+// (Still loaded, and measured as small: net.Server.listen's cluster internals, zod's locales.)
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,10 +85,11 @@ describe('a file → parse_json → loki daemon (dist) loads only what it uses',
     expect(loaded.modules.some((u) => u.endsWith('/packaging/prom-client-lean.mjs'))).toBe(true);
   });
 
-  it("not Node's bundled undici, WebCrypto or https", () => {
-    // (tls is loaded: by http2, which undici's client requires; cluster by net.Server.listen.)
+  it("not Node's bundled undici, WebCrypto, https, http2 or tls", () => {
+    // http2 (and the tls it loads) is required by undici's HTTP/2 client when it loads:
+    // packaging/undici-h2-lazy.cjs defers it (a plain-http Loki needs neither).
     const bad = loaded.builtins.filter((m) =>
-      /internal\/deps\/undici|internal\/crypto\/webcrypto|NativeModule https$/.test(m),
+      /internal\/deps\/undici|internal\/crypto\/webcrypto|NativeModule (https|http2|tls)$/.test(m),
     );
     expect(bad).toEqual([]);
   });
