@@ -1,4 +1,5 @@
 'use strict';
+/* eslint-disable no-undef, @typescript-eslint/no-require-imports -- CommonJS, as undici requires it */
 // Stands in for undici's lib/dispatcher/client-h2.js where its client.js requires it (the resolve
 // hooks of packaging/lean.mjs and packaging/bundle.mjs): client-h2.js requires node:http2 when it
 // loads, and http2 brings tls and OpenSSL's TLS code, ~8 MB of node's executable touched and
