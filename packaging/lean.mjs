@@ -19,6 +19,8 @@ export const LEAN = {
  */
 export const STAND_INS = [
   ['/node_modules/undici/lib/dispatcher/client.js', './client-h2.js', 'undici-h2-lazy.cjs'],
+  ['/node_modules/zod/v4/classic/external.js', '../locales/index.js', 'zod-locales-lean.mjs'],
+  ['/node_modules/zod/v4/core/index.js', '../locales/index.js', 'zod-locales-lean.mjs'],
 ];
 
 /** The file: URL of a package's lean module. */
@@ -70,7 +72,11 @@ export async function registerLeanHooks(scope) {
       const parent = context.parentURL ?? '';
       const standIn = STAND_INS.find(([p, spec]) => spec === specifier && parent.endsWith(p));
       const r = standIn
-        ? { url: new URL(standIn[2], import.meta.url).href, format: 'commonjs', shortCircuit: true }
+        ? {
+            url: new URL(standIn[2], import.meta.url).href,
+            format: standIn[2].endsWith('.cjs') ? 'commonjs' : 'module',
+            shortCircuit: true,
+          }
         : Object.hasOwn(LEAN, specifier) && parent.startsWith(scope)
           ? { url: leanUrl(specifier), format: 'module', shortCircuit: true }
           : next(specifier, context);

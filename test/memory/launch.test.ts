@@ -22,8 +22,9 @@ const { GLIBC_TUNABLES, SEMI_SPACE_FLAG, launchSettings, shLauncher } = launch a
   ) => { env: Record<string, string>; args: string[] } | undefined;
   shLauncher: () => string;
 };
-const { LEAN, leanNamesMissing } = lean as {
+const { LEAN, STAND_INS, leanNamesMissing } = lean as {
   LEAN: Record<string, { file: string; names: string[] }>;
+  STAND_INS: Array<[string, string, string]>;
   leanNamesMissing: (text: string) => string[];
 };
 
@@ -189,6 +190,16 @@ describe('lean dependencies (packaging/lean.mjs)', () => {
       expect(Object.keys(mod).sort(), pkg).toEqual([...names].sort());
       const full = (await import(pkg)) as Record<string, unknown>;
       for (const n of names) if (n !== 'request') expect(mod[n], `${pkg}.${n}`).toBe(full[n]);
+    }
+  });
+
+  it('each stand-in replaces an import its parent module still makes', () => {
+    for (const [parent, spec, file] of STAND_INS) {
+      const text = readFileSync(path.join(ROOT, parent), 'utf8');
+      expect(text.includes(`'${spec}'`) || text.includes(`"${spec}"`), `${parent}: ${spec}`).toBe(
+        true,
+      );
+      expect(readFileSync(path.join(ROOT, 'packaging', file), 'utf8').length).toBeGreaterThan(0);
     }
   });
 });
