@@ -8,5 +8,5 @@ import { registerLeanHooks } from '../packaging/lean.mjs';
 
 relaunch();
 await registerLeanHooks(new URL('../dist/', import.meta.url).href);
-const { main } = await import('../dist/cli/main.js');
-await main(process.argv);
+// Not awaited: an error main() rejects with stays an unhandled rejection, which the CLI logs.
+import('../dist/cli/main.js').then((m) => m.main(process.argv));
