@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The CLI from dist/ (npm's bin). First, once: re-execute node with the launch settings
-// (packaging/launch.mjs: malloc tunables, V8 young generation; same pid), then resolve undici and
+// (packaging/launch.mjs: glibc malloc tunables; same pid), then resolve undici and
 // prom-client to their lean modules (packaging/lean.mjs), as the bundle does. SHIPLOG_V8_DEFAULTS=0
 // skips the first.
 import { relaunch } from '../packaging/launch.mjs';

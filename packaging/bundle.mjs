@@ -24,7 +24,7 @@ import { builtinModules } from 'node:module';
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SEMI_SPACE_MB, shLauncher } from './launch.mjs';
+import { shLauncher } from './launch.mjs';
 import { LEAN, leanNamesMissing, STAND_INS } from './lean.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -162,8 +162,7 @@ const result = await build({
       `':' //; ${shLauncher()}`,
       `// shiplog ${pkg.version}, single-file bundle (npm run bundle). Needs node >= 22 and the snappy addon in node_modules.`,
       '// Started as a program, it runs node with glibc malloc returning freed memory at once, over 2',
-      `// arenas (GLIBC_TUNABLES, kept if already set), and a ${SEMI_SPACE_MB} MiB young generation`,
-      '// (--max-semi-space-size, unless NODE_OPTIONS sets it; packaging/launch.mjs, docs/deployment.md);',
+      '// arenas (GLIBC_TUNABLES, kept if already set; packaging/launch.mjs, docs/deployment.md);',
       '// SHIPLOG_V8_DEFAULTS=0 starts plain node.',
       "import { createRequire as __shiplogCreateRequire } from 'node:module';",
       'const require = __shiplogCreateRequire(import.meta.url);',

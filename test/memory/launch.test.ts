@@ -1,6 +1,6 @@
-// How shiplog's node is started (packaging/launch.mjs, issue #22): the malloc tunables and the V8
-// young-generation ceiling, set by bin/shiplog.js re-executing itself (same pid) and by the
-// bundle's sh launcher line; the lean dependencies (packaging/lean.mjs) both artefacts resolve.
+// How shiplog's node is started (packaging/launch.mjs, issue #22): the malloc tunables, set by
+// bin/shiplog.js re-executing itself (same pid) and by the bundle's sh launcher line; the lean
+// dependencies (packaging/lean.mjs) both artefacts resolve.
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,13 +13,9 @@ import * as launch from '../../packaging/launch.mjs';
 // @ts-expect-error plain JavaScript module without types
 import * as lean from '../../packaging/lean.mjs';
 
-const { GLIBC_TUNABLES, SEMI_SPACE_FLAG, launchSettings, shLauncher } = launch as {
+const { GLIBC_TUNABLES, launchEnv, shLauncher } = launch as {
   GLIBC_TUNABLES: string;
-  SEMI_SPACE_FLAG: string;
-  launchSettings: (
-    env: Record<string, string | undefined>,
-    execArgv: string[],
-  ) => { env: Record<string, string>; args: string[] } | undefined;
+  launchEnv: (env: Record<string, string | undefined>) => Record<string, string> | undefined;
   shLauncher: () => string;
 };
 const { LEAN, STAND_INS, leanNamesMissing } = lean as {
@@ -36,31 +32,13 @@ function tmp(): string {
   return d;
 }
 
-describe('launchSettings', () => {
-  it('adds the malloc tunables and the semi-space flag to a plain node', () => {
-    expect(launchSettings({}, [])).toEqual({
-      env: { GLIBC_TUNABLES },
-      args: [SEMI_SPACE_FLAG],
-    });
-  });
-
-  it("keeps the operator's GLIBC_TUNABLES and semi-space size (NODE_OPTIONS or node's args)", () => {
-    expect(launchSettings({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' }, [])).toEqual({
-      env: {},
-      args: [SEMI_SPACE_FLAG],
-    });
-    expect(
-      launchSettings({ NODE_OPTIONS: '--max-old-space-size=256 --max-semi-space-size=8' }, []),
-    ).toEqual({ env: { GLIBC_TUNABLES }, args: [] });
-    expect(launchSettings({}, ['--max_semi_space_size=1'])).toEqual({
-      env: { GLIBC_TUNABLES },
-      args: [],
-    });
-  });
-
-  it('nothing once launched (no second re-exec), nor with SHIPLOG_V8_DEFAULTS=0', () => {
-    expect(launchSettings({ GLIBC_TUNABLES }, [SEMI_SPACE_FLAG])).toBeUndefined();
-    expect(launchSettings({ SHIPLOG_V8_DEFAULTS: '0' }, [])).toBeUndefined();
+describe('launchEnv', () => {
+  it("adds the malloc tunables; keeps the operator's; nothing with SHIPLOG_V8_DEFAULTS=0", () => {
+    expect(launchEnv({})).toEqual({ GLIBC_TUNABLES });
+    // Set (by the operator, or by the first exec): no second re-exec.
+    expect(launchEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' })).toBeUndefined();
+    expect(launchEnv({ GLIBC_TUNABLES })).toBeUndefined();
+    expect(launchEnv({ SHIPLOG_V8_DEFAULTS: '0' })).toBeUndefined();
   });
 });
 
@@ -91,13 +69,7 @@ describe.skipIf(process.platform !== 'linux')('bin/shiplog.js re-executes itself
     const p = runShiplog(['run', '-c', demo()], { env: { GLIBC_TUNABLES: undefined } });
     await p.waitForLog('shiplog started');
     const { argv, env } = procOf(p.child.pid!);
-    expect(argv.slice(1)).toEqual([
-      SEMI_SPACE_FLAG,
-      path.join(ROOT, 'bin', 'shiplog.js'),
-      'run',
-      '-c',
-      argv.at(-1),
-    ]);
+    expect(argv.slice(1)).toEqual([path.join(ROOT, 'bin', 'shiplog.js'), 'run', '-c', argv.at(-1)]);
     // glibc (2.36) parses the variable in place: /proc shows it cut at the first ':'.
     expect([GLIBC_TUNABLES, GLIBC_TUNABLES.split(':')[0]]).toContain(env.GLIBC_TUNABLES);
     // Once: the pid the parent spawned is the daemon, and SIGTERM stops it cleanly.
@@ -105,10 +77,10 @@ describe.skipIf(process.platform !== 'linux')('bin/shiplog.js re-executes itself
     expect(await p.exited).toEqual({ code: 0, signal: null });
   });
 
-  it('not with SHIPLOG_V8_DEFAULTS=0, nor when NODE_OPTIONS sets the size', async () => {
+  it("not with SHIPLOG_V8_DEFAULTS=0; the operator's GLIBC_TUNABLES kept", async () => {
     for (const env of [
       { SHIPLOG_V8_DEFAULTS: '0', GLIBC_TUNABLES: undefined },
-      { NODE_OPTIONS: '--max-semi-space-size=8', GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' },
+      { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' },
     ]) {
       const p = runShiplog(['run', '-c', demo()], { env });
       await p.waitForLog('shiplog started');
@@ -139,20 +111,15 @@ describe('the bundle launcher line (sh)', () => {
 
   it('execs node with the settings and the arguments as given', () => {
     const out = launchWith({});
-    expect(out).toContain(`args=${SEMI_SPACE_FLAG} `);
-    expect(out).toMatch(/shiplog run -c a b\.yaml\n/);
+    expect(out).toMatch(/^args=\S*shiplog run -c a b\.yaml\n/);
     expect(out).toContain(`glibc=${GLIBC_TUNABLES}\n`);
   });
 
-  it('keeps GLIBC_TUNABLES and a NODE_OPTIONS semi-space size; SHIPLOG_V8_DEFAULTS=0 is plain', () => {
-    const kept = launchWith({
-      GLIBC_TUNABLES: 'glibc.malloc.arena_max=1',
-      NODE_OPTIONS: '--max-semi-space-size=8',
-    });
-    expect(kept).not.toContain(SEMI_SPACE_FLAG);
+  it('keeps GLIBC_TUNABLES; SHIPLOG_V8_DEFAULTS=0 is plain node', () => {
+    const kept = launchWith({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' });
     expect(kept).toContain('glibc=glibc.malloc.arena_max=1\n');
     const plain = launchWith({ SHIPLOG_V8_DEFAULTS: '0' });
-    expect(plain).not.toContain(SEMI_SPACE_FLAG);
+    expect(plain).toMatch(/^args=\S*shiplog run -c a b\.yaml\n/);
     expect(plain).toContain('glibc=unset\n');
   });
 
