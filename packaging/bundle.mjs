@@ -12,7 +12,7 @@
 // - Resident memory (issue #22, docs/deployment.md "Memory"): V8 keeps the whole source of the
 //   bundle in memory, two bytes a character as soon as one character is not ASCII. So the output
 //   is whitespace- and syntax-minified (comments gone; identifiers kept, for stack traces) and
-//   must be pure ASCII (checked below). undici is resolved to packaging/undici-lean.mjs (Pool,
+//   must be pure ASCII (checked below). undici and prom-client resolve to packaging/lean.mjs modules (Pool,
 //   Agent, request: undici without fetch/WebSocket/caches). Components shiplog loads lazily
 //   (src/core/registry.ts) stay lazy: esbuild evaluates a dynamically imported module only when
 //   the import runs.
@@ -24,6 +24,8 @@ import { builtinModules } from 'node:module';
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shLauncher } from './launch.mjs';
+import { LEAN, leanNamesMissing, STAND_INS } from './lean.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'shiplog.mjs');
@@ -32,20 +34,6 @@ const natives = ['snappy', '@napi-rs/snappy-*'];
 const BUILTIN = new RegExp(
   `^(node:)?(${builtinModules.map((m) => m.replace(/[/]/g, '\\/')).join('|')})$`,
 );
-/**
- * How the bundle starts node when run as a program (issue #22, measured in docs/deployment.md
- * "Memory"): what a process cannot change once it runs. GLIBC_TUNABLES: fixed trim/mmap
- * thresholds (glibc otherwise raises them after large frees and keeps the memory) and two malloc
- * arenas instead of one per thread: W5 -17 MB on Node 24, -7 on 20 and 22, CPU unchanged.
- * --max-semi-space-size=2 was measured too and left out: -1 MB on Node 24 but +29 % (Node 20)
- * and +48 % (Node 22) CPU per line in W2.
- */
-const LAUNCH =
-  'export GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=2}"; ' +
-  'exec node "$0" "$@"';
-/** What packaging/undici-lean.mjs exports: the only names shiplog may import from undici. */
-const UNDICI_LEAN = new Set(['Pool', 'Agent', 'request', 'Dispatcher']);
-
 const PKG_READ =
   /readFileSync\(\s*new URL\(\s*['"]\.\.\/\.\.\/package\.json['"]\s*,\s*import\.meta\.url\s*\)\s*,\s*['"]utf-?8['"]\s*\)/g;
 
@@ -74,7 +62,8 @@ const inlinePackageJson = {
 };
 
 /**
- * Lean dependencies: shiplog's `undici` imports get packaging/undici-lean.mjs; `snappy` becomes a
+ * Lean dependencies: shiplog's `undici` and `prom-client` imports get their packaging/lean.mjs
+ * module; `snappy` becomes a
  * CommonJS module that require()s the external addon when it is first evaluated (an ESM import
  * of an external package would be hoisted to the top of the bundle and load it at start).
  */
@@ -82,11 +71,19 @@ const leanDependencies = {
   name: 'lean-dependencies',
   setup(b) {
     const src = join(root, 'src');
-    b.onResolve({ filter: /^undici$/ }, (args) =>
+    b.onResolve({ filter: /^(undici|prom-client)$/ }, (args) =>
       args.importer.startsWith(src)
-        ? { path: join(root, 'packaging', 'undici-lean.mjs') }
+        ? { path: join(root, 'packaging', LEAN[args.path].file) }
         : undefined,
     );
+    for (const [parent, spec, file] of STAND_INS)
+      b.onResolve(
+        { filter: new RegExp(`^${spec.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`) },
+        (args) =>
+          args.importer.replaceAll('\\', '/').endsWith(parent)
+            ? { path: join(root, 'packaging', file) }
+            : undefined,
+      );
     b.onResolve({ filter: /^snappy$/ }, (args) =>
       args.namespace === 'lazy-require'
         ? { path: 'snappy', external: true }
@@ -111,33 +108,23 @@ const leanDependencies = {
   },
 };
 
-/** Names shiplog's sources import from undici that packaging/undici-lean.mjs does not export. */
-function undiciNamesMissing(dir = join(root, 'src')) {
+/** Names shiplog's sources import from a lean package that its lean module does not export. */
+function leanMissing(dir = join(root, 'src')) {
   const missing = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) missing.push(...undiciNamesMissing(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) {
-      const text = readFileSync(p, 'utf8');
-      for (const m of text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+'undici'/g)) {
-        if (m[1]) continue;
-        for (const part of m[2].split(',')) {
-          const name = part.trim().split(/\s+as\s+/)[0];
-          if (name && !name.startsWith('type ') && !UNDICI_LEAN.has(name))
-            missing.push(`${relative(root, p)}: ${name}`);
-        }
-      }
-      if (/import\s+(\*\s+as\s+\w+|\w+)\s+from\s+'undici'/.test(text))
-        missing.push(`${relative(root, p)}: default or namespace import`);
-    }
+    if (e.isDirectory()) missing.push(...leanMissing(p));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts'))
+      for (const m of leanNamesMissing(readFileSync(p, 'utf8')))
+        missing.push(`${relative(root, p)}: ${m}`);
   }
   return missing;
 }
 
-const missing = undiciNamesMissing();
+const missing = leanMissing();
 if (missing.length) {
   process.stderr.write(
-    `packaging/undici-lean.mjs does not export what src/ imports from undici (add it there):\n  ${missing.join('\n  ')}\n`,
+    `packaging/lean.mjs: src/ imports what a lean module does not export (add it there and to LEAN):\n  ${missing.join('\n  ')}\n`,
   );
   process.exit(1);
 }
@@ -169,13 +156,13 @@ const result = await build({
   banner: {
     js: [
       // Run as a program (/usr/bin/shiplog, the image's entrypoint), the first two lines are sh:
-      // node is started with what the launcher must set from outside the process (see LAUNCH).
+      // node is started with what the launcher must set from outside the process (packaging/launch.mjs).
       // `node shiplog.mjs` skips them (a hashbang, then a string and a comment).
       '#!/bin/sh',
-      `':' //; [ "$SHIPLOG_V8_DEFAULTS" = 0 ] && exec node "$0" "$@"; ${LAUNCH}`,
+      `':' //; ${shLauncher()}`,
       `// shiplog ${pkg.version}, single-file bundle (npm run bundle). Needs node >= 22 and the snappy addon in node_modules.`,
       '// Started as a program, it runs node with glibc malloc returning freed memory at once, over 2',
-      '// arenas (GLIBC_TUNABLES, kept if already set; docs/deployment.md, Memory);',
+      '// arenas (GLIBC_TUNABLES, kept if already set; packaging/launch.mjs, docs/deployment.md);',
       '// SHIPLOG_V8_DEFAULTS=0 starts plain node.',
       "import { createRequire as __shiplogCreateRequire } from 'node:module';",
       'const require = __shiplogCreateRequire(import.meta.url);',

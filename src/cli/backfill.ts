@@ -16,6 +16,7 @@ import { compileExclude, compileGlob, walkGlob } from '../components/inputs/file
 import { createLogger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
 import { pipelineComponents } from '../config/load.js';
+import { UsageError } from './exit.js';
 
 export interface BackfillOptions {
   input?: string;
@@ -38,10 +39,8 @@ export interface BackfillSummary {
 
 const LOKI_MAX_AGE_MS = 7 * 86_400_000;
 
-/** A wrong command line (exit 2, not 78: the config is fine). */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+// A wrong command line: in exit.ts (loaded by every command; this module only by backfill/replay).
+export { UsageError } from './exit.js';
 
 /** A time given as RFC 3339 / ISO date, or a duration ago (`7d`, `12h`). */
 export function parseTimeArg(

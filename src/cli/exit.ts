@@ -5,9 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../telemetry/logger.js';
-import { UsageError } from './backfill.js';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, LOST: 3, CONFIG: 78 } as const;
+
+/** A wrong command line (exit 2, not 78: the config is fine). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {

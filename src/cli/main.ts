@@ -5,24 +5,17 @@
 import './v8-flags.js';
 import './process-log.js';
 import { Command, CommanderError } from 'commander';
-import { loadConfigFile } from '../config/load.js';
-import { jsonSchema } from '../config/schema.js';
-import { loadComponents } from '../components/registry.js';
 import { setBuildVersion } from '../telemetry/metrics.js';
-import { runBackfill, UsageError } from './backfill.js';
-import { runConvert } from './convert/command.js';
-import { defaultConfig, EXIT, fail, version } from './exit.js';
-import { runReplay } from './replay.js';
-import { run } from './run.js';
-import { runStatus } from './status.js';
-import { runTap } from './tap.js';
-import { runTests, TestFileError } from './test-command.js';
-import { validate } from './validate.js';
+import { defaultConfig, EXIT, fail, UsageError, version } from './exit.js';
+
+// Each command's module is imported by its action (issue #22): `run` loads the daemon and what
+// its config uses, not the converter, backfill, replay, status, tap and test modules.
 
 export { EXIT } from './exit.js';
 
 /** The daemon's telemetry URL from its config (loopback when it listens on every address). */
-function telemetryUrl(configFile: string | undefined): string {
+async function telemetryUrl(configFile: string | undefined): Promise<string> {
+  const { loadConfigFile } = await import('../config/load.js');
   let listen = '127.0.0.1:2020';
   try {
     const config = loadConfigFile(configFile ?? defaultConfig());
@@ -62,7 +55,9 @@ export async function main(argv: string[]): Promise<void> {
       '-c, --config <file>',
       'config file (default: $SHIPLOG_CONFIG or /etc/shiplog/shiplog.yaml)',
     )
-    .action(async (o: { config?: string }) => run(o.config ?? defaultConfig()));
+    .action(async (o: { config?: string }) =>
+      (await import('./run.js')).run(o.config ?? defaultConfig()),
+    );
 
   program
     .command('validate')
@@ -83,8 +78,13 @@ export async function main(argv: string[]): Promise<void> {
       'also check that each output is reachable and accepts our credentials (exit 1 if not)',
     )
     .action(
-      (o: { config?: string; quiet?: boolean; healthcheck?: boolean; configOnly?: boolean }) =>
-        validate(
+      async (o: {
+        config?: string;
+        quiet?: boolean;
+        healthcheck?: boolean;
+        configOnly?: boolean;
+      }) =>
+        (await import('./validate.js')).validate(
           o.config ?? defaultConfig(),
           o.quiet ?? false,
           o.healthcheck ?? false,
@@ -121,6 +121,9 @@ export async function main(argv: string[]): Promise<void> {
       ) => {
         let code: number;
         try {
+          const { loadConfigFile } = await import('../config/load.js');
+          const { loadComponents } = await import('../components/registry.js');
+          const { runBackfill } = await import('./backfill.js');
           const config = loadConfigFile(o.config ?? defaultConfig());
           await loadComponents(config);
           const handlers: Array<() => void> = [];
@@ -157,7 +160,9 @@ export async function main(argv: string[]): Promise<void> {
     .argument('<file>', 'the Fluent Bit config (.conf, or .yaml/.yml for the YAML format)')
     .option('-o, --output <file>', 'write the shiplog config to this file instead of stdout')
     .option('--json', 'print the report as one JSON object on stderr')
-    .action((file: string, o: { json?: boolean; output?: string }) => runConvert(file, o));
+    .action(async (file: string, o: { json?: boolean; output?: string }) =>
+      (await import('./convert/command.js')).runConvert(file, o),
+    );
 
   program
     .command('replay')
@@ -187,6 +192,9 @@ export async function main(argv: string[]): Promise<void> {
       }) => {
         let code: number;
         try {
+          const { loadConfigFile } = await import('../config/load.js');
+          const { loadComponents } = await import('../components/registry.js');
+          const { runReplay } = await import('./replay.js');
           const config = loadConfigFile(o.config ?? defaultConfig());
           await loadComponents(config);
           const handlers: Array<() => void> = [];
@@ -236,7 +244,8 @@ export async function main(argv: string[]): Promise<void> {
           process.stderr.write('shiplog status: --watch takes a number of seconds > 0\n');
           process.exit(EXIT.USAGE);
         }
-        const url = o.url ?? telemetryUrl(o.config);
+        const url = o.url ?? (await telemetryUrl(o.config));
+        const { runStatus } = await import('./status.js');
         process.exit(await runStatus({ url, json: o.json ?? false, watch }, process.stdout));
       },
     );
@@ -281,7 +290,8 @@ export async function main(argv: string[]): Promise<void> {
           process.stderr.write('shiplog tap: --limit takes an integer > 0, --rate 1..1000\n');
           process.exit(EXIT.USAGE);
         }
-        const url = o.url ?? telemetryUrl(o.config);
+        const url = o.url ?? (await telemetryUrl(o.config));
+        const { runTap } = await import('./tap.js');
         const handlers: Array<() => void> = [];
         process.on('SIGINT', () => handlers.forEach((h) => h()));
         process.on('SIGTERM', () => handlers.forEach((h) => h()));
@@ -305,6 +315,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print the results as one JSON object')
     .action(async (file: string, o: { config?: string; json?: boolean }) => {
       let code: number;
+      const { runTests, TestFileError } = await import('./test-command.js');
       try {
         code = await runTests(file, { config: o.config, json: o.json ?? false }, process.stdout);
       } catch (e) {
@@ -320,7 +331,8 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('schema')
     .description('Print the JSON Schema of the config (for editor completion).')
-    .action(() => {
+    .action(async () => {
+      const { jsonSchema } = await import('../config/schema.js');
       process.stdout.write(JSON.stringify(jsonSchema(), null, 2) + '\n');
     });
 

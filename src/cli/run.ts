@@ -2,6 +2,7 @@
 // signal exits at once), SIGHUP reloads the config; with only stdin inputs it stops itself at the
 // end of input once everything is acknowledged.
 
+import { writeFileSync } from 'node:fs';
 import { loadConfigFile } from '../config/load.js';
 import type { ShiplogConfig } from '../config/schema.js';
 import { checkHost } from '../config/host.js';
@@ -13,7 +14,25 @@ import { Daemon } from './daemon.js';
 import { EXIT, fail } from './exit.js';
 import { bootLog, releaseFatalHandlers } from './process-log.js';
 
+/**
+ * SHIPLOG_DEBUG_MODULES=<file>: when the process exits, write there what it loaded (JSON:
+ * `builtins`, Node's process.moduleLoadList; `modules`, the URLs bin/shiplog.js's resolve hook saw,
+ * empty in the bundle). test/memory/loaded-modules.test.ts checks that a file → parse_json → loki
+ * daemon loads no more than it uses.
+ */
+function debugModules(file: string | undefined): void {
+  if (!file) return;
+  process.on('exit', () => {
+    const seen = (globalThis as { [k: symbol]: Set<string> | undefined })[
+      Symbol.for('shiplog.resolvedModules')
+    ];
+    const builtins = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
+    writeFileSync(file, JSON.stringify({ builtins, modules: [...(seen ?? [])] }));
+  });
+}
+
 export async function run(configFile: string): Promise<void> {
+  debugModules(process.env.SHIPLOG_DEBUG_MODULES);
   let daemon: Daemon;
   let config: ShiplogConfig;
   try {

@@ -8,15 +8,13 @@
 // hundred requests per second, where the difference in parsing speed does not show (W2 wall time
 // unchanged). Set SHIPLOG_V8_DEFAULTS=0 to leave V8's defaults alone.
 //
-// What cannot be set from here (issue #22, measured on W5/W2, docs/deployment.md "Memory"): the
-// heap is configured when the isolate is created, so --max-semi-space-size has no effect once the
-// process runs (nor has --semi-space-growth-factor: the young generation still grows to 2 x
-// 8-16 MiB); --single-threaded-gc and --lite-mode abort Node 20 when set at run time. On the
-// command line --max-semi-space-size=2 saved ~1 MB of W5 on Node 24 (5-7 on 20/22) but cost
-// +29 % (Node 20) and +48 % (Node 22) CPU per line in W2: not used. glibc's malloc tunables are
-// set by the bundle's launcher lines (packaging/bundle.mjs). --optimize-for-size does work at
-// run time (young generation kept at 1 MiB) but doubled W2's CPU per line (14.5 -> 31.7 s/M)
-// and W5's CPU (5.8 -> 8.6 %); --max-lazy changed nothing.
+// What cannot be set from here (issue #22, docs/deployment.md "Memory"): the heap is configured
+// when the isolate is created, so --max-semi-space-size has no effect once the process runs; the
+// launchers set it, with glibc's malloc tunables (packaging/launch.mjs: bin/shiplog.js re-executes
+// itself, the bundle's sh line execs node with them). --single-threaded-gc and --lite-mode abort
+// Node 20 when set at run time. --optimize-for-size does work at run time (young generation kept
+// at 1 MiB) but doubled W2's CPU per line (14.5 -> 31.7 s/M) and W5's CPU (5.8 -> 8.6 %);
+// --max-lazy changed nothing.
 
 import v8 from 'node:v8';
 

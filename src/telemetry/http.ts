@@ -2,9 +2,15 @@
 // started, checkpoints and queues being written; not its backends), /health/outputs (each
 // output's delivery: JSON, 503 while one is failing). Binds loopback by default.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type * as Http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.js';
+
+// node:http through require(): an ESM import of it builds its namespace, whose WebSocket getters
+// load Node's own copy of undici (~15 MB resident, Node 24.22; issue #22).
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof Http;
 
 /**
  * Limits of the telemetry server (#17.8): 400 idle connections once exhausted the process's

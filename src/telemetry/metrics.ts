@@ -180,6 +180,10 @@ export class Metrics {
     this.buildInfo.set({ version: build.version, node: process.versions.node }, 1);
     // Unprefixed (process_cpu_seconds_total, process_resident_memory_bytes, nodejs_heap_*,
     // nodejs_eventloop_lag_*): the names generic Node.js dashboards and alerts query.
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r });
+    // The event-loop-delay histogram samples at 100 ms instead of prom-client's 10 ms: its timer
+    // woke the process 100 times a second, about half of W5's idle CPU (issue #22); lags that
+    // matter (a blocked loop) last longer than that.
+    if (opts.defaultMetrics !== false)
+      collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 100 });
   }
 }

@@ -57,36 +57,52 @@ async function recreateSameInode(file: string, body: string): Promise<boolean> {
   return found;
 }
 
+/** Setups tried before a case that needs a reused inode is skipped (see recreateSameInode). */
+const REUSE_ATTEMPTS = 3;
+
 describe('file input: source identity (real process)', () => {
-  it('a file recreated while stopped with the same inode, banner and line widths is read from its start', async () => {
-    const { dir, data, logs } = scenarioDir('identity-inode-reuse');
-    const log = path.join(logs, 'app.log');
-    await fsp.writeFile(log, BANNER + lines('a', 0, 2000));
-    const { receiver, tally } = await startLoki(cleanups);
-    const ship = shiplog(cleanups, dir, {
-      dataDir: data,
-      inputs: [fileInput([log])],
-      lokiUrl: receiver.url,
-    });
-    await ship.start();
-    await tally.waitAll({ a: 2000 }, 20_000);
-    expect((await ship.stop()).code).toBe(0);
+  it('a file recreated while stopped with the same inode, banner and line widths is read from its start', async (ctx) => {
+    // The case needs the freed inode back (recreateSameInode); on a busy host another process may
+    // take it first. Then the whole setup is tried again with a new file (a new inode to free), up
+    // to REUSE_ATTEMPTS times, and the case is skipped, not failed, if it never could be set up.
+    for (let attempt = 1; ; attempt++) {
+      const { dir, data, logs } = scenarioDir(`identity-inode-reuse-${attempt}`);
+      const log = path.join(logs, 'app.log');
+      await fsp.writeFile(log, BANNER + lines('a', 0, 2000));
+      const { receiver, tally } = await startLoki(cleanups);
+      const ship = shiplog(cleanups, dir, {
+        dataDir: data,
+        inputs: [fileInput([log])],
+        lokiUrl: receiver.url,
+      });
+      await ship.start();
+      await tally.waitAll({ a: 2000 }, 20_000);
+      expect((await ship.stop()).code).toBe(0);
 
-    // Same banner, same line widths, same 64 bytes before the old offset: only the birth time
-    // differs.
-    expect(await recreateSameInode(log, BANNER + lines('b', 0, 6000)), 'inode reused').toBe(true);
-    await ship.start();
-    const written = { a: 2000, b: 6000 };
-    await tally.waitAll(written, 30_000);
-    await sleep(1000);
-    const s = tally.summary(written);
-    expect((await ship.stop()).code).toBe(0);
-    console.log(`[identity] inode reuse: lost ${s.lost} of 6000 new, duplicated ${s.duplicated}`);
-    expect(s.missing, dir).toEqual([]);
-    expect(s.duplicated).toBe(0);
-  }, 90_000);
+      // Same banner, same line widths, same 64 bytes before the old offset: only the birth time
+      // differs.
+      if (!(await recreateSameInode(log, BANNER + lines('b', 0, 6000)))) {
+        if (attempt < REUSE_ATTEMPTS) continue;
+        ctx.skip(
+          `the freed inode was taken by another process in ${REUSE_ATTEMPTS} attempts (busy host): inode reuse could not be set up`,
+        );
+      }
+      await ship.start();
+      const written = { a: 2000, b: 6000 };
+      await tally.waitAll(written, 30_000);
+      await sleep(1000);
+      const s = tally.summary(written);
+      expect((await ship.stop()).code).toBe(0);
+      console.log(
+        `[identity] inode reuse (attempt ${attempt}): lost ${s.lost} of 6000 new, duplicated ${s.duplicated}`,
+      );
+      expect(s.missing, dir).toEqual([]);
+      expect(s.duplicated).toBe(0);
+      return;
+    }
+  }, 180_000);
 
-  it('Elasticsearch ids differ between incarnations of one inode: no new line is taken for a 409', async () => {
+  it('Elasticsearch ids differ between incarnations of one inode: no new line is taken for a 409', async (ctx) => {
     const { dir, data, logs } = scenarioDir('identity-es-ids');
     const log = path.join(logs, 'app.log');
     await fsp.writeFile(log, BANNER + linesWith('a', 0, 2000, 'x'));
@@ -137,7 +153,8 @@ describe('file input: source identity (real process)', () => {
 
     // Recreated while stopped with new content (another pad byte), the same banner and offsets:
     // a new incarnation read from 0, whose ids must not be the old lines' ids.
-    expect(await recreateSameInode(log, BANNER + linesWith('b', 0, 6000, 'y')), 'inode').toBe(true);
+    if (!(await recreateSameInode(log, BANNER + linesWith('b', 0, 6000, 'y'))))
+      ctx.skip('the freed inode was taken by another process (busy host): reuse not set up');
     await ship.start();
     await es.waitForCount(8000, 20_000).catch(() => undefined);
     await sleep(1000);

@@ -2,7 +2,8 @@
 // detectors could match at all; only those run their prefilter and regex. Masks or hashes what it
 // finds, and walks records iteratively (no recursion: hostile nesting cannot overflow the stack).
 
-import { createHmac } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Fields, LogRecord } from '../../../core/record.js';
 import { compileUserRegex } from '../_shared/regex.js';
 import { compilePath, get, set, type Path } from '../_shared/paths.js';
@@ -19,6 +20,9 @@ import {
   validSsn,
   type DetectorName,
 } from './detectors.js';
+
+// node:crypto through require(): an ESM import of it also loads WebCrypto (issue #22).
+const { createHmac } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
 
 export interface RedactorOptions {
   detectors: Record<DetectorName, boolean>;

@@ -3,8 +3,12 @@
 // is trusted only when both hashes still match the file on disk: an inode reused by another file,
 // or a file rewritten in place, is read from its start instead of from a stranger's offset.
 
-import { createHash, randomBytes } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
+
+// node:crypto through require(): an ESM import of it also loads WebCrypto (issue #22).
+const { createHash, randomBytes } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
 
 /** Bytes before the offset hashed into a checkpoint. */
 export const TAIL_BYTES = 64;

@@ -118,9 +118,23 @@ export class FileInput extends FileDiscovery implements Input {
         await this.readGzip(this.gzJobs.shift()!);
         continue;
       }
-      if (!worked) await this.sleep(Math.min(200, Math.max(1, this.nextScanAt - Date.now())));
+      if (!worked) await this.sleep(this.idleWait());
     }
     this.reapRetired();
+  }
+
+  /**
+   * How long the loop sleeps when a round read nothing: up to 200 ms while anything is due within
+   * 200 ms (a dirty file, a requested scan); otherwise until the earliest file check or scan, at
+   * most 1 s (files idle for 5 s are checked once a second anyway). fs.watch events and stop()
+   * wake it earlier. An idle input wakes about once a second instead of 5 times (issue #22).
+   */
+  private idleWait(): number {
+    const now = Date.now();
+    let due = this.scanRequested ? now : this.nextScanAt;
+    for (const f of this.open.values()) due = Math.min(due, f.dirty ? now : f.nextCheck);
+    if (due - now > 200) return Math.min(due - now, 1000);
+    return Math.min(200, Math.max(1, this.nextScanAt - now));
   }
 
   private readAhead(f: TailedFile, fd: number, base: number, buf: Buffer): void {

@@ -3,10 +3,14 @@
 // record, ending in "\n" as the API requires). No I/O; tested offline.
 
 import type { Arena } from '../_shared/arena.js';
-import { hash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { compileTemplate, type Template } from '../../../core/template.js';
 import { recordJson, type LogRecord } from '../../../core/record.js';
 import { RawExtraText } from '../_shared/raw-extra.js';
+
+// node:crypto through require(): an ESM import of it also loads WebCrypto (issue #22).
+const { hash } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
 
 // ---------------------------------------------------------------------------------------------
 // Index names

@@ -10,7 +10,8 @@
 //                        ▼
 //                  finish() ─▶ withRetry(Upload) ─▶ ack every batch of the object
 
-import { randomUUID } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import {
@@ -30,6 +31,9 @@ import { RetryTimeoutError, withRetry } from '../../../core/retry.js';
 import type { S3Options } from './config.js';
 import { checkOptions, type KeyTemplate } from './key.js';
 import { ndjson, ObjectBuilder } from './object.js';
+
+// node:crypto through require(): an ESM import of it also loads WebCrypto (issue #22).
+const { randomUUID } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
 
 export const PART_SIZE = 8 * 1024 * 1024;
 /** Without a known budget: roll an object this big when no batch arrived for STALL_MS. */
