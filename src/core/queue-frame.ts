@@ -17,6 +17,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { SlotPair, decodeSlot, encodeSlot } from './slot-pair.js';
 
 export const HEADER = 20;
 export const SUFFIX = '.seg';
@@ -40,28 +41,18 @@ export interface SavedPointer extends Pointer {
 
 const SLOT_MAGIC = 'shiplog-queue-pointer 1';
 
-export function pointerSlotFile(dir: string, i: number): string {
-  return path.join(dir, `pointer.live.${i}`);
+/** The pointer's two slot files (slot-pair.ts), `pointer.live.0` and `.1`. */
+export function pointerSlots(dir: string): SlotPair {
+  return new SlotPair(path.join(dir, 'pointer.live'));
 }
 
 export function encodePointerSlot(text: string): Buffer {
-  const body = Buffer.from(text, 'utf8');
-  return Buffer.concat([
-    Buffer.from(`${SLOT_MAGIC} ${body.length} ${crc32(body)}\n`, 'latin1'),
-    body,
-  ]);
+  return encodeSlot(SLOT_MAGIC, [], text);
 }
 
 /** A slot's JSON text, or undefined when it is torn or corrupt (bytes after it are ignored). */
 export function decodePointerSlot(buf: Buffer): string | undefined {
-  const nl = buf.indexOf(10);
-  if (nl < 0 || nl > 128) return undefined;
-  const f = buf.subarray(0, nl).toString('latin1').split(' ');
-  if (f.length !== 4 || `${f[0]} ${f[1]}` !== SLOT_MAGIC) return undefined;
-  const len = Number(f[2]);
-  if (!Number.isSafeInteger(len) || len < 0 || nl + 1 + len > buf.length) return undefined;
-  const body = buf.subarray(nl + 1, nl + 1 + len);
-  return crc32(body) === Number(f[3]) ? body.toString('utf8') : undefined;
+  return decodeSlot(buf, SLOT_MAGIC, 0, 128)?.text;
 }
 
 export function segmentFile(dir: string, id: number): string {
@@ -101,12 +92,9 @@ export interface LoadedPointer {
  */
 export async function readPointer(dir: string): Promise<LoadedPointer | undefined> {
   const texts: string[] = [];
-  const read = (f: string): Promise<Buffer | undefined> =>
-    fsp.readFile(path.join(dir, f)).catch(() => undefined);
-  const json = await read('pointer.json');
+  const json = await fsp.readFile(path.join(dir, 'pointer.json')).catch(() => undefined);
   if (json) texts.push(json.toString('utf8'));
-  for (const i of [0, 1]) {
-    const b = await read(path.basename(pointerSlotFile(dir, i)));
+  for (const b of await pointerSlots(dir).read()) {
     const t = b && decodePointerSlot(b);
     if (t !== undefined) texts.push(t);
   }

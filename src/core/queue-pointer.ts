@@ -5,14 +5,16 @@
 // interval and at close. Both are coalesced — a save requested while one is under way is carried
 // by the next write, which takes a fresh snapshot — and an unchanged pointer is not written again.
 
-import { constants as fsc, promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import {
+  MAX_DONE,
   encodePointerSlot,
-  pointerSlotFile,
+  pointerSlots,
   writePointerFile,
+  type Pointer,
   type SavedPointer,
 } from './queue-frame.js';
+import type { QueueItem } from './queue-types.js';
+import type { SlotPair } from './slot-pair.js';
 
 class Coalesced {
   private running: Promise<void> | undefined;
@@ -49,13 +51,25 @@ class Coalesced {
   }
 }
 
+/** The pointer: the acknowledged prefix and the frames acknowledged beyond it (in read order). */
+export function savedPointer(committed: Pointer, inFlight: readonly QueueItem[]): SavedPointer {
+  const p: SavedPointer = { ...committed };
+  const done: Array<[number, number]> = [];
+  for (const it of inFlight) {
+    if (done.length >= MAX_DONE) break;
+    if (it.done) done.push([it.segment, it.offset]);
+  }
+  if (done.length > 0) p.done = done;
+  return p;
+}
+
 export class PointerSaver {
   /** Saves so far; each write carries the next number. */
   private seq: number;
-  private readonly slots: Array<FileHandle | undefined> = [undefined, undefined];
-  private nextSlot = 0;
+  private readonly slots: SlotPair;
   private readonly live: Coalesced;
   private readonly file: Coalesced;
+  private timer: NodeJS.Timeout | undefined;
 
   /** `snapshot` returns the pointer as of now; `seq` is the number of the pointer loaded. */
   constructor(
@@ -64,6 +78,7 @@ export class PointerSaver {
     seq: number,
   ) {
     this.seq = seq;
+    this.slots = pointerSlots(dir);
     const text = (): string => JSON.stringify(snapshot());
     this.live = new Coalesced(text, (t) => this.writeSlot(t));
     this.file = new Coalesced(text, (t) => writePointerFile(this.dir, this.numbered(t)));
@@ -79,28 +94,34 @@ export class PointerSaver {
     return this.file.run();
   }
 
-  async close(): Promise<void> {
-    for (let i = 0; i < 2; i++) {
-      const fh = this.slots[i];
-      this.slots[i] = undefined;
-      await fh?.close().catch(() => undefined);
-    }
+  /** Save pointer.json every `ms` until close. */
+  every(ms: number): void {
+    this.timer = setInterval(() => void this.saveFile().catch(() => undefined), ms);
+    this.timer.unref();
+  }
+
+  /** No more interval saves (the queue is closing). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * The last saves: a slot with every acknowledgement so far, then pointer.json (each failure
+   * passed to `onError`); the slot files are closed.
+   */
+  async close(onError: (e: Error) => void): Promise<void> {
+    this.stop();
+    await this.save().catch(onError);
+    await this.saveFile().catch(onError);
+    await this.slots.close();
   }
 
   private numbered(text: string): string {
     return `${text.slice(0, -1)},"seq":${++this.seq}}`;
   }
 
-  private async writeSlot(text: string): Promise<void> {
-    const i = this.nextSlot;
-    const buf = encodePointerSlot(this.numbered(text));
-    const fh = (this.slots[i] ??= await fsp.open(
-      pointerSlotFile(this.dir, i),
-      fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW,
-      0o640,
-    ));
-    let off = 0;
-    while (off < buf.length) off += (await fh.write(buf, off, buf.length - off, off)).bytesWritten;
-    this.nextSlot = 1 - i;
+  private writeSlot(text: string): Promise<void> {
+    return this.slots.write(encodePointerSlot(this.numbered(text)));
   }
 }

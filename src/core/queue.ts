@@ -27,7 +27,6 @@ import { promises as fsp, constants as fsc } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import {
   HEADER,
-  MAX_DONE,
   MAX_FRAME,
   datasyncAll,
   frameHeader,
@@ -36,11 +35,10 @@ import {
   segmentFile,
   type Pointer,
   type FrameRead,
-  type SavedPointer,
   writeFrames,
 } from './queue-frame.js';
 import { loadQueue, type Segment } from './queue-load.js';
-import { PointerSaver } from './queue-pointer.js';
+import { PointerSaver, savedPointer } from './queue-pointer.js';
 import { RecentFrames } from './queue-recent.js';
 
 export { MAX_FRAME } from './queue-frame.js';
@@ -78,7 +76,6 @@ export class DiskQueue {
   private roomWaiters: Array<() => void> = [];
   private readonly recent: RecentFrames;
   private pointer!: PointerSaver;
-  private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private unsynced = new Set<FileHandle>();
   /** Bad frames found by the restart scan: their records were never counted. */
@@ -264,16 +261,14 @@ export class DiskQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
+    this.pointer.stop();
     for (const r of this.readers.splice(0)) r();
     for (const r of this.roomWaiters.slice()) r();
     while (this.writing) await new Promise((r) => setTimeout(r, 5));
     if (this.o.budget) this.o.budget.bytes -= this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    await this.pointer.save().catch(this.logError('queue pointer write failed'));
-    await this.pointer.saveFile().catch(this.logError('queue pointer write failed'));
-    await this.pointer.close();
+    await this.pointer.close(this.logError('queue pointer write failed'));
     // The final checkpoint write comes after this (its sync hook is gone by then).
     await this.sync().catch(this.logError('queue fdatasync failed at close'));
     for (const s of this.segments) await s.fh?.close().catch(() => undefined);
@@ -288,7 +283,11 @@ export class DiskQueue {
     this.uncounted = q.uncounted;
     this.records = q.records;
     this.read = q.read;
-    this.pointer = new PointerSaver(this.o.dir, () => this.pointerState(), q.seq);
+    this.pointer = new PointerSaver(
+      this.o.dir,
+      () => savedPointer(this.committed, this.inFlight),
+      q.seq,
+    );
     for (const seg of this.segments) this.bytes += seg.size;
     if (this.o.budget) this.o.budget.bytes += this.bytes;
     // Appends always go to a fresh segment: an old file is never written again.
@@ -302,11 +301,7 @@ export class DiskQueue {
     this.committed = { ...this.read };
     await this.dropSegments();
     await this.pointer.saveFile();
-    this.timer = setInterval(
-      () => void this.pointer.saveFile().catch(() => undefined),
-      this.o.pointerIntervalMs ?? 1000,
-    );
-    this.timer.unref();
+    this.pointer.every(this.o.pointerIntervalMs ?? 1000);
   }
 
   private async writeLoop(): Promise<void> {
@@ -477,18 +472,6 @@ export class DiskQueue {
   /** Save the pointer now (with every acknowledgement so far); resolves once it is written. */
   flushPointer(): Promise<void> {
     return this.pointer.save();
-  }
-
-  /** The pointer: the acknowledged prefix and the frames acknowledged beyond it. */
-  private pointerState(): SavedPointer {
-    const p: SavedPointer = { ...this.committed };
-    const done: Array<[number, number]> = [];
-    for (const it of this.inFlight) {
-      if (done.length >= MAX_DONE) break;
-      if (it.done) done.push([it.segment, it.offset]);
-    }
-    if (done.length > 0) p.done = done;
-    return p;
   }
 
   private logError(msg: string): (e: Error) => void {
