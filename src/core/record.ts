@@ -155,8 +155,9 @@ export function deletePath(fields: Fields, path: string | readonly string[]): bo
  * 280-byte JSON line with nine keys holds ~850 bytes with its raw text). No allocation.
  */
 export function estimateBytes(record: LogRecord): number {
-  const msg = record.fields.message;
+  // raw first: reading `fields` builds a lazy record's object (json-record.ts).
   if (record.raw !== undefined) return record.raw.length * 2 + 300;
+  const msg = record.fields.message;
   if (typeof msg === 'string') return msg.length + 250;
   return 700;
 }

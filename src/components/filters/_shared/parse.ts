@@ -5,6 +5,8 @@ import { z } from 'zod';
 import type { FilterContext } from '../../../core/component.js';
 import type { DeadLetter } from '../../../core/dead-letter.js';
 import { touch, type Fields, type LogRecord } from '../../../core/record.js';
+import { JsonRecord } from '../../../core/json-record.js';
+import { findMember, memberValue } from '../../../core/json-scan.js';
 import { assign, compilePath, get, hasOwn, remove, set, type Path } from './paths.js';
 import { Results } from './results.js';
 import { compileTimeParser, type TimeOut, type TimeParser } from '../../_shared/time/index.js';
@@ -84,6 +86,15 @@ export abstract class ParseFilter {
   private lastExtra: string[] = [];
   /** Reason of the last failed parse (set by `parse`). */
   protected reason = '';
+  /**
+   * The merge of the common case can keep the line as a lazy record (see `scan`): a top-level
+   * source field, merged into the root and not kept, the time (if any) from a top-level key kept.
+   */
+  private readonly lazy: boolean;
+  /** The time key of the lazy path ('' without time_field). */
+  private readonly timeKey: string;
+  /** Whether the last lazy record's time failed to parse. */
+  private timeFailed = false;
 
   constructor(
     protected readonly cfg: ParseConfig,
@@ -97,6 +108,25 @@ export abstract class ParseFilter {
       this.timePath = compilePath(cfg.time_field);
       this.timeParser = compileTimeParser(cfg.time_format, 'time_format');
     }
+    const tp = this.timePath;
+    this.timeKey = tp !== undefined && tp.length === 1 ? tp[0] : '';
+    this.lazy =
+      this.topField !== undefined &&
+      this.targetPath === undefined &&
+      !cfg.keep_original &&
+      (tp === undefined ||
+        (tp.length === 1 &&
+          cfg.keep_time &&
+          !(tp[0] in Object.prototype) &&
+          !tp[0].includes('\\')));
+  }
+
+  /**
+   * parse_json: the spans of `text` (json-scan.ts: a JSON object without duplicate keys within
+   * max_depth), undefined when the text needs `parse`. The other parsers have none.
+   */
+  protected scan(_text: string): number[] | undefined {
+    return undefined;
   }
 
   /** Parse `text`; undefined (with `this.reason` set) when it is not valid. */
@@ -122,6 +152,15 @@ export abstract class ParseFilter {
         passed++;
         if (out) out.push(rec);
         continue;
+      }
+      if (this.lazy) {
+        const lazy = this.lazyRecord(rec, text);
+        if (lazy !== undefined) {
+          if (this.timeFailed) timeErrors++;
+          modified++;
+          (out ??= records.slice(0, i)).push(lazy);
+          continue;
+        }
       }
       const parsed = this.parse(text, rec);
       if (parsed === undefined) {
@@ -174,6 +213,53 @@ export abstract class ParseFilter {
   /** Inputs wait while dead letters are being written, so a slow disk bounds what is pending. */
   pressure(): Promise<void> | undefined {
     return this.pendingDeadLetters;
+  }
+
+  /**
+   * The record of the common case without parsing: the line as a JsonRecord (its fields built
+   * when read: the same object `merge` would build), the time read from its spans. Undefined when
+   * the line is not scanned or shares a key with the input metadata (merge decides those).
+   */
+  private lazyRecord(rec: LogRecord, text: string): JsonRecord | undefined {
+    const spans = this.scan(text);
+    if (spans === undefined) return undefined;
+    const old = rec.fields;
+    const top = this.topField!;
+    const prev = this.lastExtra;
+    let same = true;
+    let n = 0;
+    for (const k in old) {
+      if (k === top) continue;
+      // Shared keys, dotted or __proto__ metadata: merge's own paths.
+      if (k === '__proto__' || k.includes('.') || findMember(text, spans, k) >= 0) return undefined;
+      if (same && (n >= prev.length || prev[n] !== k)) same = false;
+      n++;
+    }
+    let ms = rec.timeMs;
+    let ns = rec.timeNs;
+    let timeOk = true;
+    if (this.timeKey !== '') {
+      const m = findMember(text, spans, this.timeKey);
+      const v = m >= 0 ? memberValue(text, spans, m) : undefined;
+      if (v !== undefined && this.timeParser!(v, this.timeOut)) {
+        ms = this.timeOut.ms;
+        ns = this.timeOut.ns;
+      } else timeOk = false;
+    }
+    let extra: string[] | undefined;
+    if (n > 0) {
+      extra = prev;
+      if (!same || n !== prev.length) {
+        extra = [];
+        for (const k in old) if (k !== top) extra.push(k);
+        this.lastExtra = extra;
+      }
+    }
+    const r = new JsonRecord(text, spans, n > 0 ? old : undefined, top, extra, ms, ns);
+    r.labels = rec.labels;
+    r.sourceId = rec.sourceId;
+    this.timeFailed = !timeOk;
+    return r;
   }
 
   private applyTime(rec: LogRecord, parsed: Fields): boolean {

@@ -6,11 +6,14 @@ import { defineFilter, type Filter } from '../../../core/component.js';
 import type { Fields, LogRecord } from '../../../core/record.js';
 import { ParseFilter } from '../_shared/parse.js';
 import { options } from './config.js';
+import { scanObject } from '../../../core/json-scan.js';
 import { inspect, keyMarks, parseJson } from './json.js';
 
 class ParseJson extends ParseFilter implements Filter {
   private readonly objectOnly: boolean;
   private lastKeys = 0;
+  /** scanObject's output for the line being parsed (at most 64 top-level members). */
+  private readonly spans: number[] = new Array<number>(400).fill(0);
 
   constructor(
     cfg: ConstructorParameters<typeof ParseFilter>[0] & { max_depth: number },
@@ -39,6 +42,11 @@ class ParseJson extends ParseFilter implements Filter {
     }
     this.lastKeys = keys;
     return v as Fields;
+  }
+
+  protected override scan(text: string): number[] | undefined {
+    const n = scanObject(text, this.maxDepth, this.spans);
+    return n < 0 ? undefined : this.spans.slice(0, n);
   }
 
   protected override rawFor(text: string, parsed: Fields): boolean {

@@ -7,6 +7,7 @@ import type * as Crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { compileTemplate, type Template } from '../../../core/template.js';
 import { recordJson, type LogRecord } from '../../../core/record.js';
+import { extraFields, hasTop } from '../../../core/json-record.js';
 import { RawExtraText } from '../_shared/raw-extra.js';
 
 // node:crypto through require(): an ESM import of it also loads WebCrypto (issue #22).
@@ -246,8 +247,12 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
   const timeKey = o.timeKey;
   const timeKeyJson = timeKey ? `{${JSON.stringify(timeKey)}:"` : '';
   const iso = new IsoMs();
+  // Whether a record has the time key: read from a lazy record's spans (json-record.ts).
+  const timeKeySafe = !(timeKey in Object.prototype);
+  const hasTime = (r: LogRecord): boolean =>
+    timeKeySafe ? hasTop(r, timeKey) : timeKey in r.fields;
   const document = (r: LogRecord, json: string): string => {
-    if (!timeKey || timeKey in r.fields || json.length < 2 || json.charCodeAt(0) !== 123) {
+    if (!timeKey || hasTime(r) || json.length < 2 || json.charCodeAt(0) !== 123) {
       return json;
     }
     let t: string;
@@ -286,7 +291,7 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
     const id = o.id?.(r);
     let head =
       prefixFor(o.index.name(r)) + (id === undefined ? '}}\n' : `,"_id":${idJson(id)}}}\n`);
-    const splice = timeKey !== '' && !(timeKey in r.fields);
+    const splice = timeKey !== '' && !hasTime(r);
     if (splice) {
       let t: string;
       if (r.timeNs) t = rfc3339(r.timeMs, r.timeNs);
@@ -294,7 +299,9 @@ export function createBulkEncoder(o: BulkOptions): BulkEncoder {
       head += timeKeyJson + t + '"';
     }
     const closing =
-      r.rawExtra === undefined ? undefined : extra.closing(extra.members(r.fields, r.rawExtra));
+      r.rawExtra === undefined
+        ? undefined
+        : extra.closing(extra.members(extraFields(r), r.rawExtra));
     // Worst case 3 bytes per UTF-16 unit.
     arena.ensure((head.length + n + (closing?.length ?? 0)) * 3 + 1);
     const b = arena.buf;

@@ -14,6 +14,14 @@ import {
   type Fields,
   type LogRecord,
 } from '../../../core/record.js';
+import {
+  canonicalSpans,
+  extraFields,
+  JsonRecord,
+  MISSING,
+  rawSpans,
+  topValue,
+} from '../../../core/json-record.js';
 import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
 import { compileTimeParser, type TimeOut, type TimeParser } from '../../_shared/time/index.js';
 import { RawExtraText } from '../_shared/raw-extra.js';
@@ -22,6 +30,7 @@ import {
   findCuts,
   hasPath,
   onlyKey,
+  spanCuts,
   spliceTopKeys,
   stringifyMasked,
   withoutPaths,
@@ -74,6 +83,12 @@ export class LokiEncoder {
   private readonly saved: unknown[] = [];
   /** Input metadata members of raw lines (label fields left out). */
   private readonly extra: RawExtraText;
+  /**
+   * The label templates' fields when all are top-level keys: a lazy record (json-record.ts)
+   * renders its labels from `labelView` filled from its spans, its fields left unbuilt.
+   */
+  private readonly viewKeys: string[] | undefined;
+  private readonly labelView: Fields = {};
 
   constructor(
     private readonly cfg: EncoderConfig,
@@ -116,6 +131,11 @@ export class LokiEncoder {
       const bad = tenantProblem(this.tenant.render({}));
       if (bad !== undefined) throw new TenantError(bad);
     }
+    const keys = [...new Set(this.labels.dynamic.flatMap((s) => s.template.fields))];
+    this.viewKeys = keys.every((k) => !k.includes('.') && !(k in Object.prototype))
+      ? keys
+      : undefined;
+    for (const k of keys) this.labelView[k] = undefined;
     this.messagePath = cfg.messageField.split('.');
     this.timePath = cfg.timeField?.split('.');
   }
@@ -138,12 +158,11 @@ export class LokiEncoder {
     let refused = 0;
     for (let i = 0; i < records.length; i++) {
       const rec = records[i];
-      const fields = rec.fields;
 
       let ms = rec.timeMs;
       let ns = rec.timeNs;
       if (this.timePath) {
-        const v = getPath(fields, this.timePath);
+        const v = getPath(rec.fields, this.timePath);
         if (v !== undefined) {
           if (this.parseTime(v, this.time)) {
             ms = this.time.ms;
@@ -161,7 +180,7 @@ export class LokiEncoder {
 
       // Rendered tenants are record data: checked against Loki's rules before anything is encoded
       // (an invalid header value used to wedge the HTTP pool for good, #17.1).
-      const tenant = constTenant ? tenantConst : this.tenant!.render(fields);
+      const tenant = constTenant ? tenantConst : this.tenant!.render(rec.fields);
       if (!constTenant) {
         const bad = tenantProblem(tenant!);
         if (bad !== undefined) {
@@ -170,10 +189,10 @@ export class LokiEncoder {
         }
       }
 
-      const desc = this.labels.describe(rec);
+      const desc = this.labels.describe(rec, this.labelSource(rec));
       out.labelsDropped += desc.dropped;
       if (!guard.seen(desc, now)) {
-        const source = guard.quota?.by.render(fields);
+        const source = guard.quota?.by.render(rec.fields);
         const why = guard.admit(desc, now, source);
         if (why !== undefined) {
           refused++;
@@ -198,7 +217,13 @@ export class LokiEncoder {
       const extra = rec.rawExtra;
       // UTF-8 length of the raw text: the plain-text check and the wire writer's ASCII test.
       const rawBytes = this.cutLines && raw !== undefined ? Buffer.byteLength(raw, 'utf8') : -1;
-      let k = rawBytes >= 0 ? findCuts(raw!, this.topDrops!, this.cutBuf, rawBytes) : -1;
+      let k = -1;
+      if (rawBytes >= 0) {
+        // A scanned record: the cuts from its member spans (when its text is canonical).
+        const spans = rawSpans(rec);
+        if (spans === undefined) k = findCuts(raw!, this.topDrops!, this.cutBuf, rawBytes);
+        else if (canonicalSpans(spans)) k = spanCuts(raw!, spans, this.topDrops!, this.cutBuf);
+      }
       if (k >= 0) {
         src = raw!;
         const cb = this.cutBuf;
@@ -207,7 +232,7 @@ export class LokiEncoder {
         if (extra !== undefined) {
           // Input metadata (`file`) beside the raw line: its members are written after the cut
           // text in place of the closing brace (what appendRawExtra would build, no string copy).
-          const members = this.extra.members(fields, extra);
+          const members = this.extra.members(extraFields(rec), extra);
           if (members.length > 0) {
             const n = src.length;
             suffix = chars === 2 ? members.slice(1) + '}' : this.extra.closing(members);
@@ -243,7 +268,7 @@ export class LokiEncoder {
 
       let meta: LabelPair[] | undefined;
       for (const m of this.metaPaths) {
-        const v = getPath(fields, m.path);
+        const v = getPath(rec.fields, m.path);
         if (v === undefined || v === null || v === '') continue;
         (meta ??= []).push({ name: m.name, value: stringifyValue(v) });
       }
@@ -282,6 +307,18 @@ export class LokiEncoder {
     for (const p of out.pushes) for (const s of p.streams) sortEntries(s.entries);
     if (refused > 0) out.explodingLabel = guard.explodingLabel();
     return out;
+  }
+
+  /** Where a record's label templates read: its fields, or for a lazy record a view. */
+  private labelSource(rec: LogRecord): Fields {
+    const keys = this.viewKeys;
+    if (keys === undefined || !(rec instanceof JsonRecord) || rec.materialised) return rec.fields;
+    const view = this.labelView;
+    for (let i = 0; i < keys.length; i++) {
+      const v = topValue(rec, keys[i]);
+      view[keys[i]] = v === MISSING ? undefined : v;
+    }
+    return view;
   }
 
   /** The line text of a record. */

@@ -6,6 +6,9 @@
 // No state between calls: scratch arrays are the caller's (the encoder keeps one of each).
 
 import type { Fields } from '../../../core/record.js';
+import { canonicalDecimal, HEAD, MEMBER } from '../../../core/json-scan.js';
+
+export { canonicalDecimal } from '../../../core/json-scan.js';
 
 export function onlyKey(fields: Fields, key: string): boolean {
   let n = 0;
@@ -89,6 +92,35 @@ export function findCuts(
     if (c === 125) return k;
     i = ve + 1;
   }
+}
+
+/**
+ * findCuts from a scanned record's member spans (json-scan.ts) of a canonical `raw`: the same
+ * cuts without a pass over the text.
+ */
+export function spanCuts(
+  raw: string,
+  spans: readonly number[],
+  drop: readonly string[],
+  out: number[],
+): number {
+  const last = spans.length - MEMBER;
+  let k = 0;
+  let keptBefore = false;
+  for (let m = HEAD; m < spans.length; m += MEMBER) {
+    const ks = spans[m];
+    if (isDropped(raw, ks + 1, spans[m + 1], drop)) {
+      const ve = spans[m + 3];
+      const from = keptBefore ? ks - 1 : ks;
+      const to = keptBefore || m === last ? ve : ve + 1;
+      if (k > 0 && out[k - 1] === from) out[k - 1] = to;
+      else {
+        out[k++] = from;
+        out[k++] = to;
+      }
+    } else keptBefore = true;
+  }
+  return k;
 }
 
 /** `src` without the [from, to) ranges `cuts[at..end)` (sorted, not overlapping). */
@@ -240,38 +272,6 @@ function numberEnd(raw: string, start: number): number {
   const text = raw.slice(start, i);
   const v = Number(text);
   return Number.isFinite(v) && String(v) === text ? i : -1;
-}
-
-/**
- * `int.frac` (digits only) as Number→String writes it back, decided without converting: no
- * leading zero in the integer part, no trailing zero in the fraction, at most 15 significant
- * digits (a double holds any 15-digit decimal exactly, and the shortest round-trip form is those
- * digits), and within the range JavaScript prints without an exponent (1e-6 ≤ |v| < 1e21).
- */
-export function canonicalDecimal(raw: string, from: number, to: number): boolean {
-  let dot = -1;
-  for (let j = from; j < to; j++) {
-    const c = raw.charCodeAt(j);
-    if (c === 46) {
-      if (dot >= 0) return false;
-      dot = j;
-    } else if (c < 48 || c > 57) return false;
-  }
-  if (dot <= from || dot === to - 1) return false;
-  if (raw.charCodeAt(to - 1) === 48) return false; // trailing zero: 1.50 prints as 1.5
-  const intLen = dot - from;
-  if (intLen > 1 && raw.charCodeAt(from) === 48) return false;
-  let sig: number;
-  if (intLen === 1 && raw.charCodeAt(from) === 48) {
-    let z = dot + 1;
-    while (z < to && raw.charCodeAt(z) === 48) z++;
-    if (z - dot - 1 >= 6) return false; // 0.0000001 prints as 1e-7
-    sig = to - z;
-  } else {
-    if (intLen > 21) return false;
-    sig = intLen + (to - dot - 1);
-  }
-  return sig <= 15;
 }
 
 const ABSENT = Symbol('absent');

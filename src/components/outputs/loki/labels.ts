@@ -4,7 +4,7 @@
 // sets are cached by their rendered values (a Map trie for records without per-record labels).
 
 import { compileTemplate, type Template } from '../../../core/template.js';
-import type { LogRecord } from '../../../core/record.js';
+import type { Fields, LogRecord } from '../../../core/record.js';
 import { MAX_LABEL_VALUE, MAX_LABELS, sanitizeLabelName } from '../../_shared/loki-labels/index.js';
 
 /** The stream of records without any label. */
@@ -69,8 +69,11 @@ export class StreamLabels {
     this.dynamic = specs.filter((s) => !s.template.constant);
   }
 
-  /** The stream of a record: its labels rendered, sanitised, sorted, capped. */
-  describe(rec: LogRecord): StreamDesc {
+  /**
+   * The stream of a record: its labels rendered, sanitised, sorted, capped. `fields`: where the
+   * templates read (the record's fields, or a view of the values they need).
+   */
+  describe(rec: LogRecord, fields: Fields = rec.fields): StreamDesc {
     const dyn = this.dynamic;
     const extra = rec.labels;
     if (dyn.length === 0 && extra === undefined) {
@@ -81,11 +84,11 @@ export class StreamLabels {
       }
       return d;
     }
-    if (extra === undefined) return this.describeTrie(rec);
+    if (extra === undefined) return this.describeTrie(fields);
     const values: string[] = new Array(dyn.length);
     let key = '';
     for (let i = 0; i < dyn.length; i++) {
-      const v = dyn[i].template.render(rec.fields);
+      const v = dyn[i].template.render(fields);
       values[i] = v;
       key += v + '\u0001';
     }
@@ -105,20 +108,20 @@ export class StreamLabels {
   }
 
   /** describe() for a record without per-record labels: rendered values walk a Map trie. */
-  private describeTrie(rec: LogRecord): StreamDesc {
+  private describeTrie(fields: Fields): StreamDesc {
     const dyn = this.dynamic;
     const last = dyn.length - 1;
     let node = this.descTrie;
     for (let i = 0; i < last; i++) {
-      const next = node.get(dyn[i].template.render(rec.fields)) as Map<string, unknown> | undefined;
-      if (next === undefined) return this.addTrie(rec);
+      const next = node.get(dyn[i].template.render(fields)) as Map<string, unknown> | undefined;
+      if (next === undefined) return this.addTrie(fields);
       node = next;
     }
-    const d = node.get(dyn[last].template.render(rec.fields)) as StreamDesc | undefined;
-    return d ?? this.addTrie(rec);
+    const d = node.get(dyn[last].template.render(fields)) as StreamDesc | undefined;
+    return d ?? this.addTrie(fields);
   }
 
-  private addTrie(rec: LogRecord): StreamDesc {
+  private addTrie(fields: Fields): StreamDesc {
     const dyn = this.dynamic;
     if (this.trieSize >= Math.max(4096, this.maxStreams * 2)) {
       this.descTrie = new Map();
@@ -127,7 +130,7 @@ export class StreamLabels {
     const pairs: Array<[string, string]> = this.constantPairs.slice();
     let node = this.descTrie;
     for (let i = 0; i < dyn.length; i++) {
-      const v = dyn[i].template.render(rec.fields);
+      const v = dyn[i].template.render(fields);
       pairs.push([dyn[i].name, v]);
       if (i === dyn.length - 1) break;
       let next = node.get(v) as Map<string, unknown> | undefined;

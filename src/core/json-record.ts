@@ -1,0 +1,111 @@
+// A record parsed from a JSON object line by one scan (json-scan.ts) instead of JSON.parse: it
+// holds the line and where its top-level members lie; `fields` is built (JSON.parse of the line,
+// then the input metadata kept beside it) the first time anything reads it. Outputs that only need
+// the line, a few top-level values or member boundaries read them from the spans (issue #22).
+
+import { CANONICAL, findMember, memberValue } from './json-scan.js';
+import type { Fields, LogRecord } from './record.js';
+
+export class JsonRecord implements LogRecord {
+  raw: string | undefined;
+  labels: Record<string, string> | undefined;
+  sourceId: string | undefined;
+  private f: Fields | undefined = undefined;
+
+  constructor(
+    /** The scanned line: `raw` until a filter changes the record (touch), kept after. */
+    readonly text: string,
+    /** scanObject's output for `text`: flags, then MEMBER ints per top-level member. */
+    readonly spans: number[],
+    /** Input metadata beside the line (`file`): its keys but `skip` follow the line's members. */
+    readonly meta: Fields | undefined,
+    readonly skip: string,
+    public rawExtra: readonly string[] | undefined,
+    public timeMs: number,
+    public timeNs: number,
+  ) {
+    this.raw = text;
+    this.labels = undefined;
+    this.sourceId = undefined;
+  }
+
+  get fields(): Fields {
+    return this.f ?? this.materialise();
+  }
+
+  set fields(v: Fields) {
+    this.f = v;
+  }
+
+  /** Whether `fields` was built (something read or replaced it). */
+  get materialised(): boolean {
+    return this.f !== undefined;
+  }
+
+  private materialise(): Fields {
+    const o = JSON.parse(this.text) as Fields;
+    const m = this.meta;
+    if (m !== undefined) {
+      const skip = this.skip;
+      for (const k in m) if (k !== skip) o[k] = m[k];
+    }
+    this.f = o;
+    return o;
+  }
+}
+
+/**
+ * The spans of a record's raw text: defined only for a JsonRecord whose `raw` is still the
+ * scanned line (no filter changed it since).
+ */
+export function rawSpans(rec: LogRecord): number[] | undefined {
+  if (!(rec instanceof JsonRecord) || rec.raw !== rec.text) return undefined;
+  return rec.spans;
+}
+
+/** The raw text of a JsonRecord is exactly what JSON.stringify writes for it (see findCuts). */
+export function canonicalSpans(spans: readonly number[]): boolean {
+  return (spans[0] & CANONICAL) !== 0;
+}
+
+/** Marker of a key that is not in a record (distinct from a member whose value is undefined). */
+export const MISSING: unique symbol = Symbol('missing');
+
+/**
+ * The value of top-level `key` as `fields[key]` would give it, without building `fields` when the
+ * record is an untouched, unbuilt JsonRecord; MISSING when the key is absent. `key` must not name
+ * an Object.prototype property (the caller checks).
+ */
+export function topValue(rec: LogRecord, key: string): unknown {
+  if (rec instanceof JsonRecord && !rec.materialised) {
+    const m = findMember(rec.text, rec.spans, key);
+    if (m >= 0) return memberValue(rec.text, rec.spans, m);
+    const meta = rec.meta;
+    if (meta !== undefined && key in meta && key !== rec.skip) return meta[key];
+    return MISSING;
+  }
+  const f = rec.fields;
+  return key in f ? f[key] : MISSING;
+}
+
+/**
+ * Where an output reads the values of a record's `rawExtra` keys: the input metadata of an unbuilt
+ * JsonRecord (the same values `fields` would hold), else `fields`.
+ */
+export function extraFields(rec: LogRecord): Fields {
+  if (rec instanceof JsonRecord && !rec.materialised && rec.meta !== undefined) return rec.meta;
+  return rec.fields;
+}
+
+/**
+ * `key in rec.fields` without building `fields` when the record is an unbuilt JsonRecord. `key`
+ * must not name an Object.prototype property (the caller checks).
+ */
+export function hasTop(rec: LogRecord, key: string): boolean {
+  if (rec instanceof JsonRecord && !rec.materialised) {
+    if (findMember(rec.text, rec.spans, key) >= 0) return true;
+    const meta = rec.meta;
+    return meta !== undefined && key in meta && key !== rec.skip;
+  }
+  return key in rec.fields;
+}
