@@ -32,12 +32,19 @@ export const K_ARRAY = 7;
 const MAX_KEYS = 64;
 /** Deeper containers are not as JSON.stringify's text is cut by the Loki output (json-cut.ts). */
 const CANONICAL_DEPTH = 66;
+/** Spans written at most (more top-level members make the scan SCAN_UNSURE anyway). */
+const MAX_OUT = HEAD + MEMBER * (MAX_KEYS + 1);
 
 let ctype = new Uint8Array(128);
 let keyFloor = new Int32Array(128);
 let keys = new Int32Array(256);
 let canonical = 0;
 let escaped = false;
+let colonMark = false;
+/** The text has no backslash, control character or surrogate: a string ends at the next quote. */
+let plain = false;
+// eslint-disable-next-line no-control-regex
+const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/;
 
 /**
  * Scan `s` as a JSON object nested at most `maxDepth` deep (the object itself is depth 1, as
@@ -49,6 +56,9 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
   const n = s.length;
   let i = 0;
   canonical = CANONICAL;
+  colonMark = false;
+  // Both native passes: the common line then finds each string's end with indexOf.
+  plain = s.indexOf('\\') === -1 && !SPECIAL.test(s);
   let c = s.charCodeAt(0);
   if (c <= 32) {
     i = skipWs(s, 0);
@@ -65,6 +75,7 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
   ctype[1] = 123;
   keyFloor[1] = 0;
   let nk = 0;
+  let unsure = false;
   let o = HEAD;
   let ks = 0;
   let ke = 0;
@@ -83,21 +94,24 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
       escaped = false;
       ke = stringEnd(s, i + 1, n);
       if (ke < 0) return ke;
-      if (escaped) return SCAN_UNSURE;
-      // Duplicate keys: compared with the keys of this object so far.
-      const floor = keyFloor[depth];
-      const len = ke - ks;
-      for (let k = floor; k < nk; k += 2) {
-        if (keys[k + 1] - keys[k] === len && sameText(s, keys[k], ks, len)) return SCAN_UNSURE;
+      // Duplicate keys: compared with the keys of this object so far. What is not decided here
+      // (escaped keys, many keys) is scanned on, so a text JSON.parse refuses is still INVALID.
+      if (escaped) unsure = true;
+      else if (!unsure) {
+        const floor = keyFloor[depth];
+        const len = ke - ks;
+        for (let k = floor; k < nk; k += 2) {
+          if (keys[k + 1] - keys[k] === len && sameText(s, keys[k], ks, len)) unsure = true;
+        }
+        if (nk - floor >= MAX_KEYS * 2) unsure = true;
+        if (nk + 2 > keys.length) {
+          const next = new Int32Array(keys.length * 2);
+          next.set(keys);
+          keys = next;
+        }
+        keys[nk++] = ks;
+        keys[nk++] = ke;
       }
-      if (nk - floor >= MAX_KEYS * 2) return SCAN_UNSURE;
-      if (nk + 2 > keys.length) {
-        const next = new Int32Array(keys.length * 2);
-        next.set(keys);
-        keys = next;
-      }
-      keys[nk++] = ks;
-      keys[nk++] = ke;
       if (canonical !== 0 && indexLike(s, ks + 1, ke)) canonical = 0;
       i = ke + 1;
       c = s.charCodeAt(i);
@@ -115,7 +129,7 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
       i = e + 1;
       kind = escaped ? K_ESCAPED : K_STRING;
     } else if (c === 123 || c === 91 /* [ */) {
-      if (depth === 1) {
+      if (depth === 1 && o < MAX_OUT) {
         out[o] = ks;
         out[o + 1] = ke;
         out[o + 2] = vs;
@@ -147,7 +161,7 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
       if (i < 0) return SCAN_INVALID;
       kind = K_NUMBER;
     }
-    if (kind >= 0 && depth === 1) {
+    if (kind >= 0 && depth === 1 && o < MAX_OUT) {
       out[o] = ks;
       out[o + 1] = ke;
       out[o + 2] = vs;
@@ -169,7 +183,7 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
       if (t === 123) nk = keyFloor[depth];
       i++;
       if (--depth === 0) break;
-      if (depth === 1) {
+      if (depth === 1 && o < MAX_OUT) {
         out[o + 3] = i;
         o += MEMBER;
       }
@@ -179,6 +193,7 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
     i = skipWs(s, i);
     if (i < n) return SCAN_INVALID;
   }
+  if (unsure || colonMark) return SCAN_UNSURE;
   out[0] = canonical;
   return o;
 }
@@ -218,6 +233,18 @@ function hex(c: number): boolean {
  * (\/ and \u escapes, lone surrogates).
  */
 function stringEnd(s: string, i: number, n: number): number {
+  if (plain) {
+    const e = s.indexOf('"', i);
+    if (e < 0) return SCAN_INVALID;
+    // keyMarks' `"<spaces>:` can only start at the opening quote here (no escaped quotes).
+    let c = s.charCodeAt(i);
+    if (c === 32 || c === 58) {
+      let j = i;
+      while (c === 32) c = s.charCodeAt(++j);
+      if (c === 58 && j < e) colonMark = true;
+    }
+    return e;
+  }
   for (;;) {
     if (i >= n) return SCAN_INVALID;
     const c = s.charCodeAt(i);
@@ -243,6 +270,13 @@ function stringEnd(s: string, i: number, n: number): number {
       } else return SCAN_INVALID;
     } else if (c < 32) {
       return SCAN_INVALID;
+    } else if (c === 58 /* : */) {
+      // `"<spaces>:` inside a string: parse_json's keyMarks would count a key here and not keep
+      // the line as the record's text; so that it is kept exactly when it was, JSON.parse decides.
+      let j = i - 1;
+      while (s.charCodeAt(j) === 32) j--;
+      if (s.charCodeAt(j) === 34) colonMark = true;
+      i++;
     } else if (c >= 0xd800 && c <= 0xdfff) {
       const d = s.charCodeAt(i + 1);
       if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) i += 2;

@@ -2,6 +2,7 @@
 // never per record) and the acknowledgement token of the source position it came from.
 
 import type { AckToken } from './acks.js';
+import { extraFields } from './json-record.js';
 
 export type Fields = Record<string, unknown>;
 
@@ -66,7 +67,9 @@ export function touch(record: LogRecord): void {
 export function recordJson(record: LogRecord): string {
   const raw = record.raw;
   if (raw === undefined) return JSON.stringify(record.fields);
-  return record.rawExtra === undefined ? raw : appendRawExtra(raw, record.fields, record.rawExtra);
+  return record.rawExtra === undefined
+    ? raw
+    : appendRawExtra(raw, extraFields(record), record.rawExtra);
 }
 
 /**
