@@ -3,7 +3,7 @@
 // then the input metadata kept beside it) the first time anything reads it. Outputs that only need
 // the line, a few top-level values or member boundaries read them from the spans (issue #22).
 
-import { CANONICAL, findMember, memberValue } from './json-scan.js';
+import { CANONICAL, findMember, memberValue, NUMBERS } from './json-scan.js';
 import type { Fields, LogRecord } from './record.js';
 
 export class JsonRecord implements LogRecord {
@@ -66,6 +66,11 @@ export function rawSpans(rec: LogRecord): number[] | undefined {
 /** The raw text of a JsonRecord is exactly what JSON.stringify writes for it (see findCuts). */
 export function canonicalSpans(spans: readonly number[]): boolean {
   return (spans[0] & CANONICAL) !== 0;
+}
+
+/** The raw text of a JsonRecord is JSON.stringify's but for the numbers its spans list. */
+export function numberSpans(spans: readonly number[]): boolean {
+  return (spans[0] & NUMBERS) !== 0;
 }
 
 /** Marker of a key that is not in a record (distinct from a member whose value is undefined). */

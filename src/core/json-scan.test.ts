@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { keyMarks } from '../components/filters/parse_json/json.js';
-import { findCuts } from '../components/outputs/loki/json-cut.js';
+import { findCuts, fixedLine } from '../components/outputs/loki/json-cut.js';
 import { JsonRecord, hasTop, MISSING, topValue } from './json-record.js';
 import {
   CANONICAL,
   HEAD,
   MEMBER,
   memberValue,
+  NUMBERS,
   scanObject,
   SCAN_INVALID,
   SCAN_UNSURE,
@@ -115,7 +116,7 @@ function check(line: string, out: number[], counts: Record<string, number>): voi
   const spans = out.slice(0, r);
   // The members, rebuilt from the spans, are the parsed object (values, order, -0).
   const rebuilt: Fields = {};
-  for (let m = HEAD; m < spans.length; m += MEMBER) {
+  for (let m = HEAD; m < spans[1]; m += MEMBER) {
     const key = JSON.parse(line.slice(spans[m], spans[m + 1] + 1)) as string;
     Object.defineProperty(rebuilt, key, {
       value: memberValue(line, spans, m),
@@ -135,6 +136,16 @@ function check(line: string, out: number[], counts: Record<string, number>): voi
     counts.canonical++;
     expect(JSON.stringify(parsed), line).toBe(line);
   }
+  // Canonical but for numbers: the line rebuilt is JSON.stringify's (with label keys cut too).
+  if ((spans[0] & NUMBERS) !== 0) {
+    counts.numbers++;
+    expect(fixedLine(line, spans, [], []), line).toBe(JSON.stringify(parsed));
+    const drop = ['a', 'level'];
+    const without = { ...(parsed as Fields) };
+    for (const d of drop) delete without[d];
+    if (!Object.hasOwn(parsed as Fields, '__proto__'))
+      expect(fixedLine(line, spans, drop, []), line).toBe(JSON.stringify(without));
+  }
   // The lazy record builds the same fields, metadata after the line's members.
   const meta = { message: line, file: { path: '/x.log' } };
   const hasFile = Object.hasOwn(parsed as Fields, 'file');
@@ -152,13 +163,14 @@ function check(line: string, out: number[], counts: Record<string, number>): voi
 describe('scanObject (differential against JSON.parse)', () => {
   it('accepts and rejects what JSON.parse does, spans and fields as JSON.parse gives them', () => {
     const out: number[] = [];
-    const counts = { invalid: 0, unsure: 0, fast: 0, canonical: 0 };
+    const counts = { invalid: 0, unsure: 0, fast: 0, canonical: 0, numbers: 0 };
     for (const line of jsonLines(22, 6000)) check(line, out, counts);
     // The generator reaches every outcome often enough to mean something.
     expect(counts.invalid).toBeGreaterThan(500);
     expect(counts.unsure).toBeGreaterThan(200);
     expect(counts.fast).toBeGreaterThan(2000);
     expect(counts.canonical).toBeGreaterThan(500);
+    expect(counts.numbers).toBeGreaterThan(60);
   });
 
   it.each([
@@ -170,7 +182,7 @@ describe('scanObject (differential against JSON.parse)', () => {
     ['nested duplicates', '{"o":{"x":1,"x":2},"y":1}'],
     ['agent', '{"timestamp":"2024-05-01T12:00:00.123Z","level":"INFO","context":{"n":1.5}}'],
   ])('agrees with JSON.parse: %s', (_n, line) => {
-    check(line, [], { invalid: 0, unsure: 0, fast: 0, canonical: 0 });
+    check(line, [], { invalid: 0, unsure: 0, fast: 0, canonical: 0, numbers: 0 });
   });
 
   it.each([

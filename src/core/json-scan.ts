@@ -12,11 +12,16 @@ export const SCAN_UNSURE = -2;
 
 /** Flag bit of `spans[0]`: the text is exactly what JSON.stringify writes for its value. */
 export const CANONICAL = 1;
+/**
+ * Flag bit of `spans[0]`: the text is what JSON.stringify writes but for some numbers (93.910,
+ * 1e5, -0), whose [start, end) pairs follow the members (from `spans[1]`).
+ */
+export const NUMBERS = 2;
 
 /** Ints per top-level member in the spans: key quote, key end quote, value start, value end, kind. */
 export const MEMBER = 5;
-/** Offset of the first member in the spans (after the flags). */
-export const HEAD = 1;
+/** Offset of the first member in the spans (after the flags and the members' end). */
+export const HEAD = 2;
 
 /** Value kinds of a member. */
 export const K_STRING = 0; // a string without escapes
@@ -34,12 +39,19 @@ const MAX_KEYS = 64;
 const CANONICAL_DEPTH = 66;
 /** Spans written at most (more top-level members make the scan SCAN_UNSURE anyway). */
 const MAX_OUT = HEAD + MEMBER * (MAX_KEYS + 1);
+/** Numbers listed for NUMBERS at most (more: not canonical). */
+const MAX_FIXES = 32;
+/** Longest spans scanObject writes. */
+export const MAX_SPANS = MAX_OUT + 2 * MAX_FIXES;
 
 let ctype = new Uint8Array(128);
 let keyFloor = new Int32Array(128);
 let keys = new Int32Array(256);
 let canonical = 0;
 let escaped = false;
+/** Non-canonical numbers of the text: [start, end) pairs. */
+const fixes = new Int32Array(2 * MAX_FIXES);
+let nfix = 0;
 let colonMark = false;
 /** The text has no backslash, control character or surrogate: a string ends at the next quote. */
 let plain = false;
@@ -57,6 +69,7 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
   let i = 0;
   canonical = CANONICAL;
   colonMark = false;
+  nfix = 0;
   // Both native passes: the common line then finds each string's end with indexOf.
   plain = s.indexOf('\\') === -1 && !SPECIAL.test(s);
   let c = s.charCodeAt(0);
@@ -194,7 +207,11 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
     if (i < n) return SCAN_INVALID;
   }
   if (unsure || colonMark) return SCAN_UNSURE;
-  out[0] = canonical;
+  out[1] = o;
+  if (canonical !== 0 && nfix > 0) {
+    out[0] = NUMBERS;
+    for (let f = 0; f < nfix; f++) out[o++] = fixes[f];
+  } else out[0] = canonical;
   return o;
 }
 
@@ -323,14 +340,28 @@ function numberEnd(s: string, start: number, n: number): number {
   const len = intEnd - digits;
   if (simple && len <= 15) {
     // 0 is canonical; -0 prints as 0; a leading zero cannot be here (grammar).
-    if (s.charCodeAt(digits) === 48 && (len > 1 || digits !== start)) canonical = 0;
+    if (s.charCodeAt(digits) === 48 && (len > 1 || digits !== start)) numberFix(start, i);
     return i;
   }
   if (canonicalDecimal(s, digits, i)) return i;
   const text = s.slice(start, i);
   const v = Number(text);
-  if (!(Number.isFinite(v) && String(v) === text)) canonical = 0;
+  if (!(Number.isFinite(v) && String(v) === text)) numberFix(start, i);
   return i;
+}
+
+function numberFix(start: number, end: number): void {
+  if (nfix === fixes.length) canonical = 0;
+  else {
+    fixes[nfix++] = start;
+    fixes[nfix++] = end;
+  }
+}
+
+/** A number's text as JSON.stringify writes its value. */
+export function numberJson(text: string): string {
+  const v = Number(text);
+  return Number.isFinite(v) ? String(v) : 'null';
 }
 
 /**
@@ -388,7 +419,8 @@ export function memberValue(s: string, spans: readonly number[], m: number): unk
 /** Spans offset of the top-level member named `key` (a key without escapes), or -1. */
 export function findMember(s: string, spans: readonly number[], key: string): number {
   const len = key.length;
-  for (let m = HEAD; m < spans.length; m += MEMBER) {
+  const end = spans[1];
+  for (let m = HEAD; m < end; m += MEMBER) {
     const ks = spans[m];
     if (spans[m + 1] - ks - 1 === len && s.startsWith(key, ks + 1)) return m;
   }

@@ -76,10 +76,12 @@ const KEYS = [
   'x:y',
 ];
 const WS = [' ', '\t', '\n', '\r'];
+/** Strings escaped as JSON.stringify does only (lines canonical but for their numbers). */
+let stringifyOnly = false;
 
 /** A JSON string literal for `s`, escaped as JSON.stringify does or in one of JSON's other ways. */
 function quote(s: string, r: () => number): string {
-  if (r() < 0.6) return JSON.stringify(s);
+  if (stringifyOnly || r() < 0.6) return JSON.stringify(s);
   let out = '"';
   for (const ch of s) {
     const c = ch.charCodeAt(0);
@@ -179,7 +181,9 @@ export function jsonLines(seed: number, n: number): string[] {
   for (let i = 0; i < n; i++) {
     const p = r();
     const ws = p < 0.5 ? 0 : 0.2;
+    stringifyOnly = p >= 0.25 && p < 0.4;
     let s = object(r, Math.floor(r() * 4), ws);
+    stringifyOnly = false;
     if (p < 0.25) {
       // canonical: re-serialised (when it parses) so most lines take the cut path
       try {

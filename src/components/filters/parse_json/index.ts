@@ -6,14 +6,14 @@ import { defineFilter, type Filter } from '../../../core/component.js';
 import type { Fields, LogRecord } from '../../../core/record.js';
 import { ParseFilter } from '../_shared/parse.js';
 import { options } from './config.js';
-import { scanObject } from '../../../core/json-scan.js';
+import { MAX_SPANS, scanObject } from '../../../core/json-scan.js';
 import { inspect, keyMarks, parseJson } from './json.js';
 
 class ParseJson extends ParseFilter implements Filter {
   private readonly objectOnly: boolean;
   private lastKeys = 0;
-  /** scanObject's output for the line being parsed (at most 64 top-level members). */
-  private readonly spans: number[] = new Array<number>(400).fill(0);
+  /** scanObject's output for the line being parsed. */
+  private readonly spans: number[] = new Array<number>(MAX_SPANS).fill(0);
 
   constructor(
     cfg: ConstructorParameters<typeof ParseFilter>[0] & { max_depth: number },

@@ -19,6 +19,7 @@ import {
   extraFields,
   JsonRecord,
   MISSING,
+  numberSpans,
   rawSpans,
   topValue,
 } from '../../../core/json-record.js';
@@ -28,6 +29,7 @@ import { RawExtraText } from '../_shared/raw-extra.js';
 import { StreamGuard } from './cardinality.js';
 import {
   findCuts,
+  fixedLine,
   hasPath,
   onlyKey,
   spanCuts,
@@ -218,14 +220,26 @@ export class LokiEncoder {
       // UTF-8 length of the raw text: the plain-text check and the wire writer's ASCII test.
       const rawBytes = this.cutLines && raw !== undefined ? Buffer.byteLength(raw, 'utf8') : -1;
       let k = -1;
+      let text = raw;
+      let textBytes = rawBytes;
       if (rawBytes >= 0) {
-        // A scanned record: the cuts from its member spans (when its text is canonical).
+        // A scanned record: the cuts from its member spans (when its text is canonical), or the
+        // line rebuilt with its numbers as JSON.stringify writes them (93.910 → 93.91).
         const spans = rawSpans(rec);
         if (spans === undefined) k = findCuts(raw!, this.topDrops!, this.cutBuf, rawBytes);
         else if (canonicalSpans(spans)) k = spanCuts(raw!, spans, this.topDrops!, this.cutBuf);
+        else if (numberSpans(spans)) {
+          // As line() does: re-serialised when a label field is in the record, else raw as is.
+          k = spanCuts(raw!, spans, this.topDrops!, this.cutBuf);
+          if (k > 0 || (extra !== undefined && extra.some((x) => this.topDrops!.includes(x)))) {
+            text = fixedLine(raw!, spans, this.topDrops!, this.cutBuf);
+            textBytes = Buffer.byteLength(text, 'utf8');
+            k = 0;
+          }
+        }
       }
       if (k >= 0) {
-        src = raw!;
+        src = text!;
         const cb = this.cutBuf;
         chars = src.length;
         for (let j = 0; j < k; j += 2) chars -= cb[j + 1] - cb[j];
@@ -298,7 +312,7 @@ export class LokiEncoder {
           cutTo,
           cuts,
           suffix,
-          cutFrom >= 0 ? rawBytes : -1,
+          cutFrom >= 0 ? textBytes : -1,
         ),
       );
       p.push.count++;

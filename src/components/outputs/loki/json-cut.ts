@@ -6,7 +6,7 @@
 // No state between calls: scratch arrays are the caller's (the encoder keeps one of each).
 
 import type { Fields } from '../../../core/record.js';
-import { canonicalDecimal, HEAD, MEMBER } from '../../../core/json-scan.js';
+import { canonicalDecimal, HEAD, MEMBER, numberJson } from '../../../core/json-scan.js';
 
 export { canonicalDecimal } from '../../../core/json-scan.js';
 
@@ -104,10 +104,11 @@ export function spanCuts(
   drop: readonly string[],
   out: number[],
 ): number {
-  const last = spans.length - MEMBER;
+  const end = spans[1];
+  const last = end - MEMBER;
   let k = 0;
   let keptBefore = false;
-  for (let m = HEAD; m < spans.length; m += MEMBER) {
+  for (let m = HEAD; m < end; m += MEMBER) {
     const ks = spans[m];
     if (isDropped(raw, ks + 1, spans[m + 1], drop)) {
       const ve = spans[m + 3];
@@ -121,6 +122,40 @@ export function spanCuts(
     } else keptBefore = true;
   }
   return k;
+}
+
+/**
+ * `JSON.stringify(fields)` without the top-level keys `drop` for a scanned text that is canonical
+ * but for the numbers its spans list (json-scan NUMBERS): the text without spanCuts' ranges, those
+ * numbers written as JSON.stringify writes them. `scratch` receives the cuts.
+ */
+export function fixedLine(
+  raw: string,
+  spans: readonly number[],
+  drop: readonly string[],
+  scratch: number[],
+): string {
+  const k = spanCuts(raw, spans, drop, scratch);
+  let s = '';
+  let pos = 0;
+  let c = 0;
+  for (let f = spans[1]; f < spans.length; f += 2) {
+    const from = spans[f];
+    // Cuts that end before this number; a number inside a cut goes with it.
+    while (c < k && scratch[c + 1] <= from) {
+      s += raw.slice(pos, scratch[c]);
+      pos = scratch[c + 1];
+      c += 2;
+    }
+    if (c < k && scratch[c] <= from) continue;
+    s += raw.slice(pos, from) + numberJson(raw.slice(from, spans[f + 1]));
+    pos = spans[f + 1];
+  }
+  for (; c < k; c += 2) {
+    s += raw.slice(pos, scratch[c]);
+    pos = scratch[c + 1];
+  }
+  return s + raw.slice(pos);
 }
 
 /** `src` without the [from, to) ranges `cuts[at..end)` (sorted, not overlapping). */
