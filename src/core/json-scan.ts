@@ -328,8 +328,10 @@ function numberEnd(s: string, start: number, n: number): number {
     do c = s.charCodeAt(++i);
     while (c >= 48 && c <= 57);
   }
+  let fracOnly = !simple;
   if (c === 101 || c === 69 /* e E */) {
     simple = false;
+    fracOnly = false;
     c = s.charCodeAt(++i);
     if (c === 43 || c === 45) c = s.charCodeAt(++i);
     if (!(c >= 48 && c <= 57)) return SCAN_INVALID;
@@ -344,6 +346,11 @@ function numberEnd(s: string, start: number, n: number): number {
     return i;
   }
   if (canonicalDecimal(s, digits, i)) return i;
+  // A fraction ending in 0 without exponent (12.340) never prints as written: no conversion.
+  if (fracOnly && s.charCodeAt(i - 1) === 48) {
+    numberFix(start, i);
+    return i;
+  }
   const text = s.slice(start, i);
   const v = Number(text);
   if (!(Number.isFinite(v) && String(v) === text)) numberFix(start, i);
