@@ -60,9 +60,10 @@ const SPECIAL = /[\u0000-\u001f\ud800-\udfff]/;
 
 /**
  * Scan `s` as a JSON object nested at most `maxDepth` deep (the object itself is depth 1, as
- * parse_json's max_depth counts) without duplicate keys at any level. Writes the flags
- * (CANONICAL) and MEMBER ints per top-level member into `out` from 0 and returns how many ints it
- * wrote, or SCAN_INVALID / SCAN_UNSURE.
+ * parse_json's max_depth counts) without duplicate keys at any level. Writes into `out`: the
+ * flags (CANONICAL or NUMBERS), where the members end, MEMBER ints per top-level member from HEAD,
+ * then (NUMBERS) the [start, end) pairs of the numbers to rewrite. Returns how many ints it wrote,
+ * or SCAN_INVALID / SCAN_UNSURE.
  */
 export function scanObject(s: string, maxDepth: number, out: number[]): number {
   const n = s.length;
@@ -84,9 +85,13 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
     ctype = new Uint8Array(maxDepth + 1);
     keyFloor = new Int32Array(maxDepth + 1);
   }
+  // The scratch arrays in locals (module bindings cost a context load and a hole check).
+  const ct = ctype;
+  const kf = keyFloor;
+  let ky = keys;
   let depth = 1;
-  ctype[1] = 123;
-  keyFloor[1] = 0;
+  ct[1] = 123;
+  kf[1] = 0;
   let nk = 0;
   let unsure = false;
   let o = HEAD;
@@ -101,7 +106,7 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
   }
   while (depth > 0) {
     // At the start of a member (object) or element (array), whitespace skipped.
-    if (ctype[depth] === 123) {
+    if (ct[depth] === 123) {
       if (c !== 34) return SCAN_INVALID;
       ks = i;
       escaped = false;
@@ -111,19 +116,19 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
       // (escaped keys, many keys) is scanned on, so a text JSON.parse refuses is still INVALID.
       if (escaped) unsure = true;
       else if (!unsure) {
-        const floor = keyFloor[depth];
+        const floor = kf[depth];
         const len = ke - ks;
         for (let k = floor; k < nk; k += 2) {
-          if (keys[k + 1] - keys[k] === len && sameText(s, keys[k], ks, len)) unsure = true;
+          if (ky[k + 1] - ky[k] === len && sameText(s, ky[k], ks, len)) unsure = true;
         }
         if (nk - floor >= MAX_KEYS * 2) unsure = true;
-        if (nk + 2 > keys.length) {
-          const next = new Int32Array(keys.length * 2);
-          next.set(keys);
-          keys = next;
+        if (nk + 2 > ky.length) {
+          const next = new Int32Array(ky.length * 2);
+          next.set(ky);
+          keys = ky = next;
         }
-        keys[nk++] = ks;
-        keys[nk++] = ke;
+        ky[nk++] = ks;
+        ky[nk++] = ke;
       }
       if (canonical !== 0 && indexLike(s, ks + 1, ke)) canonical = 0;
       i = ke + 1;
@@ -150,11 +155,11 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
       }
       if (++depth > maxDepth) return SCAN_UNSURE;
       if (depth > CANONICAL_DEPTH) canonical = 0;
-      ctype[depth] = c;
-      keyFloor[depth] = nk;
+      ct[depth] = c;
+      kf[depth] = nk;
       c = s.charCodeAt(++i);
       if (c <= 32) c = s.charCodeAt((i = skipWs(s, i)));
-      if (c !== (ctype[depth] === 123 ? 125 : 93)) continue;
+      if (c !== (ct[depth] === 123 ? 125 : 93)) continue;
       // An empty container: closed below like any other.
       kind = -1;
     } else if (c === 116 /* t */) {
@@ -191,9 +196,9 @@ export function scanObject(s: string, maxDepth: number, out: number[]): number {
         if (c <= 32) c = s.charCodeAt((i = skipWs(s, i)));
         break;
       }
-      const t = ctype[depth];
+      const t = ct[depth];
       if (c !== (t === 123 ? 125 : 93)) return SCAN_INVALID;
-      if (t === 123) nk = keyFloor[depth];
+      if (t === 123) nk = kf[depth];
       i++;
       if (--depth === 0) break;
       if (depth === 1 && o < MAX_OUT) {
