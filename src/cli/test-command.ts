@@ -26,7 +26,7 @@ import type { ShiplogConfig } from '../config/schema.js';
 import { CheckpointStore } from '../core/checkpoint-store.js';
 import type { InputContext, InputDef, OutputDef } from '../core/component.js';
 import { Pipeline, type ComponentSource } from '../core/pipeline.js';
-import { getPath, newRecord, type LogRecord } from '../core/record.js';
+import { copyRecord, getPath, newRecord, type LogRecord } from '../core/record.js';
 import { Ledger } from '../telemetry/ledger.js';
 import { nullLogger } from '../telemetry/logger.js';
 import { Metrics } from '../telemetry/metrics.js';
@@ -167,7 +167,7 @@ async function runCase(config: ShiplogConfig, t: TestCase): Promise<TestResult> 
         start: async () => undefined,
         stop: async () => undefined,
         write(batch) {
-          for (const r of batch.records) list.push(structuredClone(r));
+          for (const r of batch.records) list.push(copyRecord(r));
           batch.ack();
         },
       };

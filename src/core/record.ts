@@ -57,6 +57,23 @@ export function newRecord(fields: Fields, timeMs: number = Date.now(), timeNs = 
   return { fields, timeMs, timeNs };
 }
 
+/**
+ * A deep copy of a record as a plain object. Use it, not structuredClone or a spread: a record may
+ * be a JsonRecord (json-record.ts), whose `fields` is a getter that neither copies.
+ */
+export function copyRecord(r: LogRecord): LogRecord {
+  const c: LogRecord = {
+    fields: structuredClone(r.fields),
+    timeMs: r.timeMs,
+    timeNs: r.timeNs,
+  };
+  if (r.raw !== undefined) c.raw = r.raw;
+  if (r.rawExtra !== undefined) c.rawExtra = [...r.rawExtra];
+  if (r.labels !== undefined) c.labels = { ...r.labels };
+  if (r.sourceId !== undefined) c.sourceId = r.sourceId;
+  return c;
+}
+
 /** Mark a record as modified: the cached raw JSON no longer matches its fields. */
 export function touch(record: LogRecord): void {
   if (record.raw !== undefined) record.raw = undefined;
