@@ -3,9 +3,9 @@
 // Loki push bytes and the same Elasticsearch bulk bytes.
 
 import { describe, expect, it } from 'vitest';
-import { JsonRecord } from '../../../core/json-record.js';
+import { JsonRecord, rawSpans } from '../../../core/json-record.js';
 import { jsonLines } from '../../../core/json-testing.js';
-import type { LogRecord } from '../../../core/record.js';
+import { copyRecord, recordJson, touch, type LogRecord } from '../../../core/record.js';
 import { Arena } from '../../outputs/_shared/arena.js';
 import { autoId, compileIndex, createBulkEncoder } from '../../outputs/elasticsearch/encode.js';
 import { encodeProtobuf } from '../../outputs/loki/body.js';
@@ -144,5 +144,30 @@ describe('parse_json lazy records', () => {
     const [ok] = filter(true).process([lineRecord('{"timestamp":1740830000,"a":1}')], 't');
     expect(ok).toBeInstanceOf(JsonRecord);
     expect(ok.timeMs).toBe(1740830000_000);
+  });
+
+  it('a filter that changes the fields (touch) makes outputs read the fields, not the spans', () => {
+    const line = '{"level":"INFO","component":"c","message":"m","n":1}';
+    const [r] = filter(true).process([lineRecord(line, { file: { path: '/x' } })], 't');
+    expect(r).toBeInstanceOf(JsonRecord);
+    expect(rawSpans(r)).toBeDefined();
+    r.fields.level = 'WARN';
+    touch(r);
+    expect(rawSpans(r)).toBeUndefined();
+    expect(JSON.parse(recordJson(r))).toEqual({
+      level: 'WARN',
+      component: 'c',
+      message: 'm',
+      n: 1,
+      file: { path: '/x' },
+    });
+    const p = loki().prepare([r]);
+    const st = p.pushes[0].streams[0];
+    expect(st.labels).toBe('{component="c", job="agents", level="WARN"}');
+    expect(st.entries[0].line).toBe('{"message":"m","n":1,"file":{"path":"/x"}}');
+    const c = copyRecord(r);
+    expect(c).not.toBeInstanceOf(JsonRecord);
+    expect(c.fields).toEqual(r.fields);
+    expect(c.fields).not.toBe(r.fields);
   });
 });
