@@ -321,7 +321,7 @@ export class Sender {
     const chunk = new PendingChunk();
     chunk.count = item.records;
     try {
-      const frame = decodeFrame(item.payload);
+      const frame = decodeFrame(item.frame);
       for (const [tag, count] of frame.tags)
         chunk.parts.push({ owner: { tag, ack: noop, remaining: 1 }, count });
       if (frame.meta === null) {
