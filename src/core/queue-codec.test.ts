@@ -8,6 +8,7 @@ import {
   decodeRecords,
   deflatedFrame,
   encodeFrame,
+  frameParts,
   encodeRecords,
   keptFromJson,
   keptToJson,
@@ -69,6 +70,25 @@ describe('queue-codec: frames', () => {
     );
   });
 
+  it('frameParts: the parts of encodeFrame, decoded as they are, or joined when laid out otherwise (property)', () => {
+    fc.assert(
+      fc.property(frameArb, fc.nat(), (content, cut) => {
+        const parts = frameParts(content);
+        expect(Buffer.concat(parts).equals(encodeFrame(content))).toBe(true);
+        const want = decodeFrame(encodeFrame(content));
+        const back = decodeFrame(parts);
+        expect(back).toEqual(want);
+        // The bodies are the parts given, not copies.
+        back.parts.forEach((p, i) => expect(p).toBe(content.parts[i]));
+        // The same bytes cut elsewhere (as a reader could hold them): joined, same content.
+        const whole = Buffer.concat(parts);
+        const at = cut % (whole.length + 1);
+        expect(decodeFrame([whole.subarray(0, at), whole.subarray(at)])).toEqual(want);
+      }),
+      { numRuns: 300, seed: 18 },
+    );
+  });
+
   it('a deflated frame decodes to the same tags, meta and parts (property), and is smaller on text', async () => {
     await fc.assert(
       fc.asyncProperty(frameArb, async (content) => {
@@ -89,7 +109,9 @@ describe('queue-codec: frames', () => {
       ).join(''),
     );
     const plain = encodeFrame({ tags: [['t', 500]], meta: null, parts: [bulk] });
-    const deflated = await deflatedFrame({ tags: [['t', 500]], meta: null, parts: [bulk] });
+    const deflated = Buffer.concat(
+      await deflatedFrame({ tags: [['t', 500]], meta: null, parts: [bulk] }),
+    );
     expect(deflated.length).toBeLessThan(plain.length / 4);
     expect(decodeFrame(deflated).parts[0].equals(bulk)).toBe(true);
     // A flipped byte in a deflated part throws (the queue then dead-letters the frame).

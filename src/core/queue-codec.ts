@@ -33,51 +33,91 @@ export interface FrameContent {
 }
 
 export function encodeFrame(content: FrameContent, deflated = false): Buffer {
+  return Buffer.concat(frameParts(content, deflated));
+}
+
+/**
+ * The frame as the parts whose concatenation encodeFrame returns: its header (length and JSON),
+ * then the content's parts as they are. The disk queue writes them with one writev and hands
+ * them to its reader without joining them: a chunk's body (hundreds of KiB) is not copied into
+ * a fresh buffer, whose page faults cost more than the copy (issue #22).
+ */
+export function frameParts(content: FrameContent, deflated = false): Buffer[] {
   const lens = content.parts.map((p) => p.length);
   const h = deflated
     ? { tags: content.tags, meta: content.meta, lens, z: 1 }
     : { tags: content.tags, meta: content.meta, lens };
-  const header = Buffer.from(JSON.stringify(h));
-  const head = Buffer.allocUnsafe(4);
-  head.writeUInt32LE(header.length, 0);
-  return Buffer.concat([head, header, ...content.parts]);
+  const json = JSON.stringify(h);
+  const head = Buffer.allocUnsafe(4 + Buffer.byteLength(json));
+  head.writeUInt32LE(head.length - 4, 0);
+  head.write(json, 4);
+  return [head, ...content.parts];
 }
 
 /**
- * encodeFrame with every part deflated (level 1) on the libuv thread pool, off the main thread;
+ * frameParts with every part deflated (level 1) on the libuv thread pool, off the main thread;
  * the frame as it is if deflating fails.
  */
-export async function deflatedFrame(content: FrameContent): Promise<Buffer> {
+export async function deflatedFrame(content: FrameContent): Promise<Buffer[]> {
   let parts: Buffer[];
   try {
     parts = await Promise.all(content.parts.map((p) => deflateRawAsync(p, { level: 1 })));
   } catch {
-    return encodeFrame(content);
+    return frameParts(content);
   }
-  return encodeFrame({ tags: content.tags, meta: content.meta, parts }, true);
+  return frameParts({ tags: content.tags, meta: content.meta, parts }, true);
 }
 
-export function decodeFrame(payload: Buffer): FrameContent {
-  if (payload.length < 4) throw new Error('queue frame too short');
-  const hl = payload.readUInt32LE(0);
-  if (4 + hl > payload.length) throw new Error('queue frame header past its end');
-  const h = JSON.parse(payload.toString('utf8', 4, 4 + hl)) as {
-    tags?: unknown;
-    meta?: unknown;
-    lens?: unknown;
-    z?: unknown;
-  };
+interface FrameHeader {
+  tags: Array<[string, number]>;
+  meta: unknown;
+  lens: unknown[];
+  z?: unknown;
+}
+
+/** The JSON header of a frame whose header length field is at `buf[0..4)`; and where it ends. */
+function readHeader(buf: Buffer): { h: FrameHeader; end: number } {
+  if (buf.length < 4) throw new Error('queue frame too short');
+  const hl = buf.readUInt32LE(0);
+  if (4 + hl > buf.length) throw new Error('queue frame header past its end');
+  const h = JSON.parse(buf.toString('utf8', 4, 4 + hl)) as Partial<FrameHeader>;
   if (!Array.isArray(h.tags) || !Array.isArray(h.lens)) throw new Error('queue frame header bad');
+  return { h: h as FrameHeader, end: 4 + hl };
+}
+
+const partOf = (h: FrameHeader, part: Buffer): Buffer =>
+  h.z === 1 ? inflateRawSync(part, { maxOutputLength: MAX_INFLATED }) : part;
+
+/**
+ * Decode a frame's payload: one buffer, or the parts it was appended in (QueueItem.frame). Parts
+ * laid out as frameParts makes them are used as they are; others are joined first.
+ */
+export function decodeFrame(frame: Buffer | readonly Buffer[]): FrameContent {
+  if (!Buffer.isBuffer(frame)) {
+    if (frame.length === 1) return decodeFrame(frame[0]);
+    const head = frame[0];
+    const laidOut =
+      head !== undefined && head.length >= 4 && 4 + head.readUInt32LE(0) === head.length;
+    const h = laidOut ? readHeader(head).h : undefined;
+    if (
+      h === undefined ||
+      h.lens.length !== frame.length - 1 ||
+      h.lens.some((n, i) => n !== frame[i + 1].length)
+    )
+      return decodeFrame(Buffer.concat(frame));
+    return { tags: h.tags, meta: h.meta, parts: frame.slice(1).map((p) => partOf(h, p)) };
+  }
+  const payload = frame;
+  const { h, end } = readHeader(payload);
   const parts: Buffer[] = [];
-  let at = 4 + hl;
+  let at = end;
   for (const n of h.lens as number[]) {
     if (!Number.isSafeInteger(n) || n < 0 || at + n > payload.length)
       throw new Error('queue frame part past its end');
-    const part = payload.subarray(at, at + n);
-    parts.push(h.z === 1 ? inflateRawSync(part, { maxOutputLength: MAX_INFLATED }) : part);
+    parts.push(partOf(h, payload.subarray(at, at + n)));
     at += n;
   }
-  return { tags: h.tags as Array<[string, number]>, meta: h.meta, parts };
+  return { tags: h.tags, meta: h.meta, parts };
 }
 
 /**

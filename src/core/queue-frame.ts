@@ -68,14 +68,26 @@ export async function segmentIds(dir: string): Promise<number[]> {
 }
 
 /** The header of a frame holding `payload`. */
-export function frameHeader(payload: Buffer, records: number, timeMs: number): Buffer {
+export function frameHeader(
+  payload: Buffer | readonly Buffer[],
+  records: number,
+  timeMs: number,
+): Buffer {
+  const parts = Buffer.isBuffer(payload) ? [payload] : payload;
+  let length = 0;
+  for (const p of parts) length += p.length;
   const header = Buffer.allocUnsafe(HEADER);
-  header.writeUInt32LE(payload.length, 0);
+  header.writeUInt32LE(length, 0);
   header.writeUInt32LE(records, 8);
   header.writeDoubleLE(timeMs, 12);
-  header.writeUInt32LE(frameCrc(header, payload), 4);
+  // The crc of the parts, chained, is the crc of their concatenation.
+  let c = frameCrc(header, EMPTY);
+  for (const p of parts) if (p.length > 0) c = crc32(p, c);
+  header.writeUInt32LE(c, 4);
   return header;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export interface LoadedPointer {
   pointer: Pointer;

@@ -3,7 +3,7 @@
 
 import type { Logger } from '../telemetry/logger.js';
 import type { DiskQueue } from './queue.js';
-import { deflatedFrame, encodeFrame, type FrameContent } from './queue-codec.js';
+import { deflatedFrame, frameParts, type FrameContent } from './queue-codec.js';
 
 /**
  * Append `content` to the queue, waiting for room. Called in write order: when the output is
@@ -16,9 +16,9 @@ export async function storeFrame(
   records: number,
   compressible: boolean,
 ): Promise<void> {
-  const bytes = compressible && queue.behind ? await deflatedFrame(content) : encodeFrame(content);
+  const parts = compressible && queue.behind ? await deflatedFrame(content) : frameParts(content);
   await queue.room();
-  await queue.append(bytes, records);
+  await queue.append(parts, records);
 }
 
 export interface DrainOptions {

@@ -3,7 +3,9 @@
 // frames back from the segment files.
 
 export interface RecentFrame {
-  payload: Buffer;
+  /** The payload as appended (its parts), and its length. */
+  parts: readonly Buffer[];
+  bytes: number;
   records: number;
   timeMs: number;
 }
@@ -16,13 +18,13 @@ export class RecentFrames {
   constructor(private readonly limit: number) {}
 
   add(key: string, frame: RecentFrame): void {
-    if (frame.payload.length > this.limit) return;
+    if (frame.bytes > this.limit) return;
     this.frames.set(key, frame);
-    this.size += frame.payload.length;
+    this.size += frame.bytes;
     for (const [k, f] of this.frames) {
       if (this.size <= this.limit) break;
       this.frames.delete(k);
-      this.size -= f.payload.length;
+      this.size -= f.bytes;
     }
   }
 
@@ -35,7 +37,7 @@ export class RecentFrames {
     const f = this.frames.get(key);
     if (f) {
       this.frames.delete(key);
-      this.size -= f.payload.length;
+      this.size -= f.bytes;
     }
     return f;
   }

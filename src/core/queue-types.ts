@@ -11,8 +11,14 @@ export interface QueueItem {
   readonly records: number;
   /** When it was appended (ms since the epoch). */
   readonly timeMs: number;
-  /** Released (empty) once acknowledged. */
+  /** Released (empty) once acknowledged. Joined on first use when the frame is in parts. */
   payload: Buffer;
+  /**
+   * The payload as the parts it was appended in (a frame handed out from memory: its header and
+   * its chunk's bodies, not copied into one buffer), or [payload] when it was read back from
+   * disk. decodeFrame takes either.
+   */
+  readonly frame: readonly Buffer[];
   /** @internal */ done: boolean;
 }
 
@@ -47,13 +53,54 @@ export interface QueueOptions {
   onCorrupt?: (frame: CorruptFrame) => void;
 }
 
+/** A frame's payload: one buffer, or the parts whose concatenation it is (written as they are). */
+export type Payload = Buffer | readonly Buffer[];
+
+/** The parts of a payload. */
+export const payloadParts = (p: Payload): readonly Buffer[] => (Buffer.isBuffer(p) ? [p] : p);
+
+/** The byte length of a payload. */
+export function payloadLength(p: Payload): number {
+  if (Buffer.isBuffer(p)) return p.length;
+  let n = 0;
+  for (const b of p) n += b.length;
+  return n;
+}
+
 /** An append waiting for its write. */
 export interface PendingAppend {
   header: Buffer;
-  payload: Buffer;
+  parts: readonly Buffer[];
+  /** Payload bytes (the sum of the parts). */
+  bytes: number;
   records: number;
   timeMs: number;
   resolve: () => void;
+}
+
+class Item implements QueueItem {
+  constructor(
+    readonly segment: number,
+    readonly offset: number,
+    readonly end: number,
+    readonly records: number,
+    readonly timeMs: number,
+    private parts: readonly Buffer[],
+    public done: boolean,
+  ) {}
+
+  get payload(): Buffer {
+    if (this.parts.length !== 1) this.parts = [Buffer.concat(this.parts)];
+    return this.parts[0];
+  }
+
+  set payload(b: Buffer) {
+    this.parts = [b];
+  }
+
+  get frame(): readonly Buffer[] {
+    return this.parts;
+  }
 }
 
 export function queueItem(
@@ -62,8 +109,8 @@ export function queueItem(
   end: number,
   records: number,
   timeMs: number,
-  payload: Buffer,
+  payload: Payload,
   done: boolean,
 ): QueueItem {
-  return { segment, offset, end, records, timeMs, payload, done };
+  return new Item(segment, offset, end, records, timeMs, payloadParts(payload), done);
 }

@@ -49,12 +49,16 @@ export {
   type QueueOptions,
 } from './queue-types.js';
 import {
+  payloadLength,
+  payloadParts,
   queueItem,
   type CorruptFrame,
+  type Payload,
   type PendingAppend,
   type QueueItem,
   type QueueOptions,
 } from './queue-types.js';
+export type { Payload } from './queue-types.js';
 
 const EMPTY = Buffer.alloc(0);
 const noop = (): undefined => undefined;
@@ -146,14 +150,16 @@ export class DiskQueue {
    * crash). Frames are written in call order. While writes fail, it keeps retrying and the
    * promise stays pending (the records are not acknowledged, the inputs wait).
    */
-  append(payload: Buffer, records: number, timeMs = Date.now()): Promise<void> {
+  append(payload: Payload, records: number, timeMs = Date.now()): Promise<void> {
     if (this.closed) return Promise.reject(new Error('queue closed'));
-    if (payload.length > MAX_FRAME) throw new Error(`frame of ${payload.length} bytes too large`);
-    const header = frameHeader(payload, records, timeMs);
+    const bytes = payloadLength(payload);
+    if (bytes > MAX_FRAME) throw new Error(`frame of ${bytes} bytes too large`);
+    const parts = payloadParts(payload);
+    const header = frameHeader(parts, records, timeMs);
     return new Promise((resolve) => {
-      this.pending.push({ header, payload, records, timeMs, resolve });
-      this.pendingBytes += HEADER + payload.length;
-      if (this.o.budget) this.o.budget.bytes += HEADER + payload.length;
+      this.pending.push({ header, parts, bytes, records, timeMs, resolve });
+      this.pendingBytes += HEADER + bytes;
+      if (this.o.budget) this.o.budget.bytes += HEADER + bytes;
       if (!this.writing) void this.writeLoop();
     });
   }
@@ -311,7 +317,7 @@ export class DiskQueue {
       while (this.pending.length > 0 && !this.closed) {
         const batch = this.pending.splice(0, most);
         let bytes = 0;
-        for (const p of batch) bytes += HEADER + p.payload.length;
+        for (const p of batch) bytes += HEADER + p.bytes;
         this.inWrite = true;
         const seg = this.segments.at(-1)!;
         try {
@@ -343,7 +349,7 @@ export class DiskQueue {
         this.bytes += bytes;
         let off = seg.size - bytes;
         for (const p of batch) {
-          const len = HEADER + p.payload.length;
+          const len = HEADER + p.bytes;
           this.recent.add(`${seg.id}:${off}`, p);
           this.records += p.records;
           off += len;
@@ -363,7 +369,7 @@ export class DiskQueue {
   private async writeBatch(seg: Segment, batch: PendingAppend[], bytes: number): Promise<void> {
     seg.fh ??= await fsp.open(this.file(seg.id), fsc.O_RDWR | fsc.O_CREAT, 0o640);
     const bufs: Buffer[] = [];
-    for (const p of batch) bufs.push(p.header, p.payload);
+    for (const p of batch) bufs.push(p.header, ...p.parts);
     await writeFrames(seg.fh, bufs, bytes, seg.size);
     seg.size += bytes;
     this.unsynced.add(seg.fh);
@@ -408,8 +414,8 @@ export class DiskQueue {
       const c = this.recent.take(key);
       let item: QueueItem;
       if (c) {
-        const end = at + HEADER + c.payload.length;
-        item = queueItem(seg.id, at, end, c.records, c.timeMs, c.payload, false);
+        const end = at + HEADER + c.bytes;
+        item = queueItem(seg.id, at, end, c.records, c.timeMs, c.parts, false);
       } else {
         const fh = await this.reader(seg);
         const f = await readFrame(fh, at, seg.size, Buffer.alloc(HEADER), true);

@@ -74,7 +74,7 @@ export class QueuedOutput implements Output {
     let tag: string;
     let records;
     try {
-      const f = decodeFrame(item.payload);
+      const f = decodeFrame(item.frame);
       tag = f.tags[0]?.[0] ?? '';
       records = decodeRecords(f.parts[0] ?? Buffer.alloc(0));
     } catch (e) {
@@ -85,7 +85,8 @@ export class QueuedOutput implements Output {
         .then(() => queue.ack(item));
       return;
     }
-    const bytes = item.payload.length * 3;
+    let bytes = 0;
+    for (const b of item.frame) bytes += b.length * 3;
     this.inFlight++;
     this.inFlightBytes += bytes;
     let acked = false;

@@ -272,4 +272,55 @@ describe('Sender', () => {
     expect(probes).toBeGreaterThanOrEqual(1);
     await s.stop();
   }, 15_000);
+  describe('the end of a burst (sender-burst.ts)', () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    /** A sender with max_wait 2 s that notes when each chunk is sent and its size. */
+    function timed() {
+      const sent: Array<{ n: number; at: number }> = [];
+      const t0 = performance.now();
+      const { s } = sender(
+        async (c) => {
+          sent.push({ n: c.size, at: performance.now() - t0 });
+          return Result.ok();
+        },
+        { maxWaitMs: 2000 },
+      );
+      return { s, sent };
+    }
+
+    it('a fast stream that stops: its last chunk is cut when no record comes, not after max_wait', async () => {
+      const { s, sent } = timed();
+      const b = batch(15); // one chunk cut for size (10 × 100 bytes), 5 records left open
+      s.write(b);
+      for (let t = 0; t < 100 && sent.length < 2; t++) await sleep(20);
+      expect(sent.map((x) => x.n)).toEqual([10, 5]);
+      expect(sent[1].at).toBeLessThan(1000);
+      expect(b.acked).toBe(1);
+      await s.stop();
+    });
+
+    it('a slow stream (no chunk filled within max_wait) waits out max_wait: no more requests', async () => {
+      const { s, sent } = timed();
+      s.write(batch(5));
+      await sleep(300);
+      s.write(batch(3, 't', 5));
+      for (let t = 0; t < 200 && sent.length < 1; t++) await sleep(20);
+      expect(sent.map((x) => x.n)).toEqual([8]);
+      expect(sent[0].at).toBeGreaterThanOrEqual(1900);
+      await s.stop();
+    });
+
+    it('a fast stream in regular ticks is not cut between ticks', async () => {
+      const { s, sent } = timed();
+      // 20 ticks of 5 records 80 ms apart (longer than the shortest pause taken for an end):
+      // 10 chunks cut for size, none between two ticks.
+      for (let i = 0; i < 20; i++) {
+        s.write(batch(5, 't', i * 5));
+        await sleep(80);
+      }
+      for (let t = 0; t < 150 && sent.reduce((n, x) => n + x.n, 0) < 100; t++) await sleep(20);
+      expect(sent.map((x) => x.n)).toEqual(Array.from({ length: 10 }, () => 10));
+      await s.stop();
+    });
+  });
 });

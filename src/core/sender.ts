@@ -22,6 +22,7 @@ import { RetryTimeoutError, RetryableError, abortableSleep, withRetry } from './
 import type { DiskQueue, QueueItem } from './queue.js';
 import { drainQueue, storeFrame } from './queue-link.js';
 import { PROBE_INTERVAL_MS, ProbedSleep } from './sender-probe.js';
+import { BurstEnd } from './sender-burst.js';
 
 export { PROBE_INTERVAL_MS } from './sender-probe.js';
 import { decodeFrame, decodeRecords, encodeRecords, type FrameContent } from './queue-codec.js';
@@ -74,9 +75,16 @@ export class Sender {
   private readonly probed: ProbedSleep | undefined;
   /** `rate_limit`: a reservoir of `requests` refilled every `perMs` (no concurrency cap). */
   private readonly limiter: Bottleneck | undefined;
+  /** Cuts the open chunk when a fast stream stops, before max_wait (sender-burst.ts). */
+  private readonly burst: BurstEnd;
 
   constructor(private readonly o: SenderOptions) {
     this.measure = o.measure ?? estimateBytes;
+    this.burst = new BurstEnd(
+      o.maxWaitMs,
+      () => this.cut(),
+      () => this.ready.length > 0 || this.appending > 0 || (this.queue?.backlog ?? false),
+    );
     if (o.queue && o.seal && !o.codec)
       throw new Error('a sealing sender with a queue needs a codec');
     this.signal = AbortSignal.any([o.signal, this.local.signal]);
@@ -126,18 +134,24 @@ export class Sender {
       if (this.current.bytes + size > this.o.maxBytes && this.current.count + (i - start) > 0) {
         this.appendSlice(owner, recs, start, i);
         start = i;
-        this.cut();
+        this.sizeCut();
       }
       this.current.bytes += size;
     }
     this.appendSlice(owner, recs, start, recs.length);
-    if (this.current.bytes >= this.o.maxBytes) this.cut();
+    if (this.current.bytes >= this.o.maxBytes) this.sizeCut();
     else if (!this.timer && this.current.count > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.cut();
       }, this.o.maxWaitMs);
     }
+    if (!this.stopped) this.burst.wrote(performance.now(), this.current.count > 0);
+  }
+
+  private sizeCut(): void {
+    this.burst.sizeCut(performance.now());
+    this.cut();
   }
 
   /**
@@ -215,6 +229,7 @@ export class Sender {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.burst.cancel();
     const chunk = this.current;
     if (chunk.count === 0) return;
     this.current = new PendingChunk();
@@ -306,7 +321,7 @@ export class Sender {
     const chunk = new PendingChunk();
     chunk.count = item.records;
     try {
-      const frame = decodeFrame(item.payload);
+      const frame = decodeFrame(item.frame);
       for (const [tag, count] of frame.tags)
         chunk.parts.push({ owner: { tag, ack: noop, remaining: 1 }, count });
       if (frame.meta === null) {
