@@ -3,21 +3,42 @@
 //
 // - GLIBC_TUNABLES (kept if already set): fixed malloc trim threshold (glibc otherwise raises it
 //   after large frees and keeps the memory) and two malloc arenas instead of one per thread.
+// - V8_FLAGS (each unless the operator gave the same flag, on node's command line or in
+//   NODE_OPTIONS): --max-semi-space-size=4. V8's young generation grows to 2 x 16 MiB while the
+//   modules load and never shrinks at a steady rate (W5); at 4 MiB, W5 RSS 118-119 -> 100-102 MB
+//   (W5-like probe, Node 24.22, file input reading 4 times a second). Its price at W2 (more
+//   survivors promoted): see docs/deployment.md.
 //
-// bin/shiplog.js (dist) re-executes itself once with it (process.execve: same pid, same stdio,
+// bin/shiplog.js (dist) re-executes itself once with them (process.execve: same pid, same stdio,
 // so systemd, signals and the tests' pids are unchanged; Node >= 22.15, otherwise it runs as it
-// was started); the bundle's sh launcher line (packaging/bundle.mjs) sets it before `exec node`.
+// was started); the bundle's sh launcher line (packaging/bundle.mjs) sets them before `exec node`.
 // SHIPLOG_V8_DEFAULTS=0 turns both off. Plain JavaScript, no dependency: bin/shiplog.js imports it
 // before anything else.
 //
-// Measured and not set (Node 24.22, docs/deployment.md): --max-semi-space-size. V8's young
-// generation grows to 2 x 16 MiB while the modules load and never shrinks at W5's rate; capped at
-// 8 MiB, W5 RSS -4 MB but W2 +3.1 % CPU per line (median of 7 alternating runs) and +7 MB peak
-// RSS (more survivors promoted to the old generation); at 4, W5 -8 MB, W2 +7 % CPU.
-// NODE_OPTIONS=--max-semi-space-size=N still applies for an operator who wants that trade.
+// Measured and not set (Node 24.22): --single-threaded-gc (W5 CPU unchanged within noise; W2
+// peak RSS 160 -> 407 MB and -25 % lines/s: no concurrent marking, the old generation grows
+// before it is collected), also with --max-semi-space-size=4 (431 MB).
 
 /** The glibc malloc settings, when GLIBC_TUNABLES is not already set. */
 export const GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=2';
+
+/**
+ * V8 flags node is started with (each unless the operator gave one of the same name on the
+ * command line or in NODE_OPTIONS).
+ */
+export const V8_FLAGS = ['--max-semi-space-size=4'];
+
+/** The flag's name: `--max-semi-space-size=4` → `--max-semi-space-size` (`_` as `-`). */
+const flagName = (f) => f.split('=')[0].replaceAll('_', '-');
+
+/** The V8_FLAGS missing from `execArgv` and NODE_OPTIONS. */
+export function launchFlags(execArgv = process.execArgv, env = process.env) {
+  if (env.SHIPLOG_V8_DEFAULTS === '0') return [];
+  const given = new Set(
+    [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].filter(Boolean).map(flagName),
+  );
+  return V8_FLAGS.filter((f) => !given.has(flagName(f)));
+}
 
 /**
  * What the environment needs besides what it has (the variables to add), or undefined when
@@ -29,14 +50,15 @@ export function launchEnv(env = process.env) {
 }
 
 /**
- * Re-execute this process with the launch environment, once (the re-executed process finds it
- * set). Returns only when it does not re-execute: already set, turned off, or process.execve
- * unavailable (Node < 22.15, Windows, a worker thread).
+ * Re-execute this process with the launch environment and flags, once (the re-executed process
+ * finds them set). Returns only when it does not re-execute: nothing missing, turned off, or
+ * process.execve unavailable (Node < 22.15, Windows, a worker thread).
  */
 export function relaunch() {
   const add = launchEnv();
-  if (!add || typeof process.execve !== 'function') return;
-  const argv = [process.execPath, ...process.execArgv, ...process.argv.slice(1)];
+  const flags = launchFlags();
+  if ((!add && flags.length === 0) || typeof process.execve !== 'function') return;
+  const argv = [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)];
   try {
     process.execve(process.execPath, argv, { ...process.env, ...add });
   } catch {
@@ -49,6 +71,7 @@ export function shLauncher() {
   return [
     '[ "$SHIPLOG_V8_DEFAULTS" = 0 ] && exec node "$0" "$@";',
     `export GLIBC_TUNABLES="\${GLIBC_TUNABLES-${GLIBC_TUNABLES}}";`,
-    'exec node "$0" "$@"',
+    `case " $NODE_OPTIONS " in ${V8_FLAGS.map((f) => `*" ${flagName(f)}"*`).join('|')}) exec node "$0" "$@";; esac;`,
+    `exec node ${V8_FLAGS.join(' ')} "$0" "$@"`,
   ].join(' ');
 }

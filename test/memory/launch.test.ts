@@ -13,9 +13,11 @@ import * as launch from '../../packaging/launch.mjs';
 // @ts-expect-error plain JavaScript module without types
 import * as lean from '../../packaging/lean.mjs';
 
-const { GLIBC_TUNABLES, launchEnv, shLauncher } = launch as {
+const { GLIBC_TUNABLES, V8_FLAGS, launchEnv, launchFlags, shLauncher } = launch as {
   GLIBC_TUNABLES: string;
+  V8_FLAGS: string[];
   launchEnv: (env: Record<string, string | undefined>) => Record<string, string> | undefined;
+  launchFlags: (execArgv: string[], env: Record<string, string | undefined>) => string[];
   shLauncher: () => string;
 };
 const { LEAN, STAND_INS, leanNamesMissing } = lean as {
@@ -31,6 +33,17 @@ function tmp(): string {
   dirs.push(d);
   return d;
 }
+
+describe('launchFlags', () => {
+  it('adds the V8 flags the operator did not give (command line or NODE_OPTIONS); none with SHIPLOG_V8_DEFAULTS=0', () => {
+    expect(V8_FLAGS).toEqual(['--max-semi-space-size=4']);
+    expect(launchFlags([], {})).toEqual(V8_FLAGS);
+    expect(launchFlags(['--max_semi_space_size=16'], {})).toEqual([]);
+    expect(launchFlags([], { NODE_OPTIONS: '--trace-gc  --max-semi-space-size=2' })).toEqual([]);
+    expect(launchFlags(['--cpu-prof'], { NODE_OPTIONS: '--trace-gc' })).toEqual(V8_FLAGS);
+    expect(launchFlags([], { SHIPLOG_V8_DEFAULTS: '0' })).toEqual([]);
+  });
+});
 
 describe('launchEnv', () => {
   it("adds the malloc tunables; keeps the operator's; nothing with SHIPLOG_V8_DEFAULTS=0", () => {
@@ -69,7 +82,13 @@ describe.skipIf(process.platform !== 'linux')('bin/shiplog.js re-executes itself
     const p = runShiplog(['run', '-c', demo()], { env: { GLIBC_TUNABLES: undefined } });
     await p.waitForLog('shiplog started');
     const { argv, env } = procOf(p.child.pid!);
-    expect(argv.slice(1)).toEqual([path.join(ROOT, 'bin', 'shiplog.js'), 'run', '-c', argv.at(-1)]);
+    expect(argv.slice(1)).toEqual([
+      ...V8_FLAGS,
+      path.join(ROOT, 'bin', 'shiplog.js'),
+      'run',
+      '-c',
+      argv.at(-1),
+    ]);
     // glibc (2.36) parses the variable in place: /proc shows it cut at the first ':'.
     expect([GLIBC_TUNABLES, GLIBC_TUNABLES.split(':')[0]]).toContain(env.GLIBC_TUNABLES);
     // Once: the pid the parent spawned is the daemon, and SIGTERM stops it cleanly.
@@ -77,15 +96,20 @@ describe.skipIf(process.platform !== 'linux')('bin/shiplog.js re-executes itself
     expect(await p.exited).toEqual({ code: 0, signal: null });
   });
 
-  it("not with SHIPLOG_V8_DEFAULTS=0; the operator's GLIBC_TUNABLES kept", async () => {
-    for (const env of [
-      { SHIPLOG_V8_DEFAULTS: '0', GLIBC_TUNABLES: undefined },
-      { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' },
-    ]) {
+  it("not with SHIPLOG_V8_DEFAULTS=0; the operator's GLIBC_TUNABLES and V8 flags kept", async () => {
+    const bin = path.join(ROOT, 'bin', 'shiplog.js');
+    for (const [env, args] of [
+      [{ SHIPLOG_V8_DEFAULTS: '0', GLIBC_TUNABLES: undefined }, [bin]],
+      [{ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' }, [...V8_FLAGS, bin]],
+      [
+        { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1', NODE_OPTIONS: '--max-semi-space-size=2' },
+        [bin],
+      ],
+    ] as const) {
       const p = runShiplog(['run', '-c', demo()], { env });
       await p.waitForLog('shiplog started');
       const seen = procOf(p.child.pid!);
-      expect(seen.argv.slice(1, 2)).toEqual([path.join(ROOT, 'bin', 'shiplog.js')]);
+      expect(seen.argv.slice(1, args.length + 1)).toEqual(args);
       expect(seen.env.GLIBC_TUNABLES).toBe(env.GLIBC_TUNABLES); // (no ':' in these)
       p.kill('SIGTERM');
       expect((await p.exited).code).toBe(0);
@@ -111,13 +135,16 @@ describe('the bundle launcher line (sh)', () => {
 
   it('execs node with the settings and the arguments as given', () => {
     const out = launchWith({});
-    expect(out).toMatch(/^args=\S*shiplog run -c a b\.yaml\n/);
+    expect(out).toMatch(/^args=--max-semi-space-size=4 \S*shiplog run -c a b\.yaml\n/);
     expect(out).toContain(`glibc=${GLIBC_TUNABLES}\n`);
   });
 
   it('keeps GLIBC_TUNABLES; SHIPLOG_V8_DEFAULTS=0 is plain node', () => {
     const kept = launchWith({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' });
     expect(kept).toContain('glibc=glibc.malloc.arena_max=1\n');
+    // The operator's semi-space flag (NODE_OPTIONS, read by node itself): none added.
+    const own = launchWith({ NODE_OPTIONS: '--max-semi-space-size=16' });
+    expect(own).toMatch(/^args=\S*shiplog run -c a b\.yaml\n/);
     const plain = launchWith({ SHIPLOG_V8_DEFAULTS: '0' });
     expect(plain).toMatch(/^args=\S*shiplog run -c a b\.yaml\n/);
     expect(plain).toContain('glibc=unset\n');
