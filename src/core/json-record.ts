@@ -3,7 +3,7 @@
 // then the input metadata kept beside it) the first time anything reads it. Outputs that only need
 // the line, a few top-level values or member boundaries read them from the spans (issue #22).
 
-import { CANONICAL, findMember, memberValue, NUMBERS } from './json-scan.js';
+import { CANONICAL, findMember, memberValue, NUMBERS, type Spans } from './json-scan.js';
 import type { Fields, LogRecord } from './record.js';
 
 export class JsonRecord implements LogRecord {
@@ -16,7 +16,7 @@ export class JsonRecord implements LogRecord {
     /** The scanned line: `raw` until a filter changes the record (touch), kept after. */
     readonly text: string,
     /** scanObject's output for `text`: flags, then MEMBER ints per top-level member. */
-    readonly spans: number[],
+    readonly spans: Spans,
     /** Input metadata beside the line (`file`): its keys but `skip` follow the line's members. */
     readonly meta: Fields | undefined,
     readonly skip: string,
@@ -54,22 +54,49 @@ export class JsonRecord implements LogRecord {
   }
 }
 
+/** Ints per SpanPool block (64 KiB: the most one long-lived record can hold on to). */
+const POOL_INTS = 16384;
+
+/**
+ * Where parse_json keeps the spans of the records it builds: each record's spans are a view of
+ * a shared Int32Array block instead of an array of its own (issue #22: that array was a fifth of
+ * the bytes W2 allocated per line, ~390 B; a view is ~100 B). A block is dropped (not reused) when
+ * it is full, so a view is never overwritten: it lives as long as any record holding a view of it.
+ */
+export class SpanPool {
+  private block = new Int32Array(POOL_INTS);
+  private used = 0;
+
+  /** A copy of `src[0, n)` that stays valid (the caller reuses `src`). */
+  copy(src: readonly number[], n: number): Int32Array {
+    let b = this.block;
+    let at = this.used;
+    if (at + n > b.length) {
+      b = this.block = new Int32Array(Math.max(POOL_INTS, n));
+      at = 0;
+    }
+    for (let i = 0; i < n; i++) b[at + i] = src[i];
+    this.used = at + n;
+    return new Int32Array(b.buffer, at * 4, n);
+  }
+}
+
 /**
  * The spans of a record's raw text: defined only for a JsonRecord whose `raw` is still the
  * scanned line (no filter changed it since).
  */
-export function rawSpans(rec: LogRecord): number[] | undefined {
+export function rawSpans(rec: LogRecord): Spans | undefined {
   if (!(rec instanceof JsonRecord) || rec.raw !== rec.text) return undefined;
   return rec.spans;
 }
 
 /** The raw text of a JsonRecord is exactly what JSON.stringify writes for it (see findCuts). */
-export function canonicalSpans(spans: readonly number[]): boolean {
+export function canonicalSpans(spans: Spans): boolean {
   return (spans[0] & CANONICAL) !== 0;
 }
 
 /** The raw text of a JsonRecord is JSON.stringify's but for the numbers its spans list. */
-export function numberSpans(spans: readonly number[]): boolean {
+export function numberSpans(spans: Spans): boolean {
   return (spans[0] & NUMBERS) !== 0;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyMarks } from '../components/filters/parse_json/json.js';
 import { findCuts, fixedLine } from '../components/outputs/loki/json-cut.js';
-import { JsonRecord, hasTop, MISSING, topValue } from './json-record.js';
+import { JsonRecord, hasTop, MISSING, SpanPool, topValue } from './json-record.js';
 import {
   CANONICAL,
   HEAD,
@@ -232,5 +232,32 @@ describe('scanObject (differential against JSON.parse)', () => {
     const d66 = deep(66);
     expect(scanObject(d66, 100, out)).toBeGreaterThan(0);
     expect(out[0] & CANONICAL).toBe(findCuts(d66, [], []) >= 0 ? CANONICAL : 0);
+  });
+});
+
+describe('SpanPool', () => {
+  it('keeps every copy as it was scanned, across blocks (a full block is never reused)', () => {
+    const pool = new SpanPool();
+    const scratch: number[] = [];
+    const kept: Array<{ text: string; spans: ArrayLike<number>; n: number }> = [];
+    // ~30 ints a line: several 16k-int blocks, and lines longer than a block's rest.
+    for (let i = 0; i < 3000; i++) {
+      const text = JSON.stringify({
+        i,
+        level: i % 3 ? 'info' : 'warn',
+        msg: 'x'.repeat(i % 7),
+        n: i / 3,
+      });
+      const n = scanObject(text, 64, scratch);
+      expect(n).toBeGreaterThan(0);
+      kept.push({ text, spans: pool.copy(scratch, n), n });
+    }
+    for (const k of kept) {
+      const again: number[] = [];
+      expect(scanObject(k.text, 64, again)).toBe(k.n);
+      expect(Array.from(k.spans)).toEqual(again.slice(0, k.n));
+      const r = new JsonRecord(k.text, k.spans, undefined, 'message', undefined, 0, 0);
+      expect(topValue(r, 'level')).toBe((JSON.parse(k.text) as Fields).level);
+    }
   });
 });

@@ -18,6 +18,12 @@ export const CANONICAL = 1;
  */
 export const NUMBERS = 2;
 
+/**
+ * A scan's output as records keep it: parse_json copies scanObject's ints into a pooled
+ * Int32Array (json-record.ts, SpanPool), tests pass plain arrays.
+ */
+export type Spans = ArrayLike<number>;
+
 /** Ints per top-level member in the spans: key quote, key end quote, value start, value end, kind. */
 export const MEMBER = 5;
 /** Offset of the first member in the spans (after the flags and the members' end). */
@@ -409,7 +415,7 @@ export function canonicalDecimal(raw: string, from: number, to: number): boolean
 }
 
 /** The value of the top-level member at spans offset `m` (as JSON.parse gives it). */
-export function memberValue(s: string, spans: readonly number[], m: number): unknown {
+export function memberValue(s: string, spans: Spans, m: number): unknown {
   const vs = spans[m + 2];
   const ve = spans[m + 3];
   switch (spans[m + 4]) {
@@ -429,7 +435,7 @@ export function memberValue(s: string, spans: readonly number[], m: number): unk
 }
 
 /** Spans offset of the top-level member named `key` (a key without escapes), or -1. */
-export function findMember(s: string, spans: readonly number[], key: string): number {
+export function findMember(s: string, spans: Spans, key: string): number {
   const len = key.length;
   const end = spans[1];
   for (let m = HEAD; m < end; m += MEMBER) {

@@ -6,7 +6,7 @@ import type { FilterContext } from '../../../core/component.js';
 import type { DeadLetter } from '../../../core/dead-letter.js';
 import { touch, type Fields, type LogRecord } from '../../../core/record.js';
 import { JsonRecord } from '../../../core/json-record.js';
-import { findMember, memberValue } from '../../../core/json-scan.js';
+import { findMember, memberValue, type Spans } from '../../../core/json-scan.js';
 import { assign, compilePath, get, hasOwn, remove, set, type Path } from './paths.js';
 import { Results } from './results.js';
 import { compileTimeParser, type TimeOut, type TimeParser } from '../../_shared/time/index.js';
@@ -125,7 +125,7 @@ export abstract class ParseFilter {
    * parse_json: the spans of `text` (json-scan.ts: a JSON object without duplicate keys within
    * max_depth), undefined when the text needs `parse`. The other parsers have none.
    */
-  protected scan(_text: string): number[] | undefined {
+  protected scan(_text: string): Spans | undefined {
     return undefined;
   }
 

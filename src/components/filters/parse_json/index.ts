@@ -6,7 +6,8 @@ import { defineFilter, type Filter } from '../../../core/component.js';
 import type { Fields, LogRecord } from '../../../core/record.js';
 import { ParseFilter } from '../_shared/parse.js';
 import { options } from './config.js';
-import { MAX_SPANS, scanObject } from '../../../core/json-scan.js';
+import { MAX_SPANS, scanObject, type Spans } from '../../../core/json-scan.js';
+import { SpanPool } from '../../../core/json-record.js';
 import { inspect, keyMarks, parseJson } from './json.js';
 
 class ParseJson extends ParseFilter implements Filter {
@@ -14,6 +15,8 @@ class ParseJson extends ParseFilter implements Filter {
   private lastKeys = 0;
   /** scanObject's output for the line being parsed. */
   private readonly spans: number[] = new Array<number>(MAX_SPANS).fill(0);
+  /** Where the records' copies of the spans are kept. */
+  private readonly pool = new SpanPool();
 
   constructor(
     cfg: ConstructorParameters<typeof ParseFilter>[0] & { max_depth: number },
@@ -44,9 +47,9 @@ class ParseJson extends ParseFilter implements Filter {
     return v as Fields;
   }
 
-  protected override scan(text: string): number[] | undefined {
+  protected override scan(text: string): Spans | undefined {
     const n = scanObject(text, this.maxDepth, this.spans);
-    return n < 0 ? undefined : this.spans.slice(0, n);
+    return n < 0 ? undefined : this.pool.copy(this.spans, n);
   }
 
   protected override rawFor(text: string, parsed: Fields): boolean {

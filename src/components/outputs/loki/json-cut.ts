@@ -6,7 +6,7 @@
 // No state between calls: scratch arrays are the caller's (the encoder keeps one of each).
 
 import type { Fields } from '../../../core/record.js';
-import { canonicalDecimal, HEAD, MEMBER, numberJson } from '../../../core/json-scan.js';
+import { canonicalDecimal, HEAD, MEMBER, numberJson, type Spans } from '../../../core/json-scan.js';
 
 export { canonicalDecimal } from '../../../core/json-scan.js';
 
@@ -100,7 +100,7 @@ export function findCuts(
  */
 export function spanCuts(
   raw: string,
-  spans: readonly number[],
+  spans: Spans,
   drop: readonly string[],
   out: number[],
 ): number {
@@ -131,7 +131,7 @@ export function spanCuts(
  */
 export function fixedLine(
   raw: string,
-  spans: readonly number[],
+  spans: Spans,
   drop: readonly string[],
   scratch: number[],
 ): string {

@@ -275,18 +275,21 @@ export function lokiCodec(encoder: LokiEncoder): ChunkCodec {
         const bin = parts[2 * k + 1];
         let at = 0;
         const streams = p.streams.map(([labels, pairs, n]) => {
+          if (!Number.isSafeInteger(n) || n < 0)
+            throw new Error('loki: queued entry count is not a count');
           if (at + n * 16 > bin.length) throw new Error('loki: queued entries past their end');
+          // Sized once (n is known), not grown by push: this runs for every frame delivered.
           const st = {
             labels,
             pairs,
-            seconds: [] as number[],
-            nanos: [] as number[],
-            index: [] as number[],
+            seconds: new Array<number>(n),
+            nanos: new Array<number>(n),
+            index: new Array<number>(n),
           };
           for (let j = 0; j < n; j++, at += 16) {
-            st.seconds.push(bin.readDoubleLE(at));
-            st.nanos.push(bin.readInt32LE(at + 8));
-            st.index.push(bin.readInt32LE(at + 12));
+            st.seconds[j] = bin.readDoubleLE(at);
+            st.nanos[j] = bin.readInt32LE(at + 8);
+            st.index[j] = bin.readInt32LE(at + 12);
           }
           return st;
         });
