@@ -13,7 +13,8 @@
 //   full GC (V8 otherwise picks up to 4x on a large host). During a burst (W2) most of what is
 //   promoted is garbage, above all the snappy-compressed push bodies (copied into ArrayBuffers,
 //   freed only by a full GC): W2 peak RSS 164-168 -> 124-135 MB; its price is the GC helper
-//   threads' CPU, W2 +5-7 % CPU per line (docs/deployment.md, "burst peak").
+//   threads' CPU, W2 +5-7 % CPU per line (docs/deployment.md). Node refuses this one in
+//   NODE_OPTIONS: `node --heap-growing-percent=0 bin/shiplog.js` or SHIPLOG_V8_DEFAULTS=0.
 //
 // bin/shiplog.js (dist) re-executes itself once with them (process.execve: same pid, same stdio,
 // so systemd, signals and the tests' pids are unchanged; Node >= 22.15, otherwise it runs as it
