@@ -4,10 +4,17 @@
 // - GLIBC_TUNABLES (kept if already set): fixed malloc trim threshold (glibc otherwise raises it
 //   after large frees and keeps the memory) and two malloc arenas instead of one per thread.
 // - V8_FLAGS (each unless the operator gave the same flag, on node's command line or in
-//   NODE_OPTIONS): --max-semi-space-size=4. V8's young generation grows to 2 x 16 MiB while the
-//   modules load and never shrinks at a steady rate (W5); at 4 MiB, W5 RSS 118-119 -> 100-102 MB
-//   (W5-like probe, Node 24.22, measured with a read change that did not land). Its price at W2 (more
-//   survivors promoted): see docs/deployment.md.
+//   NODE_OPTIONS):
+//   --max-semi-space-size=4. V8's young generation grows to 2 x 16 MiB while the modules load and
+//   never shrinks at a steady rate (W5); at 4 MiB, W5 RSS 118-119 -> 100-102 MB (W5-like probe,
+//   Node 24.22, measured with a read change that did not land). Its price at W2 (more survivors
+//   promoted): see docs/deployment.md.
+//   --heap-growing-percent=50: the old generation's next limit is 1.5 x what survived the last
+//   full GC (V8 otherwise picks up to 4x on a large host). During a burst (W2) most of what is
+//   promoted is garbage, above all the snappy-compressed push bodies (copied into ArrayBuffers,
+//   freed only by a full GC): W2 peak RSS 164-168 -> 124-135 MB; its price is the GC helper
+//   threads' CPU, W2 +5-7 % CPU per line (docs/deployment.md). Node refuses this one in
+//   NODE_OPTIONS: `node --heap-growing-percent=0 bin/shiplog.js` or SHIPLOG_V8_DEFAULTS=0.
 //
 // bin/shiplog.js (dist) re-executes itself once with them (process.execve: same pid, same stdio,
 // so systemd, signals and the tests' pids are unchanged; Node >= 22.15, otherwise it runs as it
@@ -26,7 +33,7 @@ export const GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=131072:glibc.malloc.a
  * V8 flags node is started with (each unless the operator gave one of the same name on the
  * command line or in NODE_OPTIONS).
  */
-export const V8_FLAGS = ['--max-semi-space-size=4'];
+export const V8_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=50'];
 
 /** The flag's name: `--max-semi-space-size=4` → `--max-semi-space-size` (`_` as `-`). */
 const flagName = (f) => f.split('=')[0].replaceAll('_', '-');
@@ -71,7 +78,11 @@ export function shLauncher() {
   return [
     '[ "$SHIPLOG_V8_DEFAULTS" = 0 ] && exec node "$0" "$@";',
     `export GLIBC_TUNABLES="\${GLIBC_TUNABLES-${GLIBC_TUNABLES}}";`,
-    `case " $NODE_OPTIONS " in ${V8_FLAGS.map((f) => `*" ${flagName(f)}"*`).join('|')}) exec node "$0" "$@";; esac;`,
-    `exec node ${V8_FLAGS.join(' ')} "$0" "$@"`,
+    // Each flag unless NODE_OPTIONS has one of its name (`_` spellings are not matched here).
+    'f=;',
+    ...V8_FLAGS.map(
+      (f) => `case " $NODE_OPTIONS " in *" ${flagName(f)}"*) ;; *) f="$f ${f}";; esac;`,
+    ),
+    'exec node $f "$0" "$@"',
   ].join(' ');
 }

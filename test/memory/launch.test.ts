@@ -36,10 +36,14 @@ function tmp(): string {
 
 describe('launchFlags', () => {
   it('adds the V8 flags the operator did not give (command line or NODE_OPTIONS); none with SHIPLOG_V8_DEFAULTS=0', () => {
-    expect(V8_FLAGS).toEqual(['--max-semi-space-size=4']);
+    expect(V8_FLAGS).toEqual(['--max-semi-space-size=4', '--heap-growing-percent=50']);
     expect(launchFlags([], {})).toEqual(V8_FLAGS);
-    expect(launchFlags(['--max_semi_space_size=16'], {})).toEqual([]);
-    expect(launchFlags([], { NODE_OPTIONS: '--trace-gc  --max-semi-space-size=2' })).toEqual([]);
+    expect(launchFlags(['--max_semi_space_size=16'], {})).toEqual(['--heap-growing-percent=50']);
+    expect(
+      launchFlags(['--heap_growing_percent=0'], {
+        NODE_OPTIONS: '--trace-gc  --max-semi-space-size=2',
+      }),
+    ).toEqual([]);
     expect(launchFlags(['--cpu-prof'], { NODE_OPTIONS: '--trace-gc' })).toEqual(V8_FLAGS);
     expect(launchFlags([], { SHIPLOG_V8_DEFAULTS: '0' })).toEqual([]);
   });
@@ -103,7 +107,7 @@ describe.skipIf(process.platform !== 'linux')('bin/shiplog.js re-executes itself
       [{ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' }, [...V8_FLAGS, bin]],
       [
         { GLIBC_TUNABLES: 'glibc.malloc.arena_max=1', NODE_OPTIONS: '--max-semi-space-size=2' },
-        [bin],
+        ['--heap-growing-percent=50', bin],
       ],
     ] as const) {
       const p = runShiplog(['run', '-c', demo()], { env });
@@ -135,7 +139,9 @@ describe('the bundle launcher line (sh)', () => {
 
   it('execs node with the settings and the arguments as given', () => {
     const out = launchWith({});
-    expect(out).toMatch(/^args=--max-semi-space-size=4 \S*shiplog run -c a b\.yaml\n/);
+    expect(out).toMatch(
+      /^args=--max-semi-space-size=4 --heap-growing-percent=50 \S*shiplog run -c a b\.yaml\n/,
+    );
     expect(out).toContain(`glibc=${GLIBC_TUNABLES}\n`);
   });
 
@@ -144,7 +150,7 @@ describe('the bundle launcher line (sh)', () => {
     expect(kept).toContain('glibc=glibc.malloc.arena_max=1\n');
     // The operator's semi-space flag (NODE_OPTIONS, read by node itself): none added.
     const own = launchWith({ NODE_OPTIONS: '--max-semi-space-size=16' });
-    expect(own).toMatch(/^args=\S*shiplog run -c a b\.yaml\n/);
+    expect(own).toMatch(/^args=--heap-growing-percent=50 \S*shiplog run -c a b\.yaml\n/);
     const plain = launchWith({ SHIPLOG_V8_DEFAULTS: '0' });
     expect(plain).toMatch(/^args=\S*shiplog run -c a b\.yaml\n/);
     expect(plain).toContain('glibc=unset\n');
