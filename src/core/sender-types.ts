@@ -67,6 +67,12 @@ export interface Sealer {
 export interface Sealed {
   /** Rebuild the records at these chunk positions, for dead letters (rare: only on rejection). */
   restore(positions: readonly number[]): LogRecord[];
+  /**
+   * Optional: the chunk is finished (delivered or dead-lettered; in queue mode, its frame
+   * acknowledged) and nothing reads its bytes any more, so the output may reuse their memory.
+   * Called at most once, never for a chunk left undelivered at shutdown.
+   */
+  release?(): void;
 }
 
 export interface SenderOptions {

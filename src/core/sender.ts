@@ -312,7 +312,10 @@ export class Sender {
         this.active--;
         this.notifyIdle();
       }
-      if (done) queue.ack(item);
+      if (done) {
+        queue.ack(item);
+        chunk.sealed?.release?.();
+      }
     }
   }
 
@@ -347,11 +350,15 @@ export class Sender {
     while (!this.signal.aborted && this.active < this.o.workers && this.ready.length > 0) {
       const chunk = this.ready.shift()!;
       this.active++;
-      void this.run(chunk).finally(() => {
-        this.active--;
-        this.pump();
-        this.notifyIdle();
-      });
+      void this.run(chunk)
+        .then((done) => {
+          if (done) chunk.sealed?.release?.();
+        })
+        .finally(() => {
+          this.active--;
+          this.pump();
+          this.notifyIdle();
+        });
     }
   }
 

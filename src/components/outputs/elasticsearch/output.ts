@@ -23,6 +23,7 @@ import { Result, Sender, type Chunk, type SendResult } from '../../../core/sende
 import type { RetryConfig } from '../../../core/component.js';
 import { ES_AUTH_TYPES, type EsOptions } from './config.js';
 import { Arena } from '../_shared/arena.js';
+import { BufferPool } from '../_shared/buffer-pool.js';
 import { BulkSealer, SealedBulk, bulkCodec } from './seal.js';
 import {
   compileId,
@@ -64,6 +65,8 @@ export interface EsOutputConfig extends EsOptions {
 /** The documents of one attempt, by attempt index; `body(from, to)` encodes (or slices) them. */
 interface Items {
   body(from: number, to: number): Buffer;
+  /** An attempt ended without a complete 2xx answer (the HTTP client may still hold the body). */
+  incomplete?(): void;
 }
 
 interface BulkItem {
@@ -85,6 +88,8 @@ export class ElasticsearchOutput {
   conflicts = 0;
   /** Where the filling chunk is encoded, reused chunk after chunk. */
   private readonly arena = new Arena();
+  /** Buffers finished chunks give back, for the arena (seal.ts). */
+  private readonly pool = new BufferPool();
 
   constructor(
     private readonly config: EsOutputConfig,
@@ -140,10 +145,10 @@ export class ElasticsearchOutput {
       signal: ctx.signal,
       send: (chunk, signal) => this.send(chunk, signal),
       // Encode each chunk while it fills; attempts send its bytes (seal.ts).
-      seal: () => new BulkSealer(this.encoder, this.arena, config.time_key),
+      seal: () => new BulkSealer(this.encoder, this.arena, config.time_key, this.pool),
       // buffer.type: disk — the sealed `_bulk` bytes are what the queue stores and resends.
       queue: ctx.queue,
-      codec: bulkCodec(config.time_key),
+      codec: bulkCodec(config.time_key, this.pool),
       // Is the cluster back? `GET /` answering 2xx.
       probe: () =>
         this.healthcheck().then(
@@ -239,7 +244,10 @@ export class ElasticsearchOutput {
       }
     }
     if (positions.length === 0) return { status: 'not_sent', rejected };
-    const items: Items = { body: (from, to) => sealed.bodyOf(positions, from, to) };
+    const items: Items = {
+      body: (from, to) => sealed.bodyOf(positions, from, to),
+      incomplete: () => (sealed.tainted = true),
+    };
     const res = await this.attempt(items, 0, positions.length, signal);
     if (rejected.length === 0 && positions.length === chunk.size) return res;
     // Back to attempt indexes.
@@ -269,7 +277,12 @@ export class ElasticsearchOutput {
     const size = body.length;
     if (size > this.bodyLimit && n > 1) return this.split(items, from, to, signal);
 
-    const res = await this.http.exchange({ path: this.bulkPath, body, signal });
+    let res;
+    try {
+      res = await this.http.exchange({ path: this.bulkPath, body, signal });
+    } finally {
+      if (res?.kind !== 'answer' || res.verdict !== 'ok') items.incomplete?.();
+    }
     if (res.kind === 'failure')
       return res.permanent
         ? Result.permanent(res.reason, n, res.status)

@@ -3,7 +3,8 @@ import type { LogRecord } from '../../../core/record.js';
 import { Arena } from '../_shared/arena.js';
 import { compileId, compileIndex, createBulkEncoder } from './encode.js';
 import { BulkSealer, SealedBulk, bulkCodec } from './seal.js';
-import { decodeFrame, encodeFrame } from '../../../core/queue-codec.js';
+import { decodeFrame, encodeFrame, frameParts } from '../../../core/queue-codec.js';
+import { BufferPool } from '../_shared/buffer-pool.js';
 
 const enc = createBulkEncoder({
   index: compileIndex('logs'),
@@ -77,5 +78,67 @@ describe('the disk-queue codec', () => {
     expect(back.bodyOf(some, 0, 3).equals(sealed.bodyOf(some, 0, 3))).toBe(true);
     expect(back.restore([4])[0].fields.seq).toBe(4);
     expect(() => codec.decode(frame.meta, [frame.parts[0]])).toThrow();
+  });
+});
+
+describe('bodies in pooled buffers', () => {
+  // ~ 200 KiB of documents: past the size at which the chunk takes the arena's buffer.
+  const many = (from: number): LogRecord[] =>
+    recs(from, 1500).map((r) => ({ ...r, fields: { ...r.fields, pad: 'p'.repeat(60) } }));
+
+  it('a finished chunk gives its buffer back for a later chunk; a tainted one does not', () => {
+    const pool = new BufferPool();
+    const arena = new Arena();
+    const seal = (from: number): SealedBulk => {
+      const s = new BulkSealer(enc, arena, '@timestamp', pool);
+      const all = many(from);
+      s.add(all, 0, all.length, 0);
+      const sealed = s.finish();
+      expect(sealed.body.equals(enc.encode(all))).toBe(true);
+      return sealed;
+    };
+    const a = seal(0);
+    const b = seal(1500);
+    expect(b.body.buffer === a.body.buffer).toBe(false);
+    a.release();
+    a.release(); // once only
+    expect(pool.size).toBe(1);
+    seal(3000); // in the arena's buffer since b; the arena goes on in a's
+    expect(pool.reused).toBe(1);
+    expect(seal(4500).body.buffer === a.body.buffer).toBe(true);
+    // An attempt without a complete 2xx answer: the HTTP client may still hold the bytes.
+    b.tainted = true;
+    b.release();
+    expect(pool.size).toBe(0);
+    // A small chunk is a copy: nothing to give back.
+    const s = new BulkSealer(enc, arena, '@timestamp', pool);
+    s.add(recs(0, 3), 0, 3, 0);
+    const small = s.finish();
+    expect(small.body.buffer === arena.buf.buffer).toBe(false);
+    small.release();
+    expect(pool.size).toBe(0);
+  });
+
+  it('a queue frame gives the buffer back only if it still is the sealed buffer', () => {
+    const pool = new BufferPool();
+    const codec = bulkCodec('@timestamp', pool);
+    const s = new BulkSealer(enc, new Arena(), '@timestamp', pool);
+    const all = many(0);
+    s.add(all, 0, all.length, 0);
+    const sealed = s.finish();
+    const { meta, parts } = codec.encode(sealed);
+    // Read back from disk (a copy): not the lent memory.
+    const copied = decodeFrame(encodeFrame({ tags: [['t', all.length]], meta, parts }));
+    (codec.decode(copied.meta, copied.parts) as SealedBulk).release();
+    expect(pool.size).toBe(0);
+    // Handed over from memory as its parts (queue.ts `recent`): the same buffer.
+    const inMemory = decodeFrame(frameParts({ tags: [['t', all.length]], meta, parts }));
+    const back = codec.decode(inMemory.meta, inMemory.parts) as SealedBulk;
+    expect(back.body.buffer === sealed.body.buffer).toBe(true);
+    back.release();
+    expect(pool.size).toBe(1);
+    // The chunk object that was queued (never delivered itself) cannot give it back twice.
+    sealed.release();
+    expect(pool.size).toBe(1);
   });
 });

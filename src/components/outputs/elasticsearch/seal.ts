@@ -1,13 +1,23 @@
 // Sealing for `_bulk` (see the core Sender's `seal` and the loki output's README "Sealing"): each
 // input batch appended to a chunk is encoded at once into the output's arena (action + document
 // lines per record, and where each record's lines end), and the records are released. At the cut
-// the bytes are copied into one buffer the chunk owns. Every attempt sends ranges of it — the
-// whole chunk zero-copy, or the documents a partial retry or a 413 split needs — so queued and
-// retried chunks hold bytes, not JS objects, and records die young.
+// the chunk takes the arena's buffer as its body (a small chunk gets a copy) and the arena goes on
+// in a buffer from the output's pool: a finished chunk gives its buffer back (release, called by
+// the Sender once nothing reads the bytes), so a busy output encodes into pages already mapped
+// instead of a fresh 5 MiB mmap per chunk. Every attempt sends ranges of the body — the whole
+// chunk zero-copy, or the documents a partial retry or a 413 split needs — so queued and retried
+// chunks hold bytes, not JS objects, and records die young.
+//
+// A body is given back only when every attempt got a complete 2xx answer (the cluster read the
+// whole request): after a network error, a timeout or any other answer the HTTP client may still
+// hold a write of it, so its memory is left to the GC. In queue mode the chunk that is delivered
+// is the one decoded from the frame; it gives the buffer back only if the frame's bytes are still
+// that buffer (handed over from memory, not read back from disk or inflated).
 
 import type { LogRecord } from '../../../core/record.js';
 import type { Sealed, Sealer } from '../../../core/sender.js';
 import type { Arena } from '../_shared/arena.js';
+import type { BufferPool } from '../_shared/buffer-pool.js';
 import type { BulkEncoder } from './encode.js';
 import {
   keptFromJson,
@@ -15,6 +25,9 @@ import {
   type ChunkCodec,
   type KeptJson,
 } from '../../../core/queue-codec.js';
+
+/** Below this a chunk's body is copied out of the arena (cheap, and it keeps no spare capacity). */
+const HANDOVER_MIN = 128 * 1024;
 
 export class BulkSealer implements Sealer {
   private readonly ends: number[] = [];
@@ -25,6 +38,7 @@ export class BulkSealer implements Sealer {
     private readonly encoder: BulkEncoder,
     private readonly arena: Arena,
     private readonly timeKey: string | undefined,
+    private readonly pool?: BufferPool,
   ) {
     arena.used = 0;
   }
@@ -51,9 +65,18 @@ export class BulkSealer implements Sealer {
   }
 
   finish(): SealedBulk {
-    const body = Buffer.from(this.arena.buf.subarray(0, this.arena.used));
-    this.arena.used = 0;
-    return new SealedBulk(body, Int32Array.from(this.ends), this.pre, this.kept, this.timeKey);
+    const arena = this.arena;
+    const pool = this.pool;
+    let body: Buffer;
+    if (pool !== undefined && arena.used >= HANDOVER_MIN) {
+      // The chunk owns the arena's buffer now; the arena goes on in another.
+      body = arena.buf.subarray(0, arena.used);
+      pool.lend(arena.buf);
+      arena.buf = pool.take(arena.buf.length);
+    } else body = Buffer.from(arena.buf.subarray(0, arena.used));
+    arena.used = 0;
+    const ends = Int32Array.from(this.ends);
+    return new SealedBulk(body, ends, this.pre, this.kept, this.timeKey, pool);
   }
 }
 
@@ -66,7 +89,17 @@ export class SealedBulk implements Sealed {
     readonly pre: Map<number, string>,
     private readonly kept: Map<number, LogRecord>,
     private readonly timeKey: string | undefined,
+    private pool?: BufferPool,
   ) {}
+
+  /** Set when an attempt ended without a complete 2xx answer: the body is never reused. */
+  tainted = false;
+
+  /** The chunk is finished (Sealed.release): its buffer may go back to the pool. */
+  release(): void {
+    if (!this.tainted) this.pool?.giveBack(this.body);
+    this.pool = undefined;
+  }
 
   /** Records refused before sending, by chunk position (for the disk queue). */
   keptRecords(): Map<number, LogRecord> {
@@ -118,7 +151,7 @@ export class SealedBulk implements Sealed {
  * Disk-queue codec of SealedBulk: the `_bulk` body and the record ends. The body is plain JSON
  * (about 420 bytes per agent record), so the queue deflates it while the output is behind.
  */
-export function bulkCodec(timeKey: string | undefined): ChunkCodec {
+export function bulkCodec(timeKey: string | undefined, pool?: BufferPool): ChunkCodec {
   return {
     compressible: true,
     encode(sealed) {
@@ -139,7 +172,7 @@ export function bulkCodec(timeKey: string | undefined): ChunkCodec {
       for (let i = 0; i < ends.length; i++) ends[i] = endBytes.readInt32LE(i * 4);
       if (ends.length > 0 && ends[ends.length - 1] > body.length)
         throw new Error('elasticsearch: queued chunk ends past its body');
-      return new SealedBulk(body, ends, new Map(m.pre), keptFromJson(m.kept), timeKey);
+      return new SealedBulk(body, ends, new Map(m.pre), keptFromJson(m.kept), timeKey, pool);
     },
   };
 }
