@@ -120,6 +120,31 @@ describe('shiplog backfill', () => {
     expect(all.length - unique.size).toBeLessThan(20_000);
   }, 90_000);
 
+  it('a second backfill on the same data_dir exits 78 naming the first; after it, the lock is gone', async () => {
+    receiver = await LokiReceiver.start();
+    receiver.setMode({ status: 503 }); // the first one stays in retries
+    const dir = setup(500);
+    const cfg = config(dir, receiver.url);
+    const first = spawn(process.execPath, [BIN, 'backfill', '-c', cfg], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    const lockFile = path.join(dir, 'data/backfill/shiplog.lock');
+    const t0 = Date.now();
+    while (!existsSync(lockFile) && Date.now() - t0 < 20_000)
+      await new Promise((r) => setTimeout(r, 50));
+    const second = await run(process.execPath, [BIN, 'backfill', '-c', cfg]);
+    expect(second.status, second.stderr).toBe(78);
+    expect(second.stderr).toContain(`in use by another shiplog process (pid ${first.pid}`);
+    first.kill('SIGINT');
+    expect(await new Promise((r) => first.once('exit', (c) => r(c)))).toBe(130);
+    expect(existsSync(lockFile)).toBe(false);
+    receiver.setMode(undefined);
+    const third = await run(process.execPath, [BIN, 'backfill', '-c', cfg]);
+    expect(third.status, third.stderr).toBe(0);
+    expect(new Set(msgs(receiver)).size).toBe(1500);
+  }, 60_000);
+
   it('resumes a .gz file through zlib from its checkpoint (never reads it as a plain file)', async () => {
     receiver = await LokiReceiver.start();
     const dir = tempDir('shiplog-backfill-');

@@ -172,4 +172,34 @@ describe('validate --healthcheck', () => {
     expect(writer.stdout).toMatch(/elasticsearch 8\.15\.0 .*user writer has create_doc on app-\*/);
     expect(es.seen.some((s) => s.startsWith('POST /_security/user/_has_privileges'))).toBe(true);
   }, 60_000);
+
+  it('a proxy that echoes the request into its error page: the credential is masked in what validate prints', async () => {
+    // Some gateways answer 502 with the request they failed to forward, headers included.
+    const echo = http.createServer((req, res) => {
+      const head = Object.entries(req.headers)
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join('\n');
+      res.writeHead(502, { 'content-type': 'text/plain' }).end(`bad gateway for\n${head}\n`);
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => echo.close(() => r())));
+    const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'pw'), 'hunter2-secret\n');
+    const r = await validate(
+      demo +
+        `    - { type: loki, id: lk, url: "${url}", auth: { user: u, password_file: ${dir}/pw } }\n` +
+        `    - { type: elasticsearch, id: es, url: "${url}", auth: { user: u, password_file: ${dir}/pw } }\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /output lk \(loki\): FAILED: .*answered 502.*authorization: \[redacted\]/,
+    );
+    expect(r.stderr).toMatch(
+      /output es \(elasticsearch\): FAILED: .*answered 502.*authorization: \[redacted\]/,
+    );
+    const basic = Buffer.from('u:hunter2-secret').toString('base64');
+    expect(r.stderr + r.stdout).not.toContain(basic);
+    expect(r.stderr + r.stdout).not.toContain('hunter2');
+  }, 60_000);
 });

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { createReadStream } from 'node:fs';
 import { CheckpointStore } from '../core/checkpoint-store.js';
+import { DataDirLock, ensureDataDir } from '../core/data-dir.js';
 import { Pipeline } from '../core/pipeline.js';
 import { componentSchema, findDef } from '../components/registry.js';
 import type { ShiplogConfig } from '../config/schema.js';
@@ -261,110 +262,128 @@ export async function runBackfill(
     level: config.service.log_level === 'info' ? 'warn' : config.service.log_level,
   });
   const metrics = new Metrics({ defaultMetrics: false });
-  const ckFile = path.join(config.service.data_dir, 'backfill', 'checkpoints.json');
-  const store = new CheckpointStore(
-    ckFile,
-    log.child({ component: 'checkpoints' }),
-    config.service.checkpoint_interval,
-  );
-  await store.load();
-  const keep =
-    since !== undefined || until !== undefined
-      ? (r: { timeMs: number }) =>
-          (since === undefined || r.timeMs >= since) && (until === undefined || r.timeMs < until)
-      : undefined;
-  const pipeline = new Pipeline(config, {
-    components: pipelineComponents(),
-    log,
-    metrics,
-    checkpoints: store,
-    oneShot: true,
-    keep,
-  });
-  const started = performance.now();
-  let interrupted = false;
-  io.onInterrupt(() => {
-    if (interrupted) pipeline.abortOutputs('interrupted twice');
-    interrupted = true;
-    // Deliver what is in flight for up to shutdown_timeout, then give up (it stays uncommitted
-    // and the next run reads it again). The stop below may already be waiting with no deadline.
-    setTimeout(() => pipeline.abortOutputs('interrupted'), config.service.shutdown_timeout).unref();
-    void pipeline.stop(Date.now() + config.service.shutdown_timeout);
-  });
-
-  const tty = io.err.isTTY === true;
-  const progress = async (final = false): Promise<void> => {
-    const bytes = await sum(metrics, 'inputBytes');
-    const lines = await sum(metrics, 'inputRecords');
-    const secs = (performance.now() - started) / 1000;
-    const rate = lines / Math.max(0.001, secs);
-    const byteRate = bytes / Math.max(0.001, secs);
-    const eta = total > bytes && byteRate > 0 ? (total - bytes) / byteRate : 0;
-    if (tty) {
-      const width = 30;
-      const frac = total > 0 ? Math.min(1, bytes / total) : final ? 1 : 0;
-      const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
-      io.err.write(
-        `\r${bar} ${(frac * 100).toFixed(1).padStart(5)}%  ${fmtBytes(bytes)}/${fmtBytes(total)}  ${Math.round(rate)} lines/s  ETA ${fmtEta(eta)}   ${final ? '\n' : ''}`,
-      );
-    } else {
-      io.err.write(
-        JSON.stringify({
-          event: 'progress',
-          bytes_done: bytes,
-          bytes_total: total,
-          lines,
-          lines_per_s: Math.round(rate),
-          eta_s: Math.round(eta),
-        }) + '\n',
-      );
-    }
-  };
-  const timer = setInterval(() => void progress(), tty ? 250 : 2000);
-
-  await pipeline.start();
-  store.start();
-  await Promise.race([pipeline.drained(), new Promise<void>((r) => io.onInterrupt(r))]);
-  // Everything read: flush every output and wait for every acknowledgement (no deadline unless interrupted).
-  await pipeline.stop(interrupted ? Date.now() + config.service.shutdown_timeout : Infinity);
-  await store.stop();
-  clearInterval(timer);
-  await progress(true);
-
-  const out = await metrics.outputRecords.get();
-  const delivered: Record<string, number> = {};
-  let dead = 0;
-  for (const v of out.values) {
-    if (v.labels.result === 'sent')
-      delivered[String(v.labels.component)] =
-        (delivered[String(v.labels.component)] ?? 0) + v.value;
-    if (v.labels.result === 'dead_lettered') dead += v.value;
+  // Its own lock (beside the daemon's on data_dir): two backfills on one data_dir would resume
+  // from, and overwrite, each other's checkpoints. A second one exits 78 naming the holder.
+  ensureDataDir(config.service.data_dir);
+  const stateDir = path.join(config.service.data_dir, 'backfill');
+  ensureDataDir(stateDir);
+  const lock = new DataDirLock(stateDir);
+  lock.acquire();
+  try {
+    return await runLocked();
+  } finally {
+    lock.release();
   }
-  const dropped = (await metrics.droppedRecords.get()).values.reduce((a, v) => a + v.value, 0);
-  const summary: BackfillSummary = {
-    read: await sum(metrics, 'inputRecords'),
-    delivered,
-    dead_lettered: dead,
-    dropped,
-    skipped: pipeline.skipped,
-    duration_s: +((performance.now() - started) / 1000).toFixed(2),
-    interrupted,
-  };
-  io.err.write(
-    `backfill ${interrupted ? 'interrupted' : 'done'}: read ${summary.read}, delivered ${
-      Object.entries(delivered)
-        .map(([k, v]) => `${v} to ${k}`)
-        .join(', ') || 0
-    }, dead-lettered ${dead}, dropped ${dropped}${summary.skipped ? `, outside the time window ${summary.skipped}` : ''}, ${summary.duration_s}s\n`,
-  );
-  if (readTimeNote) io.err.write(`${readTimeNote}\n`);
-  if (dead > 0)
-    io.err.write(
-      `dead letters: ${path.join(config.service.data_dir, 'dead_letter')}/<output>.ndjson\n`,
+
+  async function runLocked(): Promise<{ code: number; summary: BackfillSummary }> {
+    const ckFile = path.join(stateDir, 'checkpoints.json');
+    const store = new CheckpointStore(
+      ckFile,
+      log.child({ component: 'checkpoints' }),
+      config.service.checkpoint_interval,
     );
-  io.err.write(JSON.stringify({ event: 'summary', ...summary }) + '\n');
-  if (interrupted) return { code: 130, summary };
-  // Finished: the next backfill of the same files starts from the beginning.
-  rmSync(ckFile, { force: true });
-  return { code: dead > 0 || dropped > 0 ? 3 : 0, summary };
+    await store.load();
+    const keep =
+      since !== undefined || until !== undefined
+        ? (r: { timeMs: number }) =>
+            (since === undefined || r.timeMs >= since) && (until === undefined || r.timeMs < until)
+        : undefined;
+    const pipeline = new Pipeline(config, {
+      components: pipelineComponents(),
+      log,
+      metrics,
+      checkpoints: store,
+      oneShot: true,
+      keep,
+    });
+    const started = performance.now();
+    let interrupted = false;
+    io.onInterrupt(() => {
+      if (interrupted) pipeline.abortOutputs('interrupted twice');
+      interrupted = true;
+      // Deliver what is in flight for up to shutdown_timeout, then give up (it stays uncommitted
+      // and the next run reads it again). The stop below may already be waiting with no deadline.
+      setTimeout(
+        () => pipeline.abortOutputs('interrupted'),
+        config.service.shutdown_timeout,
+      ).unref();
+      void pipeline.stop(Date.now() + config.service.shutdown_timeout);
+    });
+
+    const tty = io.err.isTTY === true;
+    const progress = async (final = false): Promise<void> => {
+      const bytes = await sum(metrics, 'inputBytes');
+      const lines = await sum(metrics, 'inputRecords');
+      const secs = (performance.now() - started) / 1000;
+      const rate = lines / Math.max(0.001, secs);
+      const byteRate = bytes / Math.max(0.001, secs);
+      const eta = total > bytes && byteRate > 0 ? (total - bytes) / byteRate : 0;
+      if (tty) {
+        const width = 30;
+        const frac = total > 0 ? Math.min(1, bytes / total) : final ? 1 : 0;
+        const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
+        io.err.write(
+          `\r${bar} ${(frac * 100).toFixed(1).padStart(5)}%  ${fmtBytes(bytes)}/${fmtBytes(total)}  ${Math.round(rate)} lines/s  ETA ${fmtEta(eta)}   ${final ? '\n' : ''}`,
+        );
+      } else {
+        io.err.write(
+          JSON.stringify({
+            event: 'progress',
+            bytes_done: bytes,
+            bytes_total: total,
+            lines,
+            lines_per_s: Math.round(rate),
+            eta_s: Math.round(eta),
+          }) + '\n',
+        );
+      }
+    };
+    const timer = setInterval(() => void progress(), tty ? 250 : 2000);
+
+    await pipeline.start();
+    store.start();
+    await Promise.race([pipeline.drained(), new Promise<void>((r) => io.onInterrupt(r))]);
+    // Everything read: flush every output and wait for every acknowledgement (no deadline unless interrupted).
+    await pipeline.stop(interrupted ? Date.now() + config.service.shutdown_timeout : Infinity);
+    await store.stop();
+    clearInterval(timer);
+    await progress(true);
+
+    const out = await metrics.outputRecords.get();
+    const delivered: Record<string, number> = {};
+    let dead = 0;
+    for (const v of out.values) {
+      if (v.labels.result === 'sent')
+        delivered[String(v.labels.component)] =
+          (delivered[String(v.labels.component)] ?? 0) + v.value;
+      if (v.labels.result === 'dead_lettered') dead += v.value;
+    }
+    const dropped = (await metrics.droppedRecords.get()).values.reduce((a, v) => a + v.value, 0);
+    const summary: BackfillSummary = {
+      read: await sum(metrics, 'inputRecords'),
+      delivered,
+      dead_lettered: dead,
+      dropped,
+      skipped: pipeline.skipped,
+      duration_s: +((performance.now() - started) / 1000).toFixed(2),
+      interrupted,
+    };
+    io.err.write(
+      `backfill ${interrupted ? 'interrupted' : 'done'}: read ${summary.read}, delivered ${
+        Object.entries(delivered)
+          .map(([k, v]) => `${v} to ${k}`)
+          .join(', ') || 0
+      }, dead-lettered ${dead}, dropped ${dropped}${summary.skipped ? `, outside the time window ${summary.skipped}` : ''}, ${summary.duration_s}s\n`,
+    );
+    if (readTimeNote) io.err.write(`${readTimeNote}\n`);
+    if (dead > 0)
+      io.err.write(
+        `dead letters: ${path.join(config.service.data_dir, 'dead_letter')}/<output>.ndjson\n`,
+      );
+    io.err.write(JSON.stringify({ event: 'summary', ...summary }) + '\n');
+    if (interrupted) return { code: 130, summary };
+    // Finished: the next backfill of the same files starts from the beginning.
+    rmSync(ckFile, { force: true });
+    return { code: dead > 0 || dropped > 0 ? 3 : 0, summary };
+  }
 }

@@ -5,6 +5,7 @@
 import './v8-flags.js';
 import './process-log.js';
 import { Command, CommanderError } from 'commander';
+import type { ShiplogConfig } from '../config/schema.js';
 import { setBuildVersion } from '../telemetry/metrics.js';
 import { defaultConfig, EXIT, fail, UsageError, version } from './exit.js';
 
@@ -12,6 +13,51 @@ import { defaultConfig, EXIT, fail, UsageError, version } from './exit.js';
 // its config uses, not the converter, backfill, replay, status, tap and test modules.
 
 export { EXIT } from './exit.js';
+
+/** What a one-shot command (backfill, replay) writes to and how it learns of SIGINT/SIGTERM. */
+interface OneShotIo {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
+  onInterrupt(fn: () => void): void;
+}
+
+/**
+ * Load the config and the components it names, run `command` with SIGINT/SIGTERM handed to the
+ * handlers it registers, and exit with its code (a usage error: 64, prefixed with its name).
+ */
+async function oneShot(
+  name: string,
+  configFile: string | undefined,
+  command: (config: ShiplogConfig, io: OneShotIo) => Promise<{ code: number }>,
+): Promise<never> {
+  let code: number;
+  try {
+    const { loadConfigFile } = await import('../config/load.js');
+    const { loadComponents } = await import('../components/registry.js');
+    const config = loadConfigFile(configFile ?? defaultConfig());
+    await loadComponents(config);
+    const handlers: Array<() => void> = [];
+    const onSignal = (): void => {
+      for (const h of handlers) h();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    // Alive until the command returns, even while it only waits for a signal or a timer.
+    setInterval(() => undefined, 1 << 30);
+    ({ code } = await command(config, {
+      out: process.stdout,
+      err: process.stderr,
+      onInterrupt: (fn) => handlers.push(fn),
+    }));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`shiplog ${name}: ${e.message}\n`);
+      process.exit(EXIT.USAGE);
+    }
+    fail(e);
+  }
+  process.exit(code);
+}
 
 /** The daemon's telemetry URL from its config (loopback when it listens on every address). */
 async function telemetryUrl(configFile: string | undefined): Promise<string> {
@@ -119,21 +165,9 @@ export async function main(argv: string[]): Promise<void> {
           dryRun?: boolean;
         },
       ) => {
-        let code: number;
-        try {
-          const { loadConfigFile } = await import('../config/load.js');
-          const { loadComponents } = await import('../components/registry.js');
-          const { runBackfill } = await import('./backfill.js');
-          const config = loadConfigFile(o.config ?? defaultConfig());
-          await loadComponents(config);
-          const handlers: Array<() => void> = [];
-          const onSignal = (): void => {
-            for (const h of handlers) h();
-          };
-          process.on('SIGINT', onSignal);
-          process.on('SIGTERM', onSignal);
-          setInterval(() => undefined, 1 << 30);
-          ({ code } = await runBackfill(
+        const { runBackfill } = await import('./backfill.js');
+        await oneShot('backfill', o.config, (config, io) =>
+          runBackfill(
             config,
             {
               paths,
@@ -143,12 +177,9 @@ export async function main(argv: string[]): Promise<void> {
               tag: o.tag,
               dryRun: o.dryRun ?? false,
             },
-            { out: process.stdout, err: process.stderr, onInterrupt: (fn) => handlers.push(fn) },
-          ));
-        } catch (e) {
-          fail(e);
-        }
-        process.exit(code);
+            io,
+          ),
+        );
       },
     );
 
@@ -190,20 +221,9 @@ export async function main(argv: string[]): Promise<void> {
         dryRun?: boolean;
         json?: boolean;
       }) => {
-        let code: number;
-        try {
-          const { loadConfigFile } = await import('../config/load.js');
-          const { loadComponents } = await import('../components/registry.js');
-          const { runReplay } = await import('./replay.js');
-          const config = loadConfigFile(o.config ?? defaultConfig());
-          await loadComponents(config);
-          const handlers: Array<() => void> = [];
-          const onSignal = (): void => {
-            for (const h of handlers) h();
-          };
-          process.on('SIGINT', onSignal);
-          process.on('SIGTERM', onSignal);
-          ({ code } = await runReplay(
+        const { runReplay } = await import('./replay.js');
+        await oneShot('replay', o.config, (config, io) =>
+          runReplay(
             config,
             {
               output: o.output,
@@ -212,16 +232,9 @@ export async function main(argv: string[]): Promise<void> {
               dryRun: o.dryRun ?? false,
               json: o.json ?? false,
             },
-            { out: process.stdout, err: process.stderr, onInterrupt: (fn) => handlers.push(fn) },
-          ));
-        } catch (e) {
-          if (e instanceof UsageError) {
-            process.stderr.write(`shiplog replay: ${e.message}\n`);
-            process.exit(EXIT.USAGE);
-          }
-          fail(e);
-        }
-        process.exit(code);
+            io,
+          ),
+        );
       },
     );
 

@@ -236,7 +236,7 @@ function sameText(s: string, a: number, b: number, len: number): boolean {
 }
 
 /** A key of digits only: V8 orders integer-like keys first, so JSON.stringify's order differs. */
-function indexLike(s: string, from: number, to: number): boolean {
+export function indexLike(s: string, from: number, to: number): boolean {
   if (to === from) return false;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
@@ -308,6 +308,18 @@ function stringEnd(s: string, i: number, n: number): number {
       }
     } else i++;
   }
+}
+
+/**
+ * For callers outside a scan (Loki's fallback cutter): index of the closing quote of the string
+ * whose text starts at `i`, or -1 when it is invalid or not as JSON.stringify writes it (\/ and
+ * \u escapes, lone surrogates). Scans are synchronous and reset this state when they start.
+ */
+export function canonicalStringEnd(s: string, i: number): number {
+  plain = false;
+  canonical = CANONICAL;
+  const e = stringEnd(s, i, s.length);
+  return canonical === 0 ? SCAN_INVALID : e;
 }
 
 /**

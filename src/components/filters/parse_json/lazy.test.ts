@@ -9,7 +9,8 @@ import { copyRecord, recordJson, touch, type LogRecord } from '../../../core/rec
 import { Arena } from '../../outputs/_shared/arena.js';
 import { autoId, compileIndex, createBulkEncoder } from '../../outputs/elasticsearch/encode.js';
 import { encodeProtobuf } from '../../outputs/loki/body.js';
-import { LokiEncoder } from '../../outputs/loki/encoder.js';
+import type { LokiEncoder } from '../../outputs/loki/encoder.js';
+import { testLokiEncoder } from '../../../../test/helpers/loki-encoder.js';
 import { lineRecord, testContext } from '../_shared/testing.js';
 import def from './index.js';
 
@@ -55,17 +56,9 @@ const exact = (v: unknown): string =>
   JSON.stringify(v, (_k, x: unknown) => (Object.is(x, -0) ? '-0!' : x));
 
 function loki(): LokiEncoder {
-  return new LokiEncoder(
-    {
-      labels: { job: 'agents', level: '{level}', component: '{component}' },
-      structuredMetadata: [],
-      lineFormat: 'json',
-      messageField: 'message',
-      maxLineBytes: 256_000,
-      rejectOlderThanMs: 0,
-      maxStreams: 10_000,
-    },
-    () => NOW,
+  return testLokiEncoder(
+    { labels: { job: 'agents', level: '{level}', component: '{component}' } },
+    NOW,
   );
 }
 

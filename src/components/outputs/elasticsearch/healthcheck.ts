@@ -4,6 +4,7 @@
 //    target index pattern (templates become `*`). A cluster without security (404, or a 400/500
 //    saying security is disabled) has no privileges to check: that is a pass.
 
+import { excerpt } from '../_shared/excerpt.js';
 import { checkRequest, silentLog, statusHint } from '../_shared/healthcheck.js';
 import { dataStreamIndex } from './encode.js';
 import { esEndpoint, type EsOutputConfig } from './output.js';
@@ -38,7 +39,7 @@ export async function healthcheck(config: EsOutputConfig): Promise<string> {
   const root = await call(prefix || '/', 'GET');
   if (root.status < 200 || root.status >= 300) {
     throw new Error(
-      `GET ${url.origin}${prefix || '/'} answered ${root.status}${statusHint(root.status)}: ${root.body.trim().slice(0, 200)}`,
+      `GET ${url.origin}${prefix || '/'} answered ${root.status}${statusHint(root.status)}: ${excerpt(root.body)}`,
     );
   }
   let version = '';
@@ -67,7 +68,7 @@ export async function healthcheck(config: EsOutputConfig): Promise<string> {
   if (disabled) return `${what}; security disabled, no privileges to check`;
   if (res.status < 200 || res.status >= 300) {
     throw new Error(
-      `POST ${url.origin}${path} answered ${res.status}${statusHint(res.status)}: ${res.body.trim().slice(0, 200)}`,
+      `POST ${url.origin}${path} answered ${res.status}${statusHint(res.status)}: ${excerpt(res.body)}`,
     );
   }
   const body = JSON.parse(res.body) as {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
 import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
 import { encodeJson, encodeProtobuf } from './body.js';
-import { LokiEncoder, type EncoderConfig } from './encoder.js';
+import type { EncoderConfig, LokiEncoder } from './encoder.js';
+import { testLokiEncoder } from '../../../../test/helpers/loki-encoder.js';
 import { canonicalDecimal } from './json-cut.js';
 import { labelsText } from './labels.js';
 import { attributeRejections, parseGoTime } from './rejections.js';
@@ -14,18 +15,13 @@ import { decodePushRequest } from './logproto.js';
 const NOW = Date.parse('2025-03-01T12:00:00Z');
 
 function enc(over: Partial<EncoderConfig> = {}): LokiEncoder {
-  return new LokiEncoder(
+  return testLokiEncoder(
     {
       labels: { job: 'agents', level: '{level}' },
-      structuredMetadata: [],
-      lineFormat: 'json',
-      messageField: 'message',
-      maxLineBytes: 256_000,
       rejectOlderThanMs: 7 * 86_400_000,
-      maxStreams: 10_000,
       ...over,
     },
-    () => NOW,
+    NOW,
   );
 }
 

@@ -2,6 +2,7 @@
 // is needed) with the output's headers, tenant and credentials, on a client of its own. 2xx means
 // the distributor is up and accepts these credentials and this tenant; 204 is what Loki answers.
 
+import { excerpt } from '../_shared/excerpt.js';
 import { checkRequest, silentLog, statusHint } from '../_shared/healthcheck.js';
 import { lokiEndpoint, pushPath, type LokiOutputConfig } from './output.js';
 
@@ -26,7 +27,7 @@ export async function healthcheck(config: LokiOutputConfig): Promise<string> {
     const orgHint =
       res.status === 401 && /org ?id/i.test(res.body) ? ' (multi-tenant Loki: set tenant)' : '';
     throw new Error(
-      `POST ${http.origin}${path} (empty push) answered ${res.status}${orgHint || statusHint(res.status)}: ${res.body.trim().slice(0, 200)}`,
+      `POST ${http.origin}${path} (empty push) answered ${res.status}${orgHint || statusHint(res.status)}: ${excerpt(res.body)}`,
     );
   }
   return `push accepted by ${http.origin}${path} (${res.status})`;

@@ -6,7 +6,14 @@
 // No state between calls: scratch arrays are the caller's (the encoder keeps one of each).
 
 import type { Fields } from '../../../core/record.js';
-import { canonicalDecimal, HEAD, MEMBER, numberJson } from '../../../core/json-scan.js';
+import {
+  canonicalDecimal,
+  canonicalStringEnd,
+  HEAD,
+  indexLike,
+  MEMBER,
+  numberJson,
+} from '../../../core/json-scan.js';
 
 export { canonicalDecimal } from '../../../core/json-scan.js';
 
@@ -192,16 +199,6 @@ function isDropped(raw: string, ks: number, ke: number, drop: readonly string[])
   return false;
 }
 
-/** A key of digits only: V8 orders integer-like keys first, so the text order may differ. */
-function indexLike(raw: string, ks: number, ke: number): boolean {
-  if (ke === ks) return false;
-  for (let i = ks; i < ke; i++) {
-    const c = raw.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
 /** Characters that need a closer look inside strings: escapes, controls, surrogates. */
 // eslint-disable-next-line no-control-regex
 const SPECIAL = /[\\\u0000-\u001f\ud800-\udfff]/;
@@ -222,31 +219,7 @@ function isPlain(raw: string, bytes: number): boolean {
  * it). `plain`: the text has none of SPECIAL, so a string ends at the next quote.
  */
 function stringEnd(raw: string, i: number, plain: boolean): number {
-  if (plain) return raw.indexOf('"', i);
-  const n = raw.length;
-  while (i < n) {
-    const c = raw.charCodeAt(i);
-    if (c === 34) return i;
-    if (c === 92 /* \ */) {
-      const e = raw.charCodeAt(i + 1);
-      // JSON.stringify writes \" \\ \b \f \n \r \t; \/ and \u escapes are not its own.
-      if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) {
-        i += 2;
-        continue;
-      }
-      return -1;
-    }
-    if (c < 32) return -1;
-    if (c >= 0xd800 && c <= 0xdfff) {
-      // A pair is written as is; a lone surrogate would be escaped.
-      const d = raw.charCodeAt(i + 1);
-      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) return -1;
-      i += 2;
-      continue;
-    }
-    i++;
-  }
-  return -1;
+  return plain ? raw.indexOf('"', i) : canonicalStringEnd(raw, i);
 }
 
 /** Index just past the JSON value starting at `i`, or -1 (invalid or not canonical). */

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
 import { encodeJson, encodeProtobuf } from './body.js';
-import { LokiEncoder } from './encoder.js';
+import type { LokiEncoder } from './encoder.js';
+import { testLokiEncoder } from '../../../../test/helpers/loki-encoder.js';
 import { spliceTopKeys, stringifyMasked, withoutPaths } from './json-cut.js';
 import { encodePushRequest, type PushStream } from './logproto.js';
 
@@ -13,17 +14,9 @@ const NOW = Date.parse('2025-03-01T12:00:00Z');
 const DROP = ['level', 'component'];
 
 function enc(maxLineBytes = 256_000): LokiEncoder {
-  return new LokiEncoder(
-    {
-      labels: { job: 'bench', level: '{level}', component: '{component}' },
-      structuredMetadata: [],
-      lineFormat: 'json',
-      messageField: 'message',
-      maxLineBytes,
-      rejectOlderThanMs: 0,
-      maxStreams: 10_000,
-    },
-    () => NOW,
+  return testLokiEncoder(
+    { labels: { job: 'bench', level: '{level}', component: '{component}' }, maxLineBytes },
+    NOW,
   );
 }
 
@@ -245,17 +238,9 @@ describe('JSON lines without label fields', () => {
 });
 
 describe('JSON lines with a label field nested in input metadata (kubernetes)', () => {
-  const mixed = new LokiEncoder(
-    {
-      labels: { job: 'k', level: '{level}', namespace: '{kubernetes.namespace_name}' },
-      structuredMetadata: [],
-      lineFormat: 'json',
-      messageField: 'message',
-      maxLineBytes: 256_000,
-      rejectOlderThanMs: 0,
-      maxStreams: 10_000,
-    },
-    () => NOW,
+  const mixed = testLokiEncoder(
+    { labels: { job: 'k', level: '{level}', namespace: '{kubernetes.namespace_name}' } },
+    NOW,
   );
   const drops = [['level'], ['kubernetes', 'namespace_name']];
   const meta = fc.record(

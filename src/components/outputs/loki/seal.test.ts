@@ -2,7 +2,8 @@ import snappy from 'snappy';
 import { describe, expect, it } from 'vitest';
 import type { LogRecord } from '../../../core/record.js';
 import { encodeProtobuf } from './body.js';
-import { LokiEncoder, type EncoderConfig } from './encoder.js';
+import type { EncoderConfig, LokiEncoder } from './encoder.js';
+import { testLokiEncoder } from '../../../../test/helpers/loki-encoder.js';
 import type { Prepared } from './push.js';
 import { decodePushRequest } from './logproto.js';
 import { Arena } from '../_shared/arena.js';
@@ -12,18 +13,14 @@ import { decodeFrame, encodeFrame } from '../../../core/queue-codec.js';
 const NOW = Date.parse('2025-03-01T12:00:00Z');
 
 function enc(over: Partial<EncoderConfig> = {}): LokiEncoder {
-  return new LokiEncoder(
+  return testLokiEncoder(
     {
       labels: { job: 'agents', level: '{level}' },
       structuredMetadata: ['trace_id'],
-      lineFormat: 'json',
-      messageField: 'message',
-      maxLineBytes: 256_000,
       rejectOlderThanMs: 7 * 86_400_000,
-      maxStreams: 10_000,
       ...over,
     },
-    () => NOW,
+    NOW,
   );
 }
 
