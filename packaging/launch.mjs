@@ -6,8 +6,8 @@
 // - V8_FLAGS (each unless the operator gave the same flag, on node's command line or in
 //   NODE_OPTIONS): --max-semi-space-size=4. V8's young generation grows to 2 x 16 MiB while the
 //   modules load and never shrinks at a steady rate (W5); at 4 MiB, W5 RSS 118-119 -> 100-102 MB
-//   (W5-like probe, Node 24.22, measured with the file input's coalesced reads). Its price at W2
-//   (more survivors promoted): see docs/deployment.md.
+//   (W5-like probe, Node 24.22, measured with a read change that did not land). Its price at W2 (more
+//   survivors promoted): see docs/deployment.md.
 //
 // bin/shiplog.js (dist) re-executes itself once with them (process.execve: same pid, same stdio,
 // so systemd, signals and the tests' pids are unchanged; Node >= 22.15, otherwise it runs as it

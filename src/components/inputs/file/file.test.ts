@@ -179,34 +179,6 @@ describe('file input: reading', () => {
     expect(await metric(h, 'shiplog_input_bytes_total')).toBe(statSync(file).size);
   });
 
-  it('reads a file written in small steady appends a few times a second, not on every append', async () => {
-    const dir = tempDir();
-    const file = path.join(dir, 'app.log');
-    writeFileSync(file, '');
-    await start([file]);
-    await sleep(300);
-    // The first line after a quiet spell is read at once …
-    const t0 = Date.now();
-    appendFileSync(file, lines(0, 1));
-    await capture('cap').waitFor(1, 5000);
-    expect(Date.now() - t0).toBeLessThan(1000);
-    // … the next ones, appended every 20 ms for a second, in a few larger reads (each read
-    // stamps its records with its own time).
-    for (let i = 1; i <= 50; i++) {
-      appendFileSync(file, lines(i, i + 1));
-      await sleep(20);
-    }
-    await capture('cap').waitFor(51, 5000);
-    expectExactlyOnce(messages(), 51);
-    const reads = new Set(
-      capture('cap')
-        .records.slice(1)
-        .map((r) => r.record.timeMs),
-    );
-    expect(reads.size).toBeGreaterThan(1);
-    expect(reads.size).toBeLessThanOrEqual(12);
-  });
-
   it('commits a position only after the output acknowledged it', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'app.log');

@@ -25,13 +25,6 @@ const fstat = (fd: number): Promise<fs.Stats> =>
 
 /** Bytes read after a pause at least this long are checked against the file's head. */
 const HEAD_CHECK_AFTER_MS = 20;
-/**
- * A file the input caught up with less than this long after it last grew is read again this
- * long after that growth, not at once on each watch event: a file written in small steady
- * appends is read a few times a second in larger batches (issue #22). The first write after a
- * quiet spell is still read at once. SHIPLOG_READ_COALESCE_MS overrides it (measurements).
- */
-const COALESCE_MS = Number(process.env.SHIPLOG_READ_COALESCE_MS ?? 250);
 
 export class FileInput extends FileDiscovery implements Input {
   /** Two read buffers: one being processed, one for the read ahead. */
@@ -111,9 +104,7 @@ export class FileInput extends FileDiscovery implements Input {
       }
       let worked = false;
       const round: TailedFile[] = [];
-      const t = Date.now();
-      for (const f of this.open.values())
-        if ((f.dirty && t >= f.readAfter) || t >= f.nextCheck) round.push(f);
+      for (const f of this.open.values()) if (f.dirty || Date.now() >= f.nextCheck) round.push(f);
       for (let i = 0; i < round.length; i++) {
         if (this.aborted) break;
         const f = round[i];
@@ -141,13 +132,9 @@ export class FileInput extends FileDiscovery implements Input {
   private idleWait(): number {
     const now = Date.now();
     let due = this.scanRequested ? now : this.nextScanAt;
-    let deferred = Infinity;
-    for (const f of this.open.values()) {
-      if (f.dirty && f.readAfter > now) deferred = Math.min(deferred, f.readAfter);
-      due = Math.min(due, f.dirty ? Math.max(now, f.readAfter) : f.nextCheck);
-    }
+    for (const f of this.open.values()) due = Math.min(due, f.dirty ? now : f.nextCheck);
     if (due - now > 200) return Math.min(due - now, 1000);
-    return Math.max(1, Math.min(200, this.nextScanAt - now, deferred - now));
+    return Math.min(200, Math.max(1, this.nextScanAt - now));
   }
 
   private readAhead(f: TailedFile, fd: number, base: number, buf: Buffer): void {
@@ -252,10 +239,6 @@ export class FileInput extends FileDiscovery implements Input {
       await this.truncated(f);
       return true;
     }
-    // Caught up with a file that is being written: its next bytes wait for COALESCE_MS after the
-    // last ones (the run loop skips it until then, idleWait sleeps until then).
-    if (!this.ctx.oneShot && !f.detached && now - f.lastGrowth < COALESCE_MS)
-      f.readAfter = f.lastGrowth + COALESCE_MS;
     if (st.size > f.readPos) {
       f.dirty = true;
       return false;
@@ -281,7 +264,7 @@ export class FileInput extends FileDiscovery implements Input {
       this.closeInactive(f, st);
       return false;
     }
-    f.nextCheck = Math.max(now + (idle > 5000 ? 1000 : 200), f.readAfter);
+    f.nextCheck = now + (idle > 5000 ? 1000 : 200);
     return false;
   }
 }

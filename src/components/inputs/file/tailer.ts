@@ -52,8 +52,6 @@ export class TailedFile implements LineSink {
   /** Known to have new bytes (watch event, or the last read was not at EOF). */
   dirty = true;
   nextCheck = 0;
-  /** A watch event does not make the input read this file before then, ms (input.ts). */
-  readAfter = 0;
   records: LogRecord[] = [];
   batchBytes = 0;
   /** When this file got its descriptor (max_open_files: the longest held slot is given up first). */
