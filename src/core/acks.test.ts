@@ -30,4 +30,23 @@ describe('SourceTracker', () => {
     a.release();
     expect(t.committed).toBe('end');
   });
+
+  it('advances over positions inside a record (spansTo) without committing them', () => {
+    const t = new SourceTracker('k', undefined, 0);
+    const other = new SourceTracker('o', undefined, 0);
+    const a = t.track(100);
+    const b = t.track(200);
+    const c = t.track(300);
+    const d = t.track(400);
+    a.spansTo(c); // a record from a's batch into c's: 100 and 200 lie inside it
+    a.spansTo(other.track(1)); // another source: no effect
+    a.release();
+    b.release();
+    expect(t.committed).toBe(0);
+    c.release();
+    expect(t.committed).toBe(300);
+    d.release();
+    expect(t.committed).toBe(400);
+    expect(t.inFlight).toBe(0);
+  });
 });

@@ -6,6 +6,10 @@
 //                                  │ pending → 0
 //                                  ▼
 //   SourceTracker: advance over the done prefix ──▶ CheckpointStore.set(key, pos)
+//
+// A holding filter (multiline) marks the positions that fall inside a record it joined across
+// batches (`spansTo`): the tracker advances over them but never commits one, since a restart there
+// would read the record's last lines again, each as a record of its own.
 
 import type { CheckpointStore } from './checkpoint-store.js';
 
@@ -13,6 +17,8 @@ export class AckToken {
   /** Held references: one for the emitting input until it is dispatched, one per output part. */
   private pending = 1;
   done = false;
+  /** This position lies inside a joined record: never a commit point (see `spansTo`). */
+  inside = false;
 
   constructor(
     private readonly tracker: SourceTracker,
@@ -30,6 +36,16 @@ export class AckToken {
       this.done = true;
       this.tracker.onDone();
     }
+  }
+
+  /**
+   * A record continues from this token's batch into `next`'s (a later batch): this position and
+   * those tracked after it up to `next` (excluded) lie inside that record and are never committed.
+   * The committed position goes from before the record to `next`'s or a later one. No effect when
+   * `next` belongs to another source.
+   */
+  spansTo(next: AckToken): void {
+    if (next.tracker === this.tracker && next !== this) this.tracker.markInside(this, next);
   }
 }
 
@@ -68,12 +84,22 @@ export class SourceTracker {
     this.listeners.push(fn);
   }
 
+  /** @internal AckToken.spansTo: `from` and the tokens after it, up to `to`, are inside a record. */
+  markInside(from: AckToken, to: AckToken): void {
+    const q = this.queue;
+    let i = q.indexOf(from, this.head);
+    if (i < 0) return;
+    for (; i < q.length && q[i] !== to; i++) q[i].inside = true;
+  }
+
   /** @internal */
   onDone(): void {
     let advanced = false;
     while (this.head < this.queue.length && this.queue[this.head].done) {
-      this.committedPos = this.queue[this.head].position;
+      const t = this.queue[this.head];
       this.head++;
+      if (t.inside) continue;
+      this.committedPos = t.position;
       advanced = true;
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {

@@ -144,6 +144,11 @@ export class StreamJoiner {
     if (rec.fields.truncated === true) h.truncated = true;
     const t = hold?.token;
     if (t !== undefined && t !== h.lastToken) {
+      // The record goes on in a later batch: the earlier batch's end (and any batch end of the
+      // same source in between) is inside it. Committed there, a restart would read this
+      // record's remaining lines again as records of their own, after the whole record was
+      // delivered.
+      h.lastToken?.spansTo(t);
       t.retain();
       h.tokens.push(t);
       h.lastToken = t;

@@ -174,6 +174,29 @@ describe('multiline filter in a pipeline: the delivery promise', () => {
     await h.stop();
   });
 
+  it('never commits a batch end inside a joined record, even once that record is acknowledged', async () => {
+    // A record that began in one batch and ended in the next, where the next batch also opens
+    // another record: acknowledging the first must not commit the first batch's end. A restart
+    // there would read the delivered record's last lines again, each as a headless record of
+    // its own (seen with reads coalesced into larger batches, issue #22).
+    const h = await startPipeline(config('ml4'));
+    const s = feeds.get('ml4')!;
+    const c = capture('ml4-cap');
+    const t = TRACES.java[0];
+    const p = TRACES.python[2];
+    s.emit([ORDINARY[0], ...t.slice(0, 4)], 10);
+    s.emit([...t.slice(4), p[0]], 20);
+    expect(messages('ml4-cap')).toEqual([ORDINARY[0], t.join('\n')]);
+    c.release();
+    // Offset 10 lies inside the Java trace; 20 inside the Python one, still held.
+    expect(s.committed()).toBeUndefined();
+    s.emit([...p.slice(1), ORDINARY[1]], 30);
+    expect(messages('ml4-cap')).toEqual([ORDINARY[0], t.join('\n'), p.join('\n'), ORDINARY[1]]);
+    c.release();
+    expect(s.committed()).toBe(30);
+    await h.stop();
+  });
+
   it('a timer-flushed record passes the later filters and holds the checkpoint until acked', async () => {
     const h = await startPipeline(config('ml2'));
     const s = feeds.get('ml2')!;
