@@ -5,18 +5,10 @@
 // Outputs classify; they do not loop.
 
 import Bottleneck from 'bottleneck';
-import {
-  Result,
-  type Chunk,
-  type Sealed,
-  type Sealer,
-  type SendResult,
-  type SenderOptions,
-} from './sender-types.js';
+import { Result, type Chunk, type SendResult, type SenderOptions } from './sender-types.js';
 
 // The contract with outputs lives in sender-types.ts; importers reach it through here.
 export * from './sender-types.js';
-import type { DeadLetter } from './dead-letter.js';
 import { estimateBytes, newRecord, type LogRecord, type OutputBatch } from './record.js';
 import { RetryTimeoutError, RetryableError, abortableSleep, withRetry } from './retry.js';
 import type { DiskQueue, QueueItem } from './queue.js';
@@ -26,33 +18,7 @@ import { BurstEnd } from './sender-burst.js';
 
 export { PROBE_INTERVAL_MS } from './sender-probe.js';
 import { decodeFrame, decodeRecords, encodeRecords, type FrameContent } from './queue-codec.js';
-
-/** An input batch's share of chunks: its tag and ack, never its records (they may be released). */
-interface Owner {
-  tag: string;
-  ack: () => void;
-  remaining: number;
-}
-
-class PendingChunk {
-  records: LogRecord[] = [];
-  /** Records in the chunk (sealed ones are not kept in `records`). */
-  count = 0;
-  sealer: Sealer | undefined;
-  sealed: Sealed | undefined;
-  /** Set when sealing failed: nothing is sent, every record is dead-lettered with this reason. */
-  failed: string | undefined;
-  parts: Array<{ owner: Owner; count: number }> = [];
-  bytes = 0;
-  tagAt(i: number): string {
-    let idx = i;
-    for (const p of this.parts) {
-      if (idx < p.count) return p.owner.tag;
-      idx -= p.count;
-    }
-    return '';
-  }
-}
+import { PendingChunk, type Owner } from './sender-chunk.js';
 
 export class Sender {
   private current = new PendingChunk();
@@ -279,7 +245,7 @@ export class Sender {
       try {
         const compressible = !chunk.sealed || this.o.codec!.compressible === true;
         await storeFrame(queue, content, chunk.count, compressible);
-        this.settle(chunk);
+        chunk.settle();
       } catch (e) {
         // Closed at the deadline: never acknowledged, so the source reads it again.
         if (!this.signal.aborted)
@@ -374,8 +340,8 @@ export class Sender {
     const dead: Array<{ at: number; reason: string }> = [];
     if (chunk.failed !== undefined) {
       const all = Array.from({ length: chunk.count }, (_, at) => ({ at, reason: chunk.failed! }));
-      await this.o.deadLetter.write(this.deadLetters(chunk, all));
-      this.settle(chunk);
+      await this.o.deadLetter.write(chunk.deadLetters(all));
+      chunk.settle();
       return true;
     }
     let throttled = false;
@@ -452,8 +418,8 @@ export class Sender {
       if (live) for (const at of live) dead.push({ at, reason });
       else for (let at = 0; at < chunk.count; at++) dead.push({ at, reason });
     }
-    if (dead.length > 0) await this.o.deadLetter.write(this.deadLetters(chunk, dead));
-    this.settle(chunk);
+    if (dead.length > 0) await this.o.deadLetter.write(chunk.deadLetters(dead));
+    chunk.settle();
     return true;
   }
 
@@ -468,29 +434,6 @@ export class Sender {
         ? this.probed.sleep(ms, signal)
         : abortableSleep(ms, signal);
     return sleep.finally(() => this.backingOff--);
-  }
-
-  /** The chunk is done: acknowledge each input batch whose last chunk this was. */
-  private settle(chunk: PendingChunk): void {
-    for (const p of chunk.parts) if (--p.owner.remaining === 0) p.owner.ack();
-  }
-
-  private deadLetters(
-    chunk: PendingChunk,
-    dead: Array<{ at: number; reason: string }>,
-  ): DeadLetter[] {
-    let records: LogRecord[];
-    if (chunk.sealed || chunk.failed !== undefined) {
-      try {
-        if (!chunk.sealed) throw new Error(chunk.failed);
-        records = chunk.sealed.restore(dead.map((d) => d.at));
-      } catch (e) {
-        // Never lose the fact of a rejection: record what is known without the content.
-        const why = (e as Error).message;
-        records = dead.map(() => newRecord({ unrestorable: why }));
-      }
-    } else records = dead.map((d) => chunk.records[d.at]);
-    return dead.map((d, k) => ({ record: records[k], reason: d.reason, tag: chunk.tagAt(d.at) }));
   }
 }
 
