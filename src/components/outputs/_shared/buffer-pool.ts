@@ -14,9 +14,13 @@ export class BufferPool {
   /** At most `max` buffers wait in the pool; more given back are left to the GC. */
   constructor(private readonly max = 4) {}
 
-  /** A buffer given back earlier, or a new one of `size` bytes. */
+  /**
+   * A buffer of at least `size` bytes given back earlier, or a new one of `size` bytes. Smaller
+   * ones (given back before the arena grew) are dropped: the arena would only grow them again.
+   */
   take(size: number): Buffer<ArrayBuffer> {
-    const buf = this.free.pop();
+    let buf = this.free.pop();
+    while (buf !== undefined && buf.length < size) buf = this.free.pop();
     if (buf === undefined) return Buffer.allocUnsafeSlow(size);
     this.reused++;
     return buf;
