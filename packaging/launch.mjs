@@ -7,7 +7,7 @@
 //   NODE_OPTIONS):
 //   --max-semi-space-size=4. V8's young generation grows to 2 x 16 MiB while the modules load and
 //   never shrinks at a steady rate (W5); at 4 MiB, W5 RSS 118-119 -> 100-102 MB (W5-like probe,
-//   Node 24.22, measured with a read change that did not land). Its price at W2 (more survivors
+//   Node 24.22, measured with the file input's coalesced reads). Its price at W2 (more survivors
 //   promoted): see docs/deployment.md.
 //   --heap-growing-percent=50: the old generation's next limit is 1.5 x what survived the last
 //   full GC (V8 otherwise picks up to 4x on a large host). During a burst (W2) most of what is

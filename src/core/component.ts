@@ -43,6 +43,12 @@ export interface Filter extends Lifecycle {
    * filter do not pay for it.
    */
   readonly holds?: boolean;
+  /**
+   * A holding filter that emits what it holds once nothing joined it for this long, ms (multiline
+   * flush_timeout): inputs must not hold back bytes of a growing source that long
+   * (InputContext.holdTimeoutMs).
+   */
+  readonly holdTimeoutMs?: number;
   /** Backpressure from a filter (throttle with action: block): a promise while it wants inputs to wait. */
   pressure?(): Promise<void> | undefined;
 }
@@ -86,6 +92,11 @@ export interface InputContext extends BaseContext {
   checkpoints: CheckpointStore;
   /** True in `shiplog backfill`: read to the end, then finish. */
   oneShot: boolean;
+  /**
+   * The shortest Filter.holdTimeoutMs in the pipeline, if any: an input that defers reads of a
+   * growing source (the file input's read coalescing) defers them well below it.
+   */
+  holdTimeoutMs?: number;
 }
 
 export interface FilterContext extends BaseContext {

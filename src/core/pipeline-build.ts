@@ -146,6 +146,7 @@ export function buildInputs(
   config: PipelineConfig,
   deps: PipelineDeps,
   emit: (inputId: string, batch: InputBatch) => Promise<void> | undefined,
+  holdTimeoutMs?: number,
 ): InputSlot[] {
   const { log, metrics, ledger } = deps;
   const dataDir = config.service.data_dir;
@@ -168,6 +169,7 @@ export function buildInputs(
         signal: abort.signal,
         checkpoints: store,
         oneShot: deps.oneShot ?? false,
+        holdTimeoutMs,
         emit: (batch) => emit(id, batch),
         source: (key) => new SourceTracker(prefix + key, store, store.get(prefix + key)),
         forget: (key) => store.delete(prefix + key),

@@ -61,7 +61,11 @@ export class Pipeline {
       deps,
       () => this.state === 'stopping',
     );
-    this.inputs = buildInputs(config, deps, (id, batch) => this.flow.emit(id, batch));
+    let holdMs: number | undefined;
+    for (const s of this.filters)
+      if (s.filter.holdTimeoutMs !== undefined)
+        holdMs = Math.min(holdMs ?? Infinity, s.filter.holdTimeoutMs);
+    this.inputs = buildInputs(config, deps, (id, batch) => this.flow.emit(id, batch), holdMs);
     this.flow.updateBufferGauges();
   }
 

@@ -39,6 +39,7 @@ export default defineFilter({
     };
     return {
       holds: true,
+      holdTimeoutMs: compiled.flushTimeout,
       async start() {
         timer ??= setInterval(() => {
           flush(false);

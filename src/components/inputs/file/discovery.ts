@@ -244,7 +244,7 @@ export abstract class FileDiscovery extends FileGzip {
           this.scanRequested = true;
         } else {
           const f = this.byPath.get(path.join(dir, name.toString()));
-          if (f) f.dirty = true;
+          if (f) f.dirty = f.touched = true;
         }
         this.wake();
       });

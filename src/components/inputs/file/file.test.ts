@@ -179,6 +179,34 @@ describe('file input: reading', () => {
     expect(await metric(h, 'shiplog_input_bytes_total')).toBe(statSync(file).size);
   });
 
+  it('reads a file written in small steady appends a few times a second, not on every append', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'app.log');
+    writeFileSync(file, '');
+    await start([file]);
+    await sleep(300);
+    // The first line after a quiet spell is read at once …
+    const t0 = Date.now();
+    appendFileSync(file, lines(0, 1));
+    await capture('cap').waitFor(1, 5000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    // … the next ones, appended every 20 ms for a second, in a few larger reads (each read
+    // stamps its records with its own time).
+    for (let i = 1; i <= 50; i++) {
+      appendFileSync(file, lines(i, i + 1));
+      await sleep(20);
+    }
+    await capture('cap').waitFor(51, 5000);
+    expectExactlyOnce(messages(), 51);
+    const reads = new Set(
+      capture('cap')
+        .records.slice(1)
+        .map((r) => r.record.timeMs),
+    );
+    expect(reads.size).toBeGreaterThan(1);
+    expect(reads.size).toBeLessThanOrEqual(12);
+  });
+
   it('commits a position only after the output acknowledged it', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'app.log');
@@ -316,6 +344,100 @@ describe('file input: rotation and restarts', () => {
     await sleep(200);
     expectExactlyOnce(messages(), n);
     expect(await metric(h, 'shiplog_file_truncations_total')).toBeGreaterThanOrEqual(5);
+  });
+
+  it('copytruncate twice while a read is deferred (coalescing): the generation between them is read too', async () => {
+    // A long deferral (2 s) so both truncations fall in it whatever the host's load.
+    const env = process.env.SHIPLOG_READ_COALESCE_MS;
+    process.env.SHIPLOG_READ_COALESCE_MS = '2000';
+    try {
+      const dir = tempDir();
+      const file = path.join(dir, 'app.log');
+      writeFileSync(file, lines(0, 1000));
+      const h = await start([file]);
+      await capture('cap').waitFor(1000);
+      // Just read: the next read of this file is deferred until 2 s after this one. Meanwhile:
+      // the rest of generation 1, copied and truncated; generation 2 (shorter than the read
+      // position), copied and truncated; generation 3. Each step gives the input a turn.
+      const t0 = Date.now();
+      const steps: Array<() => void> = [
+        () => appendFileSync(file, lines(1000, 1200)),
+        () => copyFileSync(file, `${file}.1`),
+        () => truncateSync(file, 0),
+        () => appendFileSync(file, lines(1200, 1500)),
+        () => copyFileSync(file, `${file}.2`),
+        () => truncateSync(file, 0),
+        () => appendFileSync(file, lines(1500, 1700)),
+      ];
+      for (const s of steps) {
+        s();
+        await sleep(50);
+      }
+      expect(Date.now() - t0).toBeLessThan(2000);
+      await capture('cap').waitFor(1700, 10_000);
+      await sleep(300);
+      expectExactlyOnce(messages(), 1700);
+      expect(await metric(h, 'shiplog_file_truncations_total')).toBe(2);
+    } finally {
+      if (env === undefined) delete process.env.SHIPLOG_READ_COALESCE_MS;
+      else process.env.SHIPLOG_READ_COALESCE_MS = env;
+    }
+  });
+
+  it('a deferred read is not deferred once four read buffers are waiting', async () => {
+    const env = process.env.SHIPLOG_READ_COALESCE_MS;
+    process.env.SHIPLOG_READ_COALESCE_MS = '5000';
+    try {
+      const dir = tempDir();
+      const file = path.join(dir, 'app.log');
+      writeFileSync(file, lines(0, 100));
+      await start([file], { read_buffer: '16KiB' });
+      await capture('cap').waitFor(100);
+      // Deferred for 5 s from here; 40 bytes a line: 64 KiB waiting after ~1,640 lines.
+      const t0 = Date.now();
+      appendFileSync(file, lines(100, 200));
+      await sleep(100);
+      appendFileSync(file, lines(200, 3000));
+      await capture('cap').waitFor(3000, 10_000);
+      expect(Date.now() - t0).toBeLessThan(2500);
+      expectExactlyOnce(messages(), 3000);
+    } finally {
+      if (env === undefined) delete process.env.SHIPLOG_READ_COALESCE_MS;
+      else process.env.SHIPLOG_READ_COALESCE_MS = env;
+    }
+  });
+
+  it('a multiline filter downstream defers reads at most half its flush_timeout: a trace written in two steps stays whole', async () => {
+    const env = process.env.SHIPLOG_READ_COALESCE_MS;
+    process.env.SHIPLOG_READ_COALESCE_MS = '3000';
+    try {
+      const dir = tempDir();
+      const file = path.join(dir, 'app.log');
+      writeFileSync(file, 'first\n');
+      const h = await startPipeline({
+        pipeline: {
+          inputs: [{ type: 'file', id: 'f', paths: [file], scan_interval: '100ms' }],
+          filters: [{ type: 'multiline', start_pattern: '^[^ ]', flush_timeout: '1s' }],
+          outputs: [{ type: 'capture', id: 'cap', auto_ack: true, ...ACK_ON_DELIVERY }],
+        },
+      });
+      running.push(h);
+      const bytes = () => metric(h, 'shiplog_input_bytes_total');
+      await waitUntil(async () => (await bytes()) >= 6, 5000, 'first read');
+      // Read just now: the next read is deferred (3 s, lowered to 500 ms by the filter's 1 s).
+      const part1 = 'Trace begins\n  at one\n';
+      appendFileSync(file, part1);
+      await waitUntil(async () => (await bytes()) >= 6 + part1.length, 8000, 'part 1 read');
+      // Part 1 was just read and is held by the filter; once the input found the end of the file,
+      // part 2 waits for the next read.
+      await sleep(100);
+      appendFileSync(file, '  at two\nnext\n');
+      await capture('cap').waitFor(3, 10_000);
+      expect(messages()).toEqual(['first', 'Trace begins\n  at one\n  at two', 'next']);
+    } finally {
+      if (env === undefined) delete process.env.SHIPLOG_READ_COALESCE_MS;
+      else process.env.SHIPLOG_READ_COALESCE_MS = env;
+    }
   });
 
   it('copytruncate and the next generation written past the read position during a pause: the rest from the copy, the new one from 0', async () => {

@@ -52,6 +52,10 @@ export class TailedFile implements LineSink {
   /** Known to have new bytes (watch event, or the last read was not at EOF). */
   dirty = true;
   nextCheck = 0;
+  /** A watch event does not make the input read this file before then, ms (input.ts). */
+  readAfter = 0;
+  /** A watch event arrived since the file was last read or looked at (input.ts recheck). */
+  touched = false;
   records: LogRecord[] = [];
   batchBytes = 0;
   /** When this file got its descriptor (max_open_files: the longest held slot is given up first). */
@@ -132,6 +136,16 @@ export class TailedFile implements LineSink {
     const n = this.before.length;
     if (this.fd === undefined || n === 0 || this.readPos < n) return false;
     return !readAt(this.fd, this.readPos - n, n).equals(this.before);
+  }
+
+  /**
+   * A rewrite of this file past readPos can be told (beforeChanged) and its copy found (by the
+   * fingerprint and the bytes before readPos): bytes of it were read since it was opened or
+   * truncated. Until then a truncation that leaves the file no shorter than readPos (0) is
+   * invisible, and what was written before it unrecoverable.
+   */
+  rewriteDetectable(): boolean {
+    return this.before.length > 0 && this.fl > 0;
   }
 
   /** Restore verification data from a saved position. */

@@ -99,6 +99,7 @@ export class KubernetesInput implements Input {
       signal: ctx.signal,
       checkpoints: ctx.checkpoints,
       oneShot: ctx.oneShot,
+      holdTimeoutMs: ctx.holdTimeoutMs,
       emit: (batch) => this.onBatch(batch),
       source: (key) => {
         const real = ctx.source(key);
@@ -109,6 +110,9 @@ export class KubernetesInput implements Input {
       savedSources: () => ctx.savedSources(),
     };
     this.file = new FileInput(fileCfg, inner);
+    // Its multiline joins after the file input and cannot see unread bytes: reads of a growing
+    // file are deferred at most half its flush_timeout (as for a multiline filter).
+    if (this.multiline) this.file.capReadDelay(this.multiline.flushTimeout);
   }
 
   async start(): Promise<void> {
