@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Arena } from '../_shared/arena.js';
@@ -65,7 +66,61 @@ describe('document ids', () => {
     const c = rec({ message: 'a' }, 1, { sourceId: 'dev1:ino2:fp:1235' });
     expect(autoId(a)).toBe(autoId(b));
     expect(autoId(a)).not.toBe(autoId(c));
-    expect(autoId(a)).toMatch(/^[A-Za-z0-9_-]{27}$/);
+    expect(autoId(a)).toMatch(/^[A-Za-z0-9_-]{22}\.1234$/);
+  });
+
+  it('auto: a file position is the hash of its source and the offset, the same whatever came before', () => {
+    const sid = (s: string) => rec({}, 0, { sourceId: s });
+    const k = '2049:1234:0123456789abcdef.deadbeef';
+    const first = autoId(sid(`${k}:0`));
+    expect(first).toBe(`${createHash('sha256').update(k).digest('base64url').slice(0, 22)}.0`);
+    expect(autoId(sid(`${k}:270`))).toBe(`${first.slice(0, 22)}.270`);
+    // Another source in between, then back: the same ids as read in order.
+    const other = autoId(sid('2049:99:fedcba9876543210.00000001:270'));
+    expect(other).not.toBe(`${first.slice(0, 22)}.270`);
+    expect(other.endsWith('.270')).toBe(true);
+    expect(autoId(sid(`${k}:270`))).toBe(`${first.slice(0, 22)}.270`);
+    // The cached head followed by more than an offset: its own head, not the cached one's.
+    const longer = autoId(sid(`${k}:12:34`));
+    expect(longer).toBe(
+      `${createHash('sha256').update(`${k}:12`).digest('base64url').slice(0, 22)}.34`,
+    );
+    expect(autoId(sid(`${k}:12:34`))).toBe(longer);
+    // Not an offset (a journald cursor, letters, too long): a hash of the whole sourceId.
+    for (const s of [
+      'journald:s=ab;i=1f;b=cd;m=2;t=3;x=4',
+      `${k}:`,
+      `${k}:12a`,
+      `${k}:${'9'.repeat(21)}`,
+      '123',
+    ])
+      expect(autoId(sid(s))).toBe(createHash('sha256').update(s).digest('base64url').slice(0, 27));
+  });
+
+  it('auto: distinct sourceIds give distinct ids, in any order', () => {
+    const part = fc.constantFrom('', ':', '1', '12', 'a', '9'.repeat(20), '.', 'x:1');
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(part, { maxLength: 5 }).map((p) => p.join('')),
+          { maxLength: 30 },
+        ),
+        (sids) => {
+          const byId = new Map<string, string>();
+          for (const s of [...sids, ...[...sids].reverse()]) {
+            const id = autoId(rec({}, 0, { sourceId: s }));
+            const seen = byId.get(id);
+            if (seen !== undefined) expect(seen).toBe(s);
+            byId.set(id, s);
+          }
+          // Each sourceId has one id, whatever was asked before.
+          const once = new Map(sids.map((s) => [s, autoId(rec({}, 0, { sourceId: s }))]));
+          for (const s of [...sids].reverse())
+            expect(autoId(rec({}, 0, { sourceId: s }))).toBe(once.get(s));
+        },
+      ),
+      { numRuns: 500, seed: 23 },
+    );
   });
 
   it('auto without sourceId: a hash of the record JSON and its time', () => {
@@ -246,13 +301,13 @@ describe('IsoMs', () => {
 });
 
 describe('autoId', () => {
-  it('is 27 base64url characters: written as "<id>" without escaping', () => {
+  it('is base64url characters, a dot and digits: written as "<id>" without escaping', () => {
     fc.assert(
       fc.property(fc.option(fc.string()), fc.jsonValue(), (sourceId, v) => {
         const r: LogRecord = { fields: { v }, timeMs: 1, timeNs: 0 };
         if (sourceId !== null) r.sourceId = sourceId;
         const id = autoId(r);
-        expect(id).toMatch(/^[A-Za-z0-9_-]{27}$/);
+        expect(id).toMatch(/^(?:[A-Za-z0-9_-]{27}|[A-Za-z0-9_-]{22}\.\d{1,20})$/);
         expect(JSON.stringify(id)).toBe(`"${id}"`);
       }),
       { numRuns: 300, seed: 17 },

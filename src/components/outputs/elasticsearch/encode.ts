@@ -157,13 +157,59 @@ export function compileId(spec: string): IdFn {
 }
 
 /**
- * sha256 (hardware-accelerated on current CPUs, faster than sha1 here) cut to 27 base64url chars:
- * 162 bits, far beyond any collision risk in one index, and short ids keep the index small.
- * `json` may be passed when the caller already serialised the record.
+ * A record's `_id` under `document_id: auto`, in one of two forms that never meet ('.' is not a
+ * base64url character):
+ * - `<h>.<offset>` for a sourceId `<head>:<offset>` (decimal digits after its last ':': the file
+ *   and kubernetes inputs' `<dev>:<ino>:<fingerprint>.<nonce>:<byte offset>`): h is sha256 of
+ *   the head cut to 22 base64url chars (132 bits), computed once per head (the last one is kept),
+ *   and the offset is copied. Distinct sourceIds give distinct ids: the same head means another
+ *   offset, another head another hash. Hashing each record's sourceId cost W4 0.34 s of its
+ *   main thread per 500k lines; this costs a compare and a concatenation.
+ * - otherwise (journald cursors, records without a sourceId) sha256 of the sourceId, or of the
+ *   record's JSON and time, cut to 27 base64url chars (162 bits: one hash per record).
+ * Both are deterministic: a replay yields the ids of the first attempt. `json` may be passed when
+ * the caller already serialised the record.
  */
 export function autoId(record: LogRecord, json?: string): string {
-  const key = record.sourceId ?? `${json ?? recordJson(record)}\n${record.timeMs}.${record.timeNs}`;
-  return hash('sha256', key, 'base64url').slice(0, 27);
+  const sid = record.sourceId;
+  if (sid === undefined)
+    return hash(
+      'sha256',
+      `${json ?? recordJson(record)}\n${record.timeMs}.${record.timeNs}`,
+      'base64url',
+    ).slice(0, 27);
+  // The head of the last sourceId, when its offsets follow (a file read in order).
+  const h = lastHead.length;
+  if (
+    lastHash !== '' &&
+    sid.length > h + 1 &&
+    sid.charCodeAt(h) === 58 &&
+    sid.startsWith(lastHead) &&
+    digitsFrom(sid, h + 1)
+  )
+    return lastHash + sid.slice(h + 1);
+  const colon = sid.lastIndexOf(':');
+  if (colon >= 0 && digitsFrom(sid, colon + 1)) {
+    lastHead = sid.slice(0, colon);
+    lastHash = hash('sha256', lastHead, 'base64url').slice(0, 22) + '.';
+    return lastHash + sid.slice(colon + 1);
+  }
+  return hash('sha256', sid, 'base64url').slice(0, 27);
+}
+
+/** The head of the last `<head>:<offset>` sourceId, and its hash with the '.' (autoId). */
+let lastHead = '';
+let lastHash = '';
+
+/** `s[from..]` is 1 to 20 decimal digits (a byte offset; an `_id` stays far under 512 bytes). */
+function digitsFrom(s: string, from: number): boolean {
+  const n = s.length;
+  if (n - from > 20 || n === from) return false;
+  for (let i = from; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
