@@ -228,16 +228,60 @@ describe('encodeInto (sealing) writes raw records without building their lines',
     fc.constant(undefined),
   );
 
+  it('lines of several files interleaved: each action line names its own file', () => {
+    const recs = (
+      [
+        ['f1:5', '{"a":1}'],
+        ['f2:é:7', '{"b":2}'],
+        ['f1:9', '{"c":3}'],
+        ['f1:12', '{"d":4}'],
+        ['journald:s=1;i=2', '{"e":5}'],
+        ['f2:é:8', '{"f":6}'],
+      ] as const
+    ).map(([sourceId, raw], i) =>
+      rec(JSON.parse(raw) as Record<string, unknown>, Date.UTC(2024, 0, 1) + i * 999, {
+        raw,
+        sourceId,
+      }),
+    );
+    const enc = () =>
+      createBulkEncoder({
+        index: compileIndex('i-%Y'),
+        action: 'create',
+        id: compileId('auto'),
+        timeKey: '@timestamp',
+      });
+    const arena = new Arena();
+    enc().encodeInto(recs, 0, recs.length, arena, []);
+    const lines = arena.buf.toString('utf8', 0, arena.used).split('\n');
+    const ids = recs.map((r) => autoId(r));
+    expect(new Set(ids).size).toBe(recs.length);
+    for (let i = 0; i < recs.length; i++)
+      expect(JSON.parse(lines[2 * i])).toEqual({ create: { _index: 'i-2024', _id: ids[i] } });
+    expect(arena.buf.subarray(0, arena.used).toString()).toBe(enc().encode(recs).toString());
+  });
+
   it('the same bytes as the string path (encode), raw or not, with metadata, time or not', () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.tuple(fieldsArb, fileArb, fc.boolean(), fc.boolean(), fc.nat(999_999), fc.boolean()),
+          fc.tuple(
+            fieldsArb,
+            fileArb,
+            fc.boolean(),
+            fc.boolean(),
+            fc.nat(999_999),
+            fc.boolean(),
+            // No sourceId, file positions of two files, offsets too long, a journald cursor.
+            fc.constantFrom(undefined, 'k:', 'k2:é:', 'k:1', 'journald:s=1;i=2'),
+            fc.oneof(fc.nat(5000), fc.constant(-1001), fc.constant(8.64e15 + 1)),
+          ),
           { minLength: 1, maxLength: 10 },
         ),
-        fc.constantFrom('', '@timestamp'),
+        fc.constantFrom('', '@timestamp', 'tïme'),
         fc.constantFrom('auto', 'none', '{a}'),
-        (rows, timeKey, idSpec) => {
+        fc.constantFrom('i-%Y', 'é-{a}'),
+        (rows, timeKey, idSpec, indexSpec) => {
           let id: ReturnType<typeof compileId>;
           try {
             id = compileId(idSpec);
@@ -245,8 +289,8 @@ describe('encodeInto (sealing) writes raw records without building their lines',
             return;
           }
           const enc = () =>
-            createBulkEncoder({ index: compileIndex('i-%Y'), action: 'create', id, timeKey });
-          const recs = rows.map(([parsed, file, withRaw, withFile, ns, spaced], i) => {
+            createBulkEncoder({ index: compileIndex(indexSpec), action: 'create', id, timeKey });
+          const recs = rows.map(([parsed, file, withRaw, withFile, ns, spaced, sid, ms], i) => {
             const line = { ...parsed };
             delete line.file;
             // A line holds no newline: whitespace-formatted JSON on one line.
@@ -256,10 +300,10 @@ describe('encodeInto (sealing) writes raw records without building their lines',
             const fields: Record<string, unknown> = withFile ? { ...line, file } : line;
             const r: LogRecord = {
               fields,
-              timeMs: Date.UTC(2024, 0, 1) + i,
+              timeMs: Date.UTC(2024, 0, 1) + i * 997 + ms,
               timeNs: ns % 3 ? 0 : ns,
             };
-            if (i % 2) r.sourceId = `k:${i}`;
+            if (sid !== undefined) r.sourceId = sid === 'k:1' ? `k:${'1'.repeat(21)}` : sid + i;
             if (withRaw) {
               r.raw = raw;
               if (withFile) r.rawExtra = ['file'];
@@ -268,8 +312,15 @@ describe('encodeInto (sealing) writes raw records without building their lines',
           });
           const arena = new Arena();
           const ends: number[] = [];
+          let want: Buffer;
+          try {
+            want = enc().encode(recs);
+          } catch {
+            // A time Date cannot write: both paths throw.
+            expect(() => enc().encodeInto(recs, 0, recs.length, arena, ends)).toThrow(RangeError);
+            return;
+          }
           enc().encodeInto(recs, 0, recs.length, arena, ends);
-          const want = enc().encode(recs);
           expect(arena.buf.subarray(0, arena.used).toString('hex')).toBe(want.toString('hex'));
           expect(ends).toHaveLength(recs.length);
           expect(ends.at(-1)).toBe(arena.used);
@@ -297,6 +348,27 @@ describe('IsoMs', () => {
     );
     for (const bad of [NaN, Infinity, 8.64e15 + 1])
       expect(() => iso.format(bad)).toThrow(RangeError);
+  });
+
+  it('writes the bytes of format', () => {
+    const iso = new IsoMs();
+    const buf = Buffer.alloc(64);
+    const ms = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: 1.7e12, max: 1.7e12 + 5000 }),
+      fc.integer({ min: -3000, max: 3000 }),
+      fc.double({ min: -1e13, max: 1e13, noNaN: true }),
+    );
+    fc.assert(
+      fc.property(fc.array(ms, { maxLength: 20 }), (xs) => {
+        for (const x of xs) {
+          const end = iso.write(buf, 3, x);
+          expect(buf.toString('latin1', 3, end)).toBe(new Date(x).toISOString());
+        }
+      }),
+      { numRuns: 300, seed: 29 },
+    );
+    expect(() => iso.write(buf, 0, NaN)).toThrow(RangeError);
   });
 });
 
