@@ -14,7 +14,7 @@ import type { Logger } from '../../../telemetry/logger.js';
 import { options as esOptions } from '../elasticsearch/config.js';
 import { options as lokiOptions } from '../loki/config.js';
 import { resolveAuth } from './auth.js';
-import { HttpEndpoint, type EndpointSpec } from './endpoint.js';
+import { HEAD_BYTES, HttpEndpoint, type EndpointSpec } from './endpoint.js';
 import { classifyStatus } from './status.js';
 
 const SECRET = 's3cr3t-Value-42';
@@ -299,5 +299,70 @@ describe('status classification and health', () => {
       signal: new AbortController().signal,
     });
     expect(f).toMatchObject({ kind: 'failure', permanent: true, status: 'invalid_argument' });
+  });
+});
+
+describe('skip: a 2xx body read only as far as its head', () => {
+  /** A server answering `status` with `body`, written in pieces of `piece` bytes. */
+  async function answering(status: number, body: Buffer, piece = body.length) {
+    const s = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        let at = 0;
+        const next = (): void => {
+          if (at >= body.length) return void res.end();
+          res.write(body.subarray(at, at + piece));
+          at += piece;
+          setImmediate(next);
+        };
+        next();
+      });
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  }
+  const items = Array.from({ length: 2000 }, () => '{"create":{"status":201}}').join(',');
+  const ok = `{"errors":false,"items":[${items}]}`;
+  const signal = new AbortController().signal;
+
+  it('an accepted head is the answer text; the rest is dropped and the connection reused', async () => {
+    for (const piece of [7, 1000, ok.length]) {
+      const { e } = endpoint(await answering(200, Buffer.from(ok), piece), {});
+      e.start({});
+      const heads: string[] = [];
+      const skip = (h: string) => (heads.push(h), h.startsWith('{"errors":false'));
+      for (let i = 0; i < 3; i++) {
+        const res = await e.exchange({ path: '/', body: 'x', signal, skip });
+        expect(res).toMatchObject({ kind: 'answer', verdict: 'ok', text: ok.slice(0, HEAD_BYTES) });
+      }
+      expect(heads).toEqual(Array(3).fill(ok.slice(0, HEAD_BYTES)));
+    }
+  });
+
+  it('a refused head, a short body, a BOM or a non-2xx: the whole text, as without skip', async () => {
+    const bad = `{"errors":true,"items":[${items},{"create":{"status":400,"error":{"type":"é"}}}]}`;
+    const cases: Array<[number, string, number]> = [
+      [200, bad, 5],
+      [200, '{"errors":false}', 3],
+      [200, `\ufeff${bad}`, 100],
+      [500, ok, 1000],
+      [201, '', 1],
+    ];
+    for (const [status, text, piece] of cases) {
+      const body = Buffer.from(text);
+      const { e } = endpoint(await answering(status, body, piece), {});
+      e.start({});
+      const plain = await e.exchange({ path: '/', body: 'x', signal });
+      const skipped = await e.exchange({
+        path: '/',
+        body: 'x',
+        signal,
+        skip: (h) => h.startsWith('{"errors":false') && h.length >= HEAD_BYTES,
+      });
+      expect({ ...skipped, headers: {} }).toEqual({ ...plain, headers: {} });
+      expect((skipped as { text: string }).text).toBe(text.replace(/^\ufeff/, ''));
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Arena } from '../_shared/arena.js';
@@ -65,7 +66,61 @@ describe('document ids', () => {
     const c = rec({ message: 'a' }, 1, { sourceId: 'dev1:ino2:fp:1235' });
     expect(autoId(a)).toBe(autoId(b));
     expect(autoId(a)).not.toBe(autoId(c));
-    expect(autoId(a)).toMatch(/^[A-Za-z0-9_-]{27}$/);
+    expect(autoId(a)).toMatch(/^[A-Za-z0-9_-]{22}\.1234$/);
+  });
+
+  it('auto: a file position is the hash of its source and the offset, the same whatever came before', () => {
+    const sid = (s: string) => rec({}, 0, { sourceId: s });
+    const k = '2049:1234:0123456789abcdef.deadbeef';
+    const first = autoId(sid(`${k}:0`));
+    expect(first).toBe(`${createHash('sha256').update(k).digest('base64url').slice(0, 22)}.0`);
+    expect(autoId(sid(`${k}:270`))).toBe(`${first.slice(0, 22)}.270`);
+    // Another source in between, then back: the same ids as read in order.
+    const other = autoId(sid('2049:99:fedcba9876543210.00000001:270'));
+    expect(other).not.toBe(`${first.slice(0, 22)}.270`);
+    expect(other.endsWith('.270')).toBe(true);
+    expect(autoId(sid(`${k}:270`))).toBe(`${first.slice(0, 22)}.270`);
+    // The cached head followed by more than an offset: its own head, not the cached one's.
+    const longer = autoId(sid(`${k}:12:34`));
+    expect(longer).toBe(
+      `${createHash('sha256').update(`${k}:12`).digest('base64url').slice(0, 22)}.34`,
+    );
+    expect(autoId(sid(`${k}:12:34`))).toBe(longer);
+    // Not an offset (a journald cursor, letters, too long): a hash of the whole sourceId.
+    for (const s of [
+      'journald:s=ab;i=1f;b=cd;m=2;t=3;x=4',
+      `${k}:`,
+      `${k}:12a`,
+      `${k}:${'9'.repeat(21)}`,
+      '123',
+    ])
+      expect(autoId(sid(s))).toBe(createHash('sha256').update(s).digest('base64url').slice(0, 27));
+  });
+
+  it('auto: distinct sourceIds give distinct ids, in any order', () => {
+    const part = fc.constantFrom('', ':', '1', '12', 'a', '9'.repeat(20), '.', 'x:1');
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(part, { maxLength: 5 }).map((p) => p.join('')),
+          { maxLength: 30 },
+        ),
+        (sids) => {
+          const byId = new Map<string, string>();
+          for (const s of [...sids, ...[...sids].reverse()]) {
+            const id = autoId(rec({}, 0, { sourceId: s }));
+            const seen = byId.get(id);
+            if (seen !== undefined) expect(seen).toBe(s);
+            byId.set(id, s);
+          }
+          // Each sourceId has one id, whatever was asked before.
+          const once = new Map(sids.map((s) => [s, autoId(rec({}, 0, { sourceId: s }))]));
+          for (const s of [...sids].reverse())
+            expect(autoId(rec({}, 0, { sourceId: s }))).toBe(once.get(s));
+        },
+      ),
+      { numRuns: 500, seed: 23 },
+    );
   });
 
   it('auto without sourceId: a hash of the record JSON and its time', () => {
@@ -173,16 +228,60 @@ describe('encodeInto (sealing) writes raw records without building their lines',
     fc.constant(undefined),
   );
 
+  it('lines of several files interleaved: each action line names its own file', () => {
+    const recs = (
+      [
+        ['f1:5', '{"a":1}'],
+        ['f2:é:7', '{"b":2}'],
+        ['f1:9', '{"c":3}'],
+        ['f1:12', '{"d":4}'],
+        ['journald:s=1;i=2', '{"e":5}'],
+        ['f2:é:8', '{"f":6}'],
+      ] as const
+    ).map(([sourceId, raw], i) =>
+      rec(JSON.parse(raw) as Record<string, unknown>, Date.UTC(2024, 0, 1) + i * 999, {
+        raw,
+        sourceId,
+      }),
+    );
+    const enc = () =>
+      createBulkEncoder({
+        index: compileIndex('i-%Y'),
+        action: 'create',
+        id: compileId('auto'),
+        timeKey: '@timestamp',
+      });
+    const arena = new Arena();
+    enc().encodeInto(recs, 0, recs.length, arena, []);
+    const lines = arena.buf.toString('utf8', 0, arena.used).split('\n');
+    const ids = recs.map((r) => autoId(r));
+    expect(new Set(ids).size).toBe(recs.length);
+    for (let i = 0; i < recs.length; i++)
+      expect(JSON.parse(lines[2 * i])).toEqual({ create: { _index: 'i-2024', _id: ids[i] } });
+    expect(arena.buf.subarray(0, arena.used).toString()).toBe(enc().encode(recs).toString());
+  });
+
   it('the same bytes as the string path (encode), raw or not, with metadata, time or not', () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.tuple(fieldsArb, fileArb, fc.boolean(), fc.boolean(), fc.nat(999_999), fc.boolean()),
+          fc.tuple(
+            fieldsArb,
+            fileArb,
+            fc.boolean(),
+            fc.boolean(),
+            fc.nat(999_999),
+            fc.boolean(),
+            // No sourceId, file positions of two files, offsets too long, a journald cursor.
+            fc.constantFrom(undefined, 'k:', 'k2:é:', 'k:1', 'journald:s=1;i=2'),
+            fc.oneof(fc.nat(5000), fc.constant(-1001), fc.constant(8.64e15 + 1)),
+          ),
           { minLength: 1, maxLength: 10 },
         ),
-        fc.constantFrom('', '@timestamp'),
+        fc.constantFrom('', '@timestamp', 'tïme'),
         fc.constantFrom('auto', 'none', '{a}'),
-        (rows, timeKey, idSpec) => {
+        fc.constantFrom('i-%Y', 'é-{a}'),
+        (rows, timeKey, idSpec, indexSpec) => {
           let id: ReturnType<typeof compileId>;
           try {
             id = compileId(idSpec);
@@ -190,8 +289,8 @@ describe('encodeInto (sealing) writes raw records without building their lines',
             return;
           }
           const enc = () =>
-            createBulkEncoder({ index: compileIndex('i-%Y'), action: 'create', id, timeKey });
-          const recs = rows.map(([parsed, file, withRaw, withFile, ns, spaced], i) => {
+            createBulkEncoder({ index: compileIndex(indexSpec), action: 'create', id, timeKey });
+          const recs = rows.map(([parsed, file, withRaw, withFile, ns, spaced, sid, ms], i) => {
             const line = { ...parsed };
             delete line.file;
             // A line holds no newline: whitespace-formatted JSON on one line.
@@ -201,10 +300,10 @@ describe('encodeInto (sealing) writes raw records without building their lines',
             const fields: Record<string, unknown> = withFile ? { ...line, file } : line;
             const r: LogRecord = {
               fields,
-              timeMs: Date.UTC(2024, 0, 1) + i,
+              timeMs: Date.UTC(2024, 0, 1) + i * 997 + ms,
               timeNs: ns % 3 ? 0 : ns,
             };
-            if (i % 2) r.sourceId = `k:${i}`;
+            if (sid !== undefined) r.sourceId = sid === 'k:1' ? `k:${'1'.repeat(21)}` : sid + i;
             if (withRaw) {
               r.raw = raw;
               if (withFile) r.rawExtra = ['file'];
@@ -213,8 +312,15 @@ describe('encodeInto (sealing) writes raw records without building their lines',
           });
           const arena = new Arena();
           const ends: number[] = [];
+          let want: Buffer;
+          try {
+            want = enc().encode(recs);
+          } catch {
+            // A time Date cannot write: both paths throw.
+            expect(() => enc().encodeInto(recs, 0, recs.length, arena, ends)).toThrow(RangeError);
+            return;
+          }
           enc().encodeInto(recs, 0, recs.length, arena, ends);
-          const want = enc().encode(recs);
           expect(arena.buf.subarray(0, arena.used).toString('hex')).toBe(want.toString('hex'));
           expect(ends).toHaveLength(recs.length);
           expect(ends.at(-1)).toBe(arena.used);
@@ -243,16 +349,37 @@ describe('IsoMs', () => {
     for (const bad of [NaN, Infinity, 8.64e15 + 1])
       expect(() => iso.format(bad)).toThrow(RangeError);
   });
+
+  it('writes the bytes of format', () => {
+    const iso = new IsoMs();
+    const buf = Buffer.alloc(64);
+    const ms = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.integer({ min: 1.7e12, max: 1.7e12 + 5000 }),
+      fc.integer({ min: -3000, max: 3000 }),
+      fc.double({ min: -1e13, max: 1e13, noNaN: true }),
+    );
+    fc.assert(
+      fc.property(fc.array(ms, { maxLength: 20 }), (xs) => {
+        for (const x of xs) {
+          const end = iso.write(buf, 3, x);
+          expect(buf.toString('latin1', 3, end)).toBe(new Date(x).toISOString());
+        }
+      }),
+      { numRuns: 300, seed: 29 },
+    );
+    expect(() => iso.write(buf, 0, NaN)).toThrow(RangeError);
+  });
 });
 
 describe('autoId', () => {
-  it('is 27 base64url characters: written as "<id>" without escaping', () => {
+  it('is base64url characters, a dot and digits: written as "<id>" without escaping', () => {
     fc.assert(
       fc.property(fc.option(fc.string()), fc.jsonValue(), (sourceId, v) => {
         const r: LogRecord = { fields: { v }, timeMs: 1, timeNs: 0 };
         if (sourceId !== null) r.sourceId = sourceId;
         const id = autoId(r);
-        expect(id).toMatch(/^[A-Za-z0-9_-]{27}$/);
+        expect(id).toMatch(/^(?:[A-Za-z0-9_-]{27}|[A-Za-z0-9_-]{22}\.\d{1,20})$/);
         expect(JSON.stringify(id)).toBe(`"${id}"`);
       }),
       { numRuns: 300, seed: 17 },

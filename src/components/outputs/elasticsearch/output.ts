@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { OutputContext } from '../../../core/component.js';
 import { invalidConfig as invalid } from '../../../core/errors.js';
-import { HttpEndpoint } from '../_shared/endpoint.js';
+import { HEAD_BYTES, HttpEndpoint } from '../_shared/endpoint.js';
 import { excerpt } from '../_shared/excerpt.js';
 import { checkTrusted } from '../_shared/trusted.js';
 import { compileTemplate } from '../../../core/template.js';
@@ -279,7 +279,7 @@ export class ElasticsearchOutput {
 
     let res;
     try {
-      res = await this.http.exchange({ path: this.bulkPath, body, signal });
+      res = await this.http.exchange({ path: this.bulkPath, body, signal, skip: noErrors });
     } finally {
       if (res?.kind !== 'answer' || res.verdict !== 'ok') items.incomplete?.();
     }
@@ -336,10 +336,8 @@ export class ElasticsearchOutput {
 
   /** Classify a 2xx `_bulk` response item by item. */
   private classify(text: string, n: number, status: string): SendResult {
-    // Fast path: `{"errors":false,…` (ES writes `errors` first, and filter_path keeps the order).
-    if (/^\s*\{\s*(?:"took"\s*:\s*\d+\s*,\s*)?"errors"\s*:\s*false/.test(text.slice(0, 64))) {
-      return { status };
-    }
+    // Fast path: the exchange kept only the head of such an answer.
+    if (noErrors(text)) return { status };
     let parsed: { errors?: boolean; items?: Array<Record<string, BulkItem>> };
     try {
       parsed = JSON.parse(text) as typeof parsed;
@@ -391,6 +389,17 @@ export class ElasticsearchOutput {
     if (retry.length > 0) out.retry = { indexes: retry, reason: retryReason };
     return out;
   }
+}
+
+/**
+ * A `_bulk` answer starting `{"errors":false` (ES writes `errors` first, after `took` without
+ * filter_path, and filter_path keeps the order): every document was indexed, the items need not
+ * be read (endpoint.ts `skip`: not even decoded).
+ */
+function noErrors(text: string): boolean {
+  return /^\s*\{\s*(?:"took"\s*:\s*\d+\s*,\s*)?"errors"\s*:\s*false/.test(
+    text.slice(0, HEAD_BYTES),
+  );
 }
 
 function merge(a: SendResult, na: number, b: SendResult, nb: number): SendResult {
