@@ -123,11 +123,22 @@ export abstract class ParseFilter {
 
   /**
    * parse_json: the spans of `text` (json-scan.ts: a JSON object without duplicate keys within
-   * max_depth), undefined when the text needs `parse`. The other parsers have none.
+   * max_depth), undefined when the text needs `parse`. The other parsers have none. They may be
+   * scratch that the next scan overwrites: `pin` copies them for the record.
    */
   protected scan(_text: string): Spans | undefined {
     return undefined;
   }
+
+  /** Where the last scan's spans are kept for its record: `pinned` from the offset returned. */
+  protected pin(spans: Spans): number {
+    this.pinned = spans;
+    this.pinnedLen = spans.length;
+    return 0;
+  }
+
+  protected pinned: Spans = [];
+  protected pinnedLen = 0;
 
   /** Parse `text`; undefined (with `this.reason` set) when it is not valid. */
   protected abstract parse(text: string, record: LogRecord): Fields | undefined;
@@ -255,7 +266,18 @@ export abstract class ParseFilter {
         this.lastExtra = extra;
       }
     }
-    const r = new JsonRecord(text, spans, n > 0 ? old : undefined, top, extra, ms, ns);
+    const at = this.pin(spans);
+    const r = new JsonRecord(
+      text,
+      this.pinned,
+      n > 0 ? old : undefined,
+      top,
+      extra,
+      ms,
+      ns,
+      at,
+      this.pinnedLen,
+    );
     r.labels = rec.labels;
     r.sourceId = rec.sourceId;
     this.timeFailed = !timeOk;
