@@ -232,8 +232,12 @@ export abstract class ParseFilter {
    * the line is not scanned or shares a key with the input metadata (merge decides those).
    */
   private lazyRecord(rec: LogRecord, text: string): JsonRecord | undefined {
-    const spans = this.scan(text);
-    if (spans === undefined) return undefined;
+    const scanned = this.scan(text);
+    if (scanned === undefined) return undefined;
+    // Pinned first: every member lookup then reads the pooled block (one array kind for
+    // findMember and memberValue here and in the outputs, so V8 keeps them monomorphic).
+    const at = this.pin(scanned);
+    const spans = this.pinned;
     const old = rec.fields;
     const top = this.topField!;
     const prev = this.lastExtra;
@@ -242,7 +246,8 @@ export abstract class ParseFilter {
     for (const k in old) {
       if (k === top) continue;
       // Shared keys, dotted or __proto__ metadata: merge's own paths.
-      if (k === '__proto__' || k.includes('.') || findMember(text, spans, k) >= 0) return undefined;
+      if (k === '__proto__' || k.includes('.') || findMember(text, spans, k, at) >= 0)
+        return undefined;
       if (same && (n >= prev.length || prev[n] !== k)) same = false;
       n++;
     }
@@ -250,7 +255,7 @@ export abstract class ParseFilter {
     let ns = rec.timeNs;
     let timeOk = true;
     if (this.timeKey !== '') {
-      const m = findMember(text, spans, this.timeKey);
+      const m = findMember(text, spans, this.timeKey, at);
       const v = m >= 0 ? memberValue(text, spans, m) : undefined;
       if (v !== undefined && this.timeParser!(v, this.timeOut)) {
         ms = this.timeOut.ms;
@@ -266,10 +271,9 @@ export abstract class ParseFilter {
         this.lastExtra = extra;
       }
     }
-    const at = this.pin(spans);
     const r = new JsonRecord(
       text,
-      this.pinned,
+      spans,
       n > 0 ? old : undefined,
       top,
       extra,
