@@ -15,7 +15,10 @@ export class JsonRecord implements LogRecord {
   constructor(
     /** The scanned line: `raw` until a filter changes the record (touch), kept after. */
     readonly text: string,
-    /** scanObject's output for `text`: flags, then MEMBER ints per top-level member. */
+    /**
+     * scanObject's output for `text` (flags, then MEMBER ints per top-level member) at
+     * [at, at + len) of this array: a SpanPool block shared with other records.
+     */
     readonly spans: Spans,
     /** Input metadata beside the line (`file`): its keys but `skip` follow the line's members. */
     readonly meta: Fields | undefined,
@@ -23,6 +26,8 @@ export class JsonRecord implements LogRecord {
     public rawExtra: readonly string[] | undefined,
     public timeMs: number,
     public timeNs: number,
+    readonly at = 0,
+    readonly len = spans.length,
   ) {
     this.raw = text;
     this.labels = undefined;
@@ -58,17 +63,23 @@ export class JsonRecord implements LogRecord {
 const POOL_INTS = 16384;
 
 /**
- * Where parse_json keeps the spans of the records it builds: each record's spans are a view of
- * a shared Int32Array block instead of an array of its own (issue #22: that array was a fifth of
- * the bytes W2 allocated per line, ~390 B; a view is ~100 B). A block is dropped (not reused) when
- * it is full, so a view is never overwritten: it lives as long as any record holding a view of it.
+ * Where parse_json keeps the spans of the records it builds: each record holds the shared
+ * Int32Array block and where its spans lie in it, instead of an array of its own (issue #22:
+ * that array was a fifth of the bytes W2 allocated per line, ~390 B; a view of the block, ~105 B,
+ * still was the largest object a record kept while it waited for its output). A block is dropped
+ * (not reused) when it is full, so spans are never overwritten: a block lives as long as any
+ * record holding it.
  */
 export class SpanPool {
-  private block = new Int32Array(POOL_INTS);
+  /** The block the last copy went to. */
+  block = new Int32Array(POOL_INTS);
   private used = 0;
 
-  /** A copy of `src[0, n)` that stays valid (the caller reuses `src`). */
-  copy(src: readonly number[], n: number): Int32Array {
+  /**
+   * Copy `src[0, n)` (the caller reuses `src`) to a place that stays valid: `block` (read it
+   * after this call) from the offset returned.
+   */
+  copy(src: readonly number[], n: number): number {
     let b = this.block;
     let at = this.used;
     if (at + n > b.length) {
@@ -77,27 +88,40 @@ export class SpanPool {
     }
     for (let i = 0; i < n; i++) b[at + i] = src[i];
     this.used = at + n;
-    return new Int32Array(b.buffer, at * 4, n);
+    return at;
   }
 }
 
 /**
- * The spans of a record's raw text: defined only for a JsonRecord whose `raw` is still the
- * scanned line (no filter changed it since).
+ * The spans of a record's raw text (indexed from 0): defined only for a JsonRecord whose `raw` is
+ * still the scanned line (no filter changed it since). For a record in a SpanPool block, a view
+ * made for the caller (outputs read it while they encode the record, then drop it).
  */
 export function rawSpans(rec: LogRecord): Spans | undefined {
   if (!(rec instanceof JsonRecord) || rec.raw !== rec.text) return undefined;
-  return rec.spans;
+  const { spans, at, len } = rec;
+  if (at === 0 && len === spans.length) return spans;
+  return spans instanceof Int32Array
+    ? spans.subarray(at, at + len)
+    : Array.prototype.slice.call(spans, at, at + len);
+}
+
+/**
+ * The record when it is a JsonRecord whose `raw` is still the scanned line: its spans are
+ * `spans[at, at + len)` (what rawSpans copies out, read in place).
+ */
+export function scannedRecord(rec: LogRecord): JsonRecord | undefined {
+  return rec instanceof JsonRecord && rec.raw === rec.text ? rec : undefined;
 }
 
 /** The raw text of a JsonRecord is exactly what JSON.stringify writes for it (see findCuts). */
-export function canonicalSpans(spans: Spans): boolean {
-  return (spans[0] & CANONICAL) !== 0;
+export function canonicalSpans(spans: Spans, at = 0): boolean {
+  return (spans[at] & CANONICAL) !== 0;
 }
 
 /** The raw text of a JsonRecord is JSON.stringify's but for the numbers its spans list. */
-export function numberSpans(spans: Spans): boolean {
-  return (spans[0] & NUMBERS) !== 0;
+export function numberSpans(spans: Spans, at = 0): boolean {
+  return (spans[at] & NUMBERS) !== 0;
 }
 
 /** Marker of a key that is not in a record (distinct from a member whose value is undefined). */
@@ -110,7 +134,7 @@ export const MISSING: unique symbol = Symbol('missing');
  */
 export function topValue(rec: LogRecord, key: string): unknown {
   if (rec instanceof JsonRecord && !rec.materialised) {
-    const m = findMember(rec.text, rec.spans, key);
+    const m = findMember(rec.text, rec.spans, key, rec.at);
     if (m >= 0) return memberValue(rec.text, rec.spans, m);
     const meta = rec.meta;
     if (meta !== undefined && key in meta && key !== rec.skip) return meta[key];
@@ -135,7 +159,7 @@ export function extraFields(rec: LogRecord): Fields {
  */
 export function hasTop(rec: LogRecord, key: string): boolean {
   if (rec instanceof JsonRecord && !rec.materialised) {
-    if (findMember(rec.text, rec.spans, key) >= 0) return true;
+    if (findMember(rec.text, rec.spans, key, rec.at) >= 0) return true;
     const meta = rec.meta;
     return meta !== undefined && key in meta && key !== rec.skip;
   }

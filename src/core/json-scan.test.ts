@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyMarks } from '../components/filters/parse_json/json.js';
 import { findCuts, fixedLine } from '../components/outputs/loki/json-cut.js';
-import { JsonRecord, hasTop, MISSING, SpanPool, topValue } from './json-record.js';
+import { JsonRecord, hasTop, MISSING, rawSpans, SpanPool, topValue } from './json-record.js';
 import {
   CANONICAL,
   HEAD,
@@ -239,7 +239,7 @@ describe('SpanPool', () => {
   it('keeps every copy as it was scanned, across blocks (a full block is never reused)', () => {
     const pool = new SpanPool();
     const scratch: number[] = [];
-    const kept: Array<{ text: string; spans: ArrayLike<number>; n: number }> = [];
+    const kept: Array<{ text: string; block: Int32Array; at: number; n: number }> = [];
     // ~30 ints a line: several 16k-int blocks, and lines longer than a block's rest.
     for (let i = 0; i < 3000; i++) {
       const text = JSON.stringify({
@@ -250,14 +250,21 @@ describe('SpanPool', () => {
       });
       const n = scanObject(text, 64, scratch);
       expect(n).toBeGreaterThan(0);
-      kept.push({ text, spans: pool.copy(scratch, n), n });
+      const at = pool.copy(scratch, n);
+      kept.push({ text, block: pool.block, at, n });
     }
+    expect(new Set(kept.map((k) => k.block)).size).toBeGreaterThan(3);
     for (const k of kept) {
       const again: number[] = [];
       expect(scanObject(k.text, 64, again)).toBe(k.n);
-      expect(Array.from(k.spans)).toEqual(again.slice(0, k.n));
-      const r = new JsonRecord(k.text, k.spans, undefined, 'message', undefined, 0, 0);
-      expect(topValue(r, 'level')).toBe((JSON.parse(k.text) as Fields).level);
+      expect(Array.from(k.block.subarray(k.at, k.at + k.n))).toEqual(again.slice(0, k.n));
+      const r = new JsonRecord(k.text, k.block, undefined, 'message', undefined, 0, 0, k.at, k.n);
+      // Members found from the record's offset in the shared block, not from the block's start.
+      const parsed = JSON.parse(k.text) as Fields;
+      for (const key of ['i', 'level', 'msg', 'n']) expect(topValue(r, key)).toBe(parsed[key]);
+      expect(topValue(r, 'nope')).toBe(MISSING);
+      expect(hasTop(r, 'msg')).toBe(true);
+      expect(Array.from(rawSpans(r)!)).toEqual(again.slice(0, k.n));
     }
   });
 });

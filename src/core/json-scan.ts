@@ -446,11 +446,14 @@ export function memberValue(s: string, spans: Spans, m: number): unknown {
   }
 }
 
-/** Spans offset of the top-level member named `key` (a key without escapes), or -1. */
-export function findMember(s: string, spans: Spans, key: string): number {
+/**
+ * Spans offset of the top-level member named `key` (a key without escapes), or -1. `at`: where
+ * the scan's output starts in `spans` (a SpanPool block); the offset returned counts from 0.
+ */
+export function findMember(s: string, spans: Spans, key: string, at = 0): number {
   const len = key.length;
-  const end = spans[1];
-  for (let m = HEAD; m < end; m += MEMBER) {
+  const end = at + spans[at + 1];
+  for (let m = at + HEAD; m < end; m += MEMBER) {
     const ks = spans[m];
     if (spans[m + 1] - ks - 1 === len && s.startsWith(key, ks + 1)) return m;
   }

@@ -123,11 +123,22 @@ export abstract class ParseFilter {
 
   /**
    * parse_json: the spans of `text` (json-scan.ts: a JSON object without duplicate keys within
-   * max_depth), undefined when the text needs `parse`. The other parsers have none.
+   * max_depth), undefined when the text needs `parse`. The other parsers have none. They may be
+   * scratch that the next scan overwrites: `pin` copies them for the record.
    */
   protected scan(_text: string): Spans | undefined {
     return undefined;
   }
+
+  /** Where the last scan's spans are kept for its record: `pinned` from the offset returned. */
+  protected pin(spans: Spans): number {
+    this.pinned = spans;
+    this.pinnedLen = spans.length;
+    return 0;
+  }
+
+  protected pinned: Spans = [];
+  protected pinnedLen = 0;
 
   /** Parse `text`; undefined (with `this.reason` set) when it is not valid. */
   protected abstract parse(text: string, record: LogRecord): Fields | undefined;
@@ -221,8 +232,12 @@ export abstract class ParseFilter {
    * the line is not scanned or shares a key with the input metadata (merge decides those).
    */
   private lazyRecord(rec: LogRecord, text: string): JsonRecord | undefined {
-    const spans = this.scan(text);
-    if (spans === undefined) return undefined;
+    const scanned = this.scan(text);
+    if (scanned === undefined) return undefined;
+    // Pinned first: every member lookup then reads the pooled block (one array kind for
+    // findMember and memberValue here and in the outputs, so V8 keeps them monomorphic).
+    const at = this.pin(scanned);
+    const spans = this.pinned;
     const old = rec.fields;
     const top = this.topField!;
     const prev = this.lastExtra;
@@ -231,7 +246,8 @@ export abstract class ParseFilter {
     for (const k in old) {
       if (k === top) continue;
       // Shared keys, dotted or __proto__ metadata: merge's own paths.
-      if (k === '__proto__' || k.includes('.') || findMember(text, spans, k) >= 0) return undefined;
+      if (k === '__proto__' || k.includes('.') || findMember(text, spans, k, at) >= 0)
+        return undefined;
       if (same && (n >= prev.length || prev[n] !== k)) same = false;
       n++;
     }
@@ -239,7 +255,7 @@ export abstract class ParseFilter {
     let ns = rec.timeNs;
     let timeOk = true;
     if (this.timeKey !== '') {
-      const m = findMember(text, spans, this.timeKey);
+      const m = findMember(text, spans, this.timeKey, at);
       const v = m >= 0 ? memberValue(text, spans, m) : undefined;
       if (v !== undefined && this.timeParser!(v, this.timeOut)) {
         ms = this.timeOut.ms;
@@ -255,7 +271,17 @@ export abstract class ParseFilter {
         this.lastExtra = extra;
       }
     }
-    const r = new JsonRecord(text, spans, n > 0 ? old : undefined, top, extra, ms, ns);
+    const r = new JsonRecord(
+      text,
+      spans,
+      n > 0 ? old : undefined,
+      top,
+      extra,
+      ms,
+      ns,
+      at,
+      this.pinnedLen,
+    );
     r.labels = rec.labels;
     r.sourceId = rec.sourceId;
     this.timeFailed = !timeOk;

@@ -47,9 +47,22 @@ class ParseJson extends ParseFilter implements Filter {
     return v as Fields;
   }
 
+  /** Ints the last scan wrote to `spans`. */
+  private scanned = 0;
+
   protected override scan(text: string): Spans | undefined {
     const n = scanObject(text, this.maxDepth, this.spans);
-    return n < 0 ? undefined : this.pool.copy(this.spans, n);
+    if (n < 0) return undefined;
+    this.scanned = n;
+    return this.spans;
+  }
+
+  protected override pin(_spans: Spans): number {
+    const n = this.scanned;
+    const at = this.pool.copy(this.spans, n);
+    this.pinned = this.pool.block;
+    this.pinnedLen = n;
+    return at;
   }
 
   protected override rawFor(text: string, parsed: Fields): boolean {

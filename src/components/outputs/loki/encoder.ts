@@ -20,7 +20,7 @@ import {
   JsonRecord,
   MISSING,
   numberSpans,
-  rawSpans,
+  scannedRecord,
   topValue,
 } from '../../../core/json-record.js';
 import { sanitizeLabelName, truncateUtf8 } from '../../_shared/loki-labels/index.js';
@@ -225,14 +225,16 @@ export class LokiEncoder {
       if (rawBytes >= 0) {
         // A scanned record: the cuts from its member spans (when its text is canonical), or the
         // line rebuilt with its numbers as JSON.stringify writes them (93.910 → 93.91).
-        const spans = rawSpans(rec);
-        if (spans === undefined) k = findCuts(raw!, this.topDrops!, this.cutBuf, rawBytes);
-        else if (canonicalSpans(spans)) k = spanCuts(raw!, spans, this.topDrops!, this.cutBuf);
-        else if (numberSpans(spans)) {
+        // Read in place (a view of a record's pooled spans would be ~100 bytes a line).
+        const sr = scannedRecord(rec);
+        if (sr === undefined) k = findCuts(raw!, this.topDrops!, this.cutBuf, rawBytes);
+        else if (canonicalSpans(sr.spans, sr.at))
+          k = spanCuts(raw!, sr.spans, this.topDrops!, this.cutBuf, sr.at);
+        else if (numberSpans(sr.spans, sr.at)) {
           // As line() does: re-serialised when a label field is in the record, else raw as is.
-          k = spanCuts(raw!, spans, this.topDrops!, this.cutBuf);
+          k = spanCuts(raw!, sr.spans, this.topDrops!, this.cutBuf, sr.at);
           if (k > 0 || (extra !== undefined && extra.some((x) => this.topDrops!.includes(x)))) {
-            text = fixedLine(raw!, spans, this.topDrops!, this.cutBuf);
+            text = fixedLine(raw!, sr.spans, this.topDrops!, this.cutBuf, sr.at, sr.len);
             textBytes = Buffer.byteLength(text, 'utf8');
             k = 0;
           }

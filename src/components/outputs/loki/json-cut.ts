@@ -104,19 +104,20 @@ export function findCuts(
 
 /**
  * findCuts from a scanned record's member spans (json-scan.ts) of a canonical `raw`: the same
- * cuts without a pass over the text.
+ * cuts without a pass over the text. `at`: where the spans start in `spans` (a SpanPool block).
  */
 export function spanCuts(
   raw: string,
   spans: Spans,
   drop: readonly string[],
   out: number[],
+  at = 0,
 ): number {
-  const end = spans[1];
+  const end = at + spans[at + 1];
   const last = end - MEMBER;
   let k = 0;
   let keptBefore = false;
-  for (let m = HEAD; m < end; m += MEMBER) {
+  for (let m = at + HEAD; m < end; m += MEMBER) {
     const ks = spans[m];
     if (isDropped(raw, ks + 1, spans[m + 1], drop)) {
       const ve = spans[m + 3];
@@ -135,19 +136,22 @@ export function spanCuts(
 /**
  * `JSON.stringify(fields)` without the top-level keys `drop` for a scanned text that is canonical
  * but for the numbers its spans list (json-scan NUMBERS): the text without spanCuts' ranges, those
- * numbers written as JSON.stringify writes them. `scratch` receives the cuts.
+ * numbers written as JSON.stringify writes them. `scratch` receives the cuts. The spans are
+ * `spans[at, at + len)`.
  */
 export function fixedLine(
   raw: string,
   spans: Spans,
   drop: readonly string[],
   scratch: number[],
+  at = 0,
+  len = spans.length - at,
 ): string {
-  const k = spanCuts(raw, spans, drop, scratch);
+  const k = spanCuts(raw, spans, drop, scratch, at);
   let s = '';
   let pos = 0;
   let c = 0;
-  for (let f = spans[1]; f < spans.length; f += 2) {
+  for (let f = at + spans[at + 1]; f < at + len; f += 2) {
     const from = spans[f];
     // Cuts that end before this number; a number inside a cut goes with it.
     while (c < k && scratch[c + 1] <= from) {
