@@ -2,19 +2,8 @@
 // timestamps of that day, and every result equals what Date.UTC / Date.parse give on their own.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { prng as rng } from '../../../core/json-testing.js';
 import { compileTimeParser, parseRfc3339, type TimeOut } from './index.js';
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number, w: number): string => String(n).padStart(w, '0');
 
